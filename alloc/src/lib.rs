@@ -1,0 +1,460 @@
+//! A `#[global_allocator]` that routes a Redis module's Rust allocations through the server's
+//! own allocator (`RedisModule_Alloc` and friends), so `maxmemory`, eviction and `INFO memory`
+//! see every byte the module holds.
+//!
+//! ```no_run
+//! #[global_allocator]
+//! static ALLOC: rmkit_alloc::RedisAllocator = rmkit_alloc::RedisAllocator::new();
+//! ```
+//! Module authors do not write this: `rmkit::module!` emits it and calls [`install`] from
+//! `RedisModule_OnLoad`. Until then — and in a plain `cargo test`, outside any server — every
+//! allocation is served by [`System`], and those pointers go back to `System` when freed, even
+//! after the switch.
+//!
+//! # Guarantees
+//! - **Any layout.** Alignments up to the server malloc's guaranteed minimum (probed at install:
+//!   16 on glibc, jemalloc and tcmalloc; 8 if zmalloc adds a size header) are served by a single
+//!   `RedisModule_Alloc`; larger alignments over-allocate by `align` bytes and keep the original
+//!   pointer just below the one returned. Nothing relies on jemalloc's size classes.
+//! - **realloc** goes through `RedisModule_Realloc` (no alloc + copy + free) whenever the
+//!   alignment allows, and **alloc_zeroed** through `RedisModule_Calloc`.
+//! - **Recoverable OOM.** `RedisModule_TryAlloc` (and `TryCalloc`/`TryRealloc` where the server
+//!   has them) are preferred: out of memory returns null, so `try_reserve` can recover instead
+//!   of the server aborting.
+//! - **Counters** ([`stats`]): live bytes, peak, live and total allocations, kept with relaxed
+//!   atomics and without a locked instruction on the server's main thread.
+//! - **Measurement** ([`measure`]): the exact `used_memory` bytes a closure allocated.
+#![deny(missing_docs, unsafe_op_in_unsafe_fn)]
+
+mod api;
+mod measure;
+mod preinit;
+mod stats;
+
+pub use api::{AllocFn, CallocFn, FreeFn, ReallocFn, RedisApi, SizeFn};
+pub use measure::measure;
+
+use api::TABLE;
+use core::alloc::{GlobalAlloc, Layout};
+use core::fmt;
+use core::ptr;
+use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::alloc::System;
+
+/// Serving from `System`: not installed yet (or installing was refused).
+const SYSTEM: u8 = 0;
+/// [`install`] is switching: allocations wait (briefly) for it to finish.
+const SWITCHING: u8 = 1;
+/// Serving from the server.
+const REDIS: u8 = 2;
+
+static STATE: AtomicU8 = AtomicU8::new(SYSTEM);
+/// `System` allocations between deciding to use `System` and recording the pointer.
+static EARLY_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+/// The alignment every server allocation of at least 16 bytes is known to have.
+static MIN_ALIGN: AtomicUsize = AtomicUsize::new(16);
+
+/// The global allocator. See the [crate docs](crate).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RedisAllocator;
+
+impl RedisAllocator {
+    /// The allocator; use it as `#[global_allocator] static A: RedisAllocator = RedisAllocator::new();`.
+    pub const fn new() -> Self {
+        RedisAllocator
+    }
+}
+
+// SAFETY: every pointer returned is valid for `layout` (see `server_alloc`), and each pointer is
+// released by the allocator that produced it (System pointers are recorded in `preinit`).
+unsafe impl GlobalAlloc for RedisAllocator {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded contract.
+        unsafe { allocate(layout, false) }
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded contract.
+        unsafe { allocate(layout, true) }
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // Before the switch every live pointer is a System one; after it, only recorded ones.
+        let early = preinit::remove(ptr) || STATE.load(Ordering::Acquire) != REDIS;
+        if early {
+            // SAFETY: `ptr` came from System with this layout.
+            unsafe { System.dealloc(ptr, layout) }
+        } else {
+            // SAFETY: `ptr` came from `server_alloc`/`server_realloc` with this layout.
+            unsafe { server_free(ptr, layout) }
+        }
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if STATE.load(Ordering::Acquire) == REDIS && !preinit::contains(ptr) {
+            // SAFETY: `ptr` is a server pointer allocated with `layout`.
+            return unsafe { server_realloc(ptr, layout, new_size) };
+        }
+        // SAFETY: `ptr` is a System pointer; forwarded contract.
+        if let Some(p) = unsafe { early_realloc(ptr, layout, new_size) } {
+            return p;
+        }
+        // The allocator was installed meanwhile: move the block to the server.
+        // SAFETY: `new_size` > 0 and does not overflow with `align` (GlobalAlloc::realloc contract).
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        // SAFETY: forwarded contract.
+        let new = unsafe { allocate(new_layout, false) };
+        if !new.is_null() {
+            // SAFETY: both blocks are valid for the smaller size and do not overlap.
+            unsafe { ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size)) };
+            // SAFETY: `ptr` is a live System pointer allocated with `layout`.
+            unsafe { self.dealloc(ptr, layout) };
+        }
+        new
+    }
+}
+
+/// `System.realloc` of an early pointer while still on System, keeping the record exact.
+/// `None` if the allocator is being (or has been) installed.
+#[inline]
+unsafe fn early_realloc(ptr: *mut u8, layout: Layout, new_size: usize) -> Option<*mut u8> {
+    if preinit::overflowed() && STATE.load(Ordering::Acquire) == SYSTEM {
+        // SAFETY: forwarded contract; nothing is recorded any more.
+        return Some(unsafe { System.realloc(ptr, layout, new_size) });
+    }
+    EARLY_IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+    let result = if STATE.load(Ordering::SeqCst) == SYSTEM {
+        preinit::remove(ptr);
+        // SAFETY: forwarded contract.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        // On failure the old block stays live (and recorded).
+        preinit::insert(if p.is_null() { ptr } else { p });
+        Some(p)
+    } else {
+        None
+    };
+    EARLY_IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+    result
+}
+
+/// Serves `layout` from the server once installed, from System (recorded) before.
+#[inline]
+unsafe fn allocate(layout: Layout, zeroed: bool) -> *mut u8 {
+    loop {
+        match STATE.load(Ordering::Acquire) {
+            // SAFETY: installed; forwarded contract.
+            REDIS => return unsafe { server_alloc(layout, zeroed) },
+            SWITCHING => core::hint::spin_loop(),
+            _ => {
+                if preinit::overflowed() {
+                    // Switching is impossible now: plain System, nothing to record.
+                    // SAFETY: forwarded contract.
+                    return unsafe { system_alloc(layout, zeroed) };
+                }
+                // Dekker-style handshake with `install`: either it sees us in flight and waits
+                // until the pointer is recorded, or we see it switching and retry.
+                EARLY_IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+                if STATE.load(Ordering::SeqCst) != SYSTEM {
+                    EARLY_IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+                    continue;
+                }
+                // SAFETY: forwarded contract.
+                let p = unsafe { system_alloc(layout, zeroed) };
+                if !p.is_null() {
+                    preinit::insert(p);
+                }
+                EARLY_IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+                return p;
+            }
+        }
+    }
+}
+
+#[inline]
+unsafe fn system_alloc(layout: Layout, zeroed: bool) -> *mut u8 {
+    // SAFETY: forwarded contract.
+    unsafe { if zeroed { System.alloc_zeroed(layout) } else { System.alloc(layout) } }
+}
+
+/// How a layout is served by the server, and how many bytes are requested for it.
+#[derive(Clone, Copy)]
+enum Plan {
+    /// One server allocation of this many bytes (≥ size and ≥ align), returned as is.
+    Direct(usize),
+    /// `size + align` bytes; the pointer returned is aligned up inside, with the server's
+    /// pointer stored in the word just below it.
+    OverAligned(usize),
+}
+
+#[inline]
+fn plan(size: usize, align: usize) -> Option<Plan> {
+    if align <= MIN_ALIGN.load(Ordering::Relaxed) {
+        // C17 7.22.3: malloc(n) is aligned for any fundamental type of size <= n, so asking for
+        // at least `align` bytes gives `align` alignment (up to the probed minimum).
+        Some(Plan::Direct(size.max(align)))
+    } else {
+        size.checked_add(align).map(Plan::OverAligned)
+    }
+}
+
+#[inline]
+unsafe fn server_alloc(layout: Layout, zeroed: bool) -> *mut u8 {
+    let (size, align) = (layout.size(), layout.align());
+    let Some(plan) = plan(size, align) else { return ptr::null_mut() };
+    let (Plan::Direct(n) | Plan::OverAligned(n)) = plan;
+    // SAFETY: installed; the server allocator accepts any size.
+    let raw = unsafe { if zeroed { TABLE.calloc(n) } else { TABLE.alloc(n) } };
+    if raw.is_null() {
+        return raw;
+    }
+    account_alloc(raw, n);
+    match plan {
+        Plan::Direct(_) => {
+            check_aligned(raw, align);
+            raw
+        }
+        Plan::OverAligned(_) => {
+            // `raw` is MIN_ALIGN (>= 8) aligned and align > MIN_ALIGN, so the offset is a
+            // non-zero multiple of MIN_ALIGN in 8..=align: room for the header word, and
+            // `offset + size <= n`.
+            let offset = align - (raw as usize & (align - 1));
+            // SAFETY: in bounds of the `n`-byte block (see above).
+            let user = unsafe { raw.add(offset) };
+            // SAFETY: `user - 8` is inside the block, 8-aligned, and not part of the user's bytes.
+            unsafe { user.cast::<*mut u8>().sub(1).write(raw) };
+            user
+        }
+    }
+}
+
+/// The server pointer and requested size behind a pointer from `server_alloc`.
+#[inline]
+unsafe fn server_block(ptr: *mut u8, layout: Layout) -> (*mut u8, usize) {
+    // `plan` succeeded for this layout when it was allocated and MIN_ALIGN has not changed since
+    // (it is only set while no server pointer exists).
+    match plan(layout.size(), layout.align()) {
+        Some(Plan::Direct(n)) => (ptr, n),
+        // SAFETY: the header word written by `server_alloc`.
+        Some(Plan::OverAligned(n)) => (unsafe { ptr.cast::<*mut u8>().sub(1).read() }, n),
+        None => unreachable!("layout was allocated, so its plan exists"),
+    }
+}
+
+#[inline]
+unsafe fn server_free(ptr: *mut u8, layout: Layout) {
+    // SAFETY: forwarded contract.
+    let (raw, n) = unsafe { server_block(ptr, layout) };
+    if measure::active() {
+        // SAFETY: `raw` is live and from the server.
+        measure::record(-(unsafe { TABLE.usable(raw, n) } as isize));
+    }
+    stats::on_free(n);
+    // SAFETY: `raw` came from the server's allocator.
+    unsafe { TABLE.free(raw) }
+}
+
+#[inline]
+unsafe fn server_realloc(ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+    let align = layout.align();
+    match (plan(layout.size(), align), plan(new_size, align)) {
+        (Some(Plan::Direct(old)), Some(Plan::Direct(new))) => {
+            let before = if measure::active() {
+                // SAFETY: `ptr` is live and from the server.
+                unsafe { TABLE.usable(ptr, old) as isize }
+            } else {
+                0
+            };
+            // SAFETY: `ptr` is a live server pointer.
+            let p = unsafe { TABLE.realloc(ptr, new) };
+            if p.is_null() {
+                return p; // the old block is untouched, as GlobalAlloc requires
+            }
+            check_aligned(p, align);
+            stats::on_resize(old, new);
+            if measure::active() {
+                // SAFETY: `p` is live and from the server.
+                measure::record(unsafe { TABLE.usable(p, new) } as isize - before);
+            }
+            p
+        }
+        // Over-aligned: the server's realloc may move the block to a different alignment
+        // offset, so allocate, copy and free.
+        _ => {
+            // SAFETY: GlobalAlloc::realloc guarantees this layout is valid.
+            let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, align) };
+            // SAFETY: installed.
+            let p = unsafe { server_alloc(new_layout, false) };
+            if !p.is_null() {
+                // SAFETY: both valid for the smaller size, distinct blocks.
+                unsafe { ptr::copy_nonoverlapping(ptr, p, layout.size().min(new_size)) };
+                // SAFETY: `ptr` is a live server pointer of `layout`.
+                unsafe { server_free(ptr, layout) };
+            }
+            p
+        }
+    }
+}
+
+#[inline]
+fn account_alloc(raw: *mut u8, n: usize) {
+    stats::on_alloc(n);
+    if measure::active() {
+        // SAFETY: `raw` is live and from the server.
+        measure::record(unsafe { TABLE.usable(raw, n) } as isize);
+    }
+}
+
+/// The server broke malloc's alignment contract: continuing would be undefined behaviour.
+#[inline]
+fn check_aligned(p: *mut u8, align: usize) {
+    if p as usize & (align - 1) != 0 {
+        misaligned()
+    }
+}
+
+#[cold]
+fn misaligned() -> ! {
+    const MSG: &[u8] = b"rmkit-alloc: the server allocator returned a pointer below its probed alignment; aborting\n";
+    // SAFETY: writing a static buffer to stderr; allocation-free on purpose.
+    unsafe { libc::write(2, MSG.as_ptr().cast(), MSG.len()) };
+    std::process::abort()
+}
+
+/// Why [`install`] left the allocator on `System`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstallError {
+    /// Too many allocations made before installing are still live to track which are System's.
+    TooManyEarlyAllocations,
+    /// The server's malloc returned a pointer that is not even 8-byte aligned.
+    Misaligned {
+        /// The address's alignment (its lowest set bit).
+        alignment: usize,
+    },
+}
+
+impl fmt::Display for InstallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InstallError::TooManyEarlyAllocations => write!(
+                f,
+                "too many allocations made before module init are still live to tell them apart; \
+                 module memory stays on the system allocator and is invisible to INFO memory \
+                 (allocate less before RedisModule_OnLoad)"
+            ),
+            InstallError::Misaligned { alignment } => write!(
+                f,
+                "the server allocator returned a {alignment}-byte aligned pointer (8 is the \
+                 minimum rmkit supports); module memory stays on the system allocator"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for InstallError {}
+
+/// Routes every later allocation through `api`.
+///
+/// Called by `rmkit::module!`'s `RedisModule_OnLoad` right after `RedisModule_Init`. Calling it
+/// again (a module reloaded while its image stayed mapped) refreshes the pointers.
+///
+/// # Safety
+/// `api` must be the allocation functions of the one server this process runs (any thread may
+/// call them, for as long as the process lives), and every later call must pass the same
+/// server's functions: blocks allocated through one `api` are freed through the next.
+pub unsafe fn install(api: RedisApi) -> Result<(), InstallError> {
+    if STATE.load(Ordering::Acquire) == REDIS {
+        TABLE.store(&api);
+        return Ok(());
+    }
+    if preinit::overflowed() {
+        return Err(InstallError::TooManyEarlyAllocations);
+    }
+    // SAFETY: the caller vouches for `api`.
+    let min_align = unsafe { probe_min_align(&api) }?;
+    STATE.store(SWITCHING, Ordering::SeqCst);
+    while EARLY_IN_FLIGHT.load(Ordering::SeqCst) != 0 {
+        core::hint::spin_loop();
+    }
+    if preinit::overflowed() {
+        STATE.store(SYSTEM, Ordering::SeqCst);
+        return Err(InstallError::TooManyEarlyAllocations);
+    }
+    MIN_ALIGN.store(min_align, Ordering::Relaxed);
+    TABLE.store(&api);
+    stats::claim_owner();
+    STATE.store(REDIS, Ordering::Release);
+    Ok(())
+}
+
+/// The alignment the server's malloc gives every block of at least 16 bytes: 16 on the usual
+/// backends, 8 when zmalloc prefixes blocks with their size (servers built without malloc_size).
+unsafe fn probe_min_align(api: &RedisApi) -> Result<usize, InstallError> {
+    let mut min = 16;
+    for size in [16, 24, 32, 48, 64, 96, 128, 256, 4096] {
+        // SAFETY: the caller vouches for `api`.
+        let p = unsafe { (api.alloc)(size) };
+        if p.is_null() {
+            continue;
+        }
+        let addr = p as usize;
+        // SAFETY: `p` came from `api.alloc`.
+        unsafe { (api.free)(p) };
+        let alignment = 1 << addr.trailing_zeros().min(usize::BITS - 1);
+        if alignment < 8 {
+            return Err(InstallError::Misaligned { alignment });
+        }
+        min = min.min(alignment);
+    }
+    Ok(min)
+}
+
+/// A snapshot of the allocator's counters (see [`stats`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// Whether allocations go to the server (false before [`install`] and outside a server).
+    pub routed: bool,
+    /// Bytes currently requested from the server (the server rounds them up to its size classes).
+    pub live_bytes: usize,
+    /// The highest `live_bytes` since the module loaded (or [`reset_peak`]).
+    pub peak_bytes: usize,
+    /// Server allocations currently live.
+    pub live_allocations: usize,
+    /// Server allocations ever made (a realloc counts once, when it allocated).
+    pub total_allocations: u64,
+    /// Allocations made from `System` before [`install`] that are still live.
+    pub early_allocations: usize,
+    /// The alignment served by a single server allocation (larger ones over-allocate).
+    pub min_align: usize,
+}
+
+/// The allocator's counters now.
+///
+/// ```
+/// let s = rmkit_alloc::stats();
+/// assert!(s.peak_bytes >= s.live_bytes || !s.routed);
+/// ```
+pub fn stats() -> Stats {
+    Stats {
+        routed: is_routed(),
+        live_bytes: stats::live_bytes(),
+        peak_bytes: stats::peak_bytes(),
+        live_allocations: stats::live_allocations(),
+        total_allocations: stats::total_allocations(),
+        early_allocations: preinit::live(),
+        min_align: MIN_ALIGN.load(Ordering::Relaxed),
+    }
+}
+
+/// Whether allocations are being served by the server.
+pub fn is_routed() -> bool {
+    STATE.load(Ordering::Acquire) == REDIS
+}
+
+/// Starts a new peak window at the current live size.
+pub fn reset_peak() {
+    stats::reset_peak()
+}

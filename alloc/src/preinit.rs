@@ -1,0 +1,106 @@
+//! Which live pointers came from `System` before the allocator was installed.
+//!
+//! Before `RedisModule_Init` there is no server allocator, so allocations are served by
+//! [`std::alloc::System`]. Those pointers must go back to `System` even after the switch: handing
+//! a libc pointer to `RedisModule_Free` skews `used_memory` (Debian's redis shares one jemalloc
+//! with libc) or crashes (a prefixed jemalloc, or zmalloc's size header). No address-range test
+//! can tell the heaps apart, so every pre-init pointer is recorded here until it is freed.
+//!
+//! The set is a fixed, lock-free open-addressing table in static memory (it must never allocate).
+//! Slots go `EMPTY → pointer ⇄ TOMBSTONE` and never back to `EMPTY`, so a lookup that meets
+//! `EMPTY` may stop. Probing is bounded; when a pointer cannot be recorded the set is marked
+//! overflowed and [`install`](crate::install) refuses to switch (the module then keeps using
+//! `System` and says so). Inside a server this never happens: a cdylib allocates next to
+//! nothing before `RedisModule_OnLoad`. In a plain `cargo test` that never installs, the table
+//! simply stops recording once full.
+
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+
+const SLOTS: usize = 1 << 14;
+const MAX_PROBE: usize = 64;
+const EMPTY: usize = 0;
+const TOMBSTONE: usize = 1;
+
+static TABLE: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(EMPTY) }; SLOTS];
+/// Recorded pointers still live.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static OVERFLOWED: AtomicBool = AtomicBool::new(false);
+
+#[inline]
+fn home(ptr: usize) -> usize {
+    // Fibonacci hashing of the address without its (always zero) low bits.
+    ((ptr >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (usize::BITS - SLOTS.trailing_zeros()))
+        & (SLOTS - 1)
+}
+
+/// Records `ptr` (non-null, from `System`). Returns false if the set is full.
+pub(crate) fn insert(ptr: *mut u8) -> bool {
+    if OVERFLOWED.load(Relaxed) {
+        return false;
+    }
+    let p = ptr as usize;
+    let h = home(p);
+    for i in 0..MAX_PROBE {
+        let slot = &TABLE[(h + i) & (SLOTS - 1)];
+        let cur = slot.load(Relaxed);
+        if (cur == EMPTY || cur == TOMBSTONE) && slot.compare_exchange(cur, p, Relaxed, Relaxed).is_ok()
+        {
+            LIVE.fetch_add(1, Relaxed);
+            return true;
+        }
+    }
+    OVERFLOWED.store(true, Relaxed);
+    false
+}
+
+/// Forgets `ptr` if it was recorded; returns whether it was.
+///
+/// Only the thread that frees `ptr` looks it up, after the allocation happened-before the free,
+/// so the slot written by [`insert`] is visible here.
+pub(crate) fn remove(ptr: *mut u8) -> bool {
+    if LIVE.load(Relaxed) == 0 {
+        return false;
+    }
+    let p = ptr as usize;
+    let h = home(p);
+    for i in 0..MAX_PROBE {
+        let slot = &TABLE[(h + i) & (SLOTS - 1)];
+        match slot.load(Relaxed) {
+            cur if cur == p => {
+                slot.store(TOMBSTONE, Relaxed);
+                LIVE.fetch_sub(1, Relaxed);
+                return true;
+            }
+            EMPTY => return false,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Whether `ptr` is recorded.
+pub(crate) fn contains(ptr: *mut u8) -> bool {
+    if LIVE.load(Relaxed) == 0 {
+        return false;
+    }
+    let p = ptr as usize;
+    let h = home(p);
+    for i in 0..MAX_PROBE {
+        match TABLE[(h + i) & (SLOTS - 1)].load(Relaxed) {
+            cur if cur == p => return true,
+            EMPTY => return false,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Recorded pointers still live.
+pub(crate) fn live() -> usize {
+    LIVE.load(Relaxed)
+}
+
+/// Whether some pre-init pointer could not be recorded (then switching is unsafe).
+pub(crate) fn overflowed() -> bool {
+    OVERFLOWED.load(Relaxed)
+}

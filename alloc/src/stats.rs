@@ -1,0 +1,108 @@
+//! Allocation counters, cheap enough for every allocation.
+//!
+//! Redis runs module commands on one thread, so that thread (the one that installed the
+//! allocator, i.e. the server's main thread) updates its own counters with plain relaxed
+//! load/store pairs — no locked instruction on the hot path. Any other thread (blocked-client
+//! workers, thread-safe contexts, a module's own threads) uses atomic read-modify-writes on a
+//! second set. Readers add the two; wrapping arithmetic keeps the sum exact when one thread frees
+//! what another allocated.
+
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+struct Set {
+    bytes: AtomicUsize,
+    allocs: AtomicUsize,
+    total: AtomicU64,
+}
+
+impl Set {
+    const fn new() -> Self {
+        Set { bytes: AtomicUsize::new(0), allocs: AtomicUsize::new(0), total: AtomicU64::new(0) }
+    }
+}
+
+static OWNER: AtomicUsize = AtomicUsize::new(0);
+static MAIN: Set = Set::new();
+static OTHER: Set = Set::new();
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+#[inline]
+fn current_thread() -> usize {
+    // SAFETY: pthread_self has no preconditions and cannot fail.
+    unsafe { libc::pthread_self() as usize }
+}
+
+/// Makes the calling thread the owner of the fast-path counters, unless one was already chosen:
+/// the owner never changes, so no two threads ever update the plain counters.
+pub(crate) fn claim_owner() {
+    let _ = OWNER.compare_exchange(0, current_thread(), Relaxed, Relaxed);
+}
+
+#[inline]
+fn on_owner() -> bool {
+    current_thread() == OWNER.load(Relaxed)
+}
+
+#[inline]
+pub(crate) fn on_alloc(bytes: usize) {
+    if on_owner() {
+        MAIN.bytes.store(MAIN.bytes.load(Relaxed).wrapping_add(bytes), Relaxed);
+        MAIN.allocs.store(MAIN.allocs.load(Relaxed).wrapping_add(1), Relaxed);
+        MAIN.total.store(MAIN.total.load(Relaxed).wrapping_add(1), Relaxed);
+    } else {
+        OTHER.bytes.fetch_add(bytes, Relaxed);
+        OTHER.allocs.fetch_add(1, Relaxed);
+        OTHER.total.fetch_add(1, Relaxed);
+    }
+    let live = live_bytes();
+    if live > PEAK.load(Relaxed) {
+        PEAK.fetch_max(live, Relaxed);
+    }
+}
+
+#[inline]
+pub(crate) fn on_free(bytes: usize) {
+    if on_owner() {
+        MAIN.bytes.store(MAIN.bytes.load(Relaxed).wrapping_sub(bytes), Relaxed);
+        MAIN.allocs.store(MAIN.allocs.load(Relaxed).wrapping_sub(1), Relaxed);
+    } else {
+        OTHER.bytes.fetch_sub(bytes, Relaxed);
+        OTHER.allocs.fetch_sub(1, Relaxed);
+    }
+}
+
+/// A realloc: one allocation changes size in place (no change to the allocation counts).
+#[inline]
+pub(crate) fn on_resize(old: usize, new: usize) {
+    if on_owner() {
+        MAIN.bytes.store(MAIN.bytes.load(Relaxed).wrapping_sub(old).wrapping_add(new), Relaxed);
+    } else {
+        OTHER.bytes.fetch_add(new.wrapping_sub(old), Relaxed);
+    }
+    let live = live_bytes();
+    if live > PEAK.load(Relaxed) {
+        PEAK.fetch_max(live, Relaxed);
+    }
+}
+
+#[inline]
+pub(crate) fn live_bytes() -> usize {
+    MAIN.bytes.load(Relaxed).wrapping_add(OTHER.bytes.load(Relaxed))
+}
+
+pub(crate) fn live_allocations() -> usize {
+    MAIN.allocs.load(Relaxed).wrapping_add(OTHER.allocs.load(Relaxed))
+}
+
+pub(crate) fn total_allocations() -> u64 {
+    MAIN.total.load(Relaxed).wrapping_add(OTHER.total.load(Relaxed))
+}
+
+pub(crate) fn peak_bytes() -> usize {
+    PEAK.load(Relaxed)
+}
+
+/// Starts a new peak window at the current live size.
+pub(crate) fn reset_peak() {
+    PEAK.store(live_bytes(), Relaxed);
+}

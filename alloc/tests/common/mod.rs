@@ -1,0 +1,127 @@
+//! A fake server allocator for tests: libc malloc with a tagged header, counting every call.
+//!
+//! A block is `[pad][magic][size]` + user bytes, so the fake knows its own pointers and aborts on
+//! a foreign one: a System pointer reaching `free` here (or a fake pointer reaching libc `free`,
+//! which glibc rejects) fails the test loudly. `PREFIX` 16 keeps user pointers 16-aligned (like
+//! jemalloc or glibc); `PREFIX` 8 makes them 8 (mod 16), like zmalloc's size prefix.
+#![allow(dead_code)]
+
+use core::ffi::c_void;
+use rmkit_alloc::RedisApi;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+const MAGIC: usize = 0x5245_4449_535f_4d4d;
+const LIVE_MAGIC_CLEARED: usize = 0;
+
+pub static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+pub static CALLOCS: AtomicUsize = AtomicUsize::new(0);
+pub static REALLOCS: AtomicUsize = AtomicUsize::new(0);
+pub static FREES: AtomicUsize = AtomicUsize::new(0);
+/// Bytes the fake holds for its callers (what `used_memory` would count).
+pub static USED: AtomicUsize = AtomicUsize::new(0);
+
+pub struct Fake<const PREFIX: usize>;
+
+impl<const PREFIX: usize> Fake<PREFIX> {
+    const PAD: usize = 16 - PREFIX;
+    const HEAD: usize = Self::PAD + 16;
+
+    /// Writes the header into a fresh libc block and returns the user pointer.
+    unsafe fn finish(base: *mut c_void, n: usize) -> *mut c_void {
+        if base.is_null() {
+            return base;
+        }
+        // SAFETY: the block is HEAD + n bytes long; the header words are inside it.
+        unsafe {
+            let user = base.cast::<u8>().add(Self::HEAD);
+            user.sub(16).cast::<usize>().write_unaligned(MAGIC);
+            user.sub(8).cast::<usize>().write_unaligned(n);
+            USED.fetch_add(n, Relaxed);
+            user.cast()
+        }
+    }
+
+    /// The libc block behind a user pointer and its size; aborts on a pointer the fake did not make.
+    unsafe fn open(p: *mut c_void) -> (*mut c_void, usize) {
+        // SAFETY: claimed to be ours: HEAD bytes precede `p`. A foreign pointer is read out of
+        // bounds here, which is exactly the bug this fake exists to catch (and abort on).
+        unsafe {
+            let user = p.cast::<u8>();
+            if user.sub(16).cast::<usize>().read_unaligned() != MAGIC {
+                eprintln!("fake server allocator: {p:?} is not a server pointer");
+                std::process::abort();
+            }
+            (user.sub(Self::HEAD).cast(), user.sub(8).cast::<usize>().read_unaligned())
+        }
+    }
+
+    unsafe extern "C" fn alloc(n: usize) -> *mut c_void {
+        ALLOCS.fetch_add(1, Relaxed);
+        // SAFETY: plain libc.
+        unsafe { Self::finish(libc::malloc(Self::HEAD + n), n) }
+    }
+
+    unsafe extern "C" fn calloc(nmemb: usize, size: usize) -> *mut c_void {
+        CALLOCS.fetch_add(1, Relaxed);
+        let n = nmemb * size;
+        // SAFETY: plain libc.
+        unsafe { Self::finish(libc::calloc(1, Self::HEAD + n), n) }
+    }
+
+    unsafe extern "C" fn realloc(p: *mut c_void, n: usize) -> *mut c_void {
+        REALLOCS.fetch_add(1, Relaxed);
+        // SAFETY: `p` is checked to be ours; libc realloc of its block keeps the header.
+        unsafe {
+            let (base, old) = Self::open(p);
+            let nb = libc::realloc(base, Self::HEAD + n);
+            if nb.is_null() {
+                return nb;
+            }
+            USED.fetch_sub(old, Relaxed);
+            Self::finish(nb, n)
+        }
+    }
+
+    unsafe extern "C" fn free(p: *mut c_void) {
+        FREES.fetch_add(1, Relaxed);
+        // SAFETY: `p` is checked to be ours.
+        unsafe {
+            let (base, old) = Self::open(p);
+            p.cast::<u8>().sub(16).cast::<usize>().write_unaligned(LIVE_MAGIC_CLEARED);
+            USED.fetch_sub(old, Relaxed);
+            libc::free(base);
+        }
+    }
+
+    unsafe extern "C" fn size(p: *mut c_void) -> usize {
+        // SAFETY: `p` is checked to be ours.
+        unsafe { Self::open(p).1 }
+    }
+
+    pub fn api() -> RedisApi {
+        RedisApi {
+            alloc: Self::alloc,
+            try_alloc: None,
+            calloc: Self::calloc,
+            try_calloc: None,
+            realloc: Self::realloc,
+            try_realloc: None,
+            free: Self::free,
+            malloc_size: Some(Self::size),
+        }
+    }
+}
+
+/// Installs the fake with `PREFIX` once for this test binary.
+pub fn install<const PREFIX: usize>() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // SAFETY: the fake's functions live for the whole process and are thread-safe.
+    ONCE.call_once(|| unsafe { rmkit_alloc::install(Fake::<PREFIX>::api()).expect("install") });
+}
+
+/// Alignments 1..=4096 and sizes from 1 byte to 1 MiB around the interesting boundaries.
+pub const ALIGNS: [usize; 13] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096];
+pub const SIZES: [usize; 22] = [
+    1, 2, 3, 7, 8, 9, 15, 16, 17, 24, 31, 100, 1000, 4095, 4096, 4097, 16384, 20000, 65536,
+    65537, 1 << 20, (1 << 20) + 3,
+];

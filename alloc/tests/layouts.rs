@@ -1,0 +1,111 @@
+//! Every layout (alignments 1..=4096, sizes 1 B..1 MiB) through a 16-aligned server allocator:
+//! aligned, writable, preserved by realloc, zeroed by alloc_zeroed, and accounted exactly.
+
+mod common;
+
+use common::{ALIGNS, SIZES};
+use rmkit_alloc::RedisAllocator;
+use std::alloc::{GlobalAlloc, Layout};
+
+#[global_allocator]
+static A: RedisAllocator = RedisAllocator::new();
+
+fn fill(p: *mut u8, n: usize, seed: u8) {
+    for i in 0..n {
+        // SAFETY: `p` is valid for `n` bytes.
+        unsafe { p.add(i).write(seed.wrapping_add(i as u8)) };
+    }
+}
+
+fn check(p: *mut u8, n: usize, seed: u8) {
+    for i in 0..n {
+        // SAFETY: `p` is valid for `n` bytes.
+        assert_eq!(unsafe { p.add(i).read() }, seed.wrapping_add(i as u8), "byte {i} of {n}");
+    }
+}
+
+#[test]
+fn every_layout_is_aligned_writable_and_zeroed() {
+    common::install::<16>();
+    for &align in &ALIGNS {
+        for &size in &SIZES {
+            let layout = Layout::from_size_align(size, align).unwrap();
+            // SAFETY: non-zero size; freed with the same layout.
+            unsafe {
+                let p = A.alloc(layout);
+                assert!(!p.is_null());
+                assert_eq!(p as usize % align, 0, "alloc {size}/{align}");
+                fill(p, size, 7);
+                check(p, size, 7);
+                let z = A.alloc_zeroed(layout);
+                assert_eq!(z as usize % align, 0, "alloc_zeroed {size}/{align}");
+                assert!((0..size).all(|i| z.add(i).read() == 0), "zeroed {size}/{align}");
+                A.dealloc(z, layout);
+                A.dealloc(p, layout);
+            }
+        }
+    }
+}
+
+#[test]
+fn realloc_preserves_contents_and_alignment_both_ways() {
+    common::install::<16>();
+    for &align in &ALIGNS {
+        for &size in &SIZES {
+            for &new in &[1usize, size / 2 + 1, size + 1, size * 3] {
+                let layout = Layout::from_size_align(size, align).unwrap();
+                // SAFETY: as above.
+                unsafe {
+                    let p = A.alloc(layout);
+                    fill(p, size, 3);
+                    let q = A.realloc(p, layout, new);
+                    assert!(!q.is_null());
+                    assert_eq!(q as usize % align, 0, "realloc {size}->{new}/{align}");
+                    check(q, size.min(new), 3);
+                    A.dealloc(q, Layout::from_size_align(new, align).unwrap());
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn measured_bytes_match_the_server_and_return_to_zero() {
+    common::install::<16>();
+    // `measure` counts this thread only, so other tests running in parallel do not disturb it.
+    for &align in &ALIGNS {
+        for &size in &SIZES {
+            let layout = Layout::from_size_align(size, align).unwrap();
+            // SAFETY: as above.
+            let (p, held) = rmkit_alloc::measure(|| unsafe { A.alloc(layout) });
+            // The server is asked for max(size, align) bytes, or size + align when over-aligned.
+            let expected = if align <= 16 { size.max(align) } else { size + align };
+            assert_eq!(held, expected as isize, "{size}/{align}");
+            // SAFETY: as above.
+            let ((), freed) = rmkit_alloc::measure(|| unsafe { A.dealloc(p, layout) });
+            assert_eq!(freed, -held);
+        }
+    }
+}
+
+#[test]
+fn vec_growth_uses_server_realloc_in_place() {
+    common::install::<16>();
+    let before = common::REALLOCS.load(std::sync::atomic::Ordering::Relaxed);
+    let mut v: Vec<u64> = Vec::new();
+    for i in 0..100_000 {
+        v.push(i);
+    }
+    let reallocs = common::REALLOCS.load(std::sync::atomic::Ordering::Relaxed) - before;
+    assert!(reallocs >= 10, "Vec growth should go through RedisModule_Realloc ({reallocs} calls)");
+    assert_eq!(v.iter().sum::<u64>(), 100_000 * 99_999 / 2);
+}
+
+#[test]
+fn alloc_zeroed_uses_server_calloc() {
+    common::install::<16>();
+    let before = common::CALLOCS.load(std::sync::atomic::Ordering::Relaxed);
+    let v = vec![0u8; 1 << 20];
+    assert!(v.iter().all(|&b| b == 0));
+    assert!(common::CALLOCS.load(std::sync::atomic::Ordering::Relaxed) > before);
+}
