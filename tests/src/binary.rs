@@ -1,0 +1,49 @@
+//! Locating the `redis-server` binary.
+
+use std::env;
+use std::path::{Path, PathBuf};
+
+/// Environment variable that overrides which `redis-server` binary is run.
+const OVERRIDE_VAR: &str = "RMKIT_REDIS_SERVER";
+
+/// What to tell the user when no `redis-server` can be found.
+const NOT_FOUND: &str = "redis-server not found on PATH. Install it with: sudo apt-get install -y redis-server redis-tools   (or run ./scripts/setup.sh)";
+
+/// Returns the `redis-server` binary the harness runs.
+///
+/// This is `$RMKIT_REDIS_SERVER` if that variable is set (and not empty), otherwise the
+/// first executable `redis-server` found on `PATH`.
+///
+/// # Panics
+///
+/// If neither gives a binary, with instructions on how to install one. Tests are never
+/// skipped for lack of a server.
+pub fn server_binary() -> PathBuf {
+    if let Some(path) = env::var_os(OVERRIDE_VAR).filter(|p| !p.is_empty()) {
+        return PathBuf::from(path);
+    }
+    let path = env::var_os("PATH").unwrap_or_default();
+    env::split_paths(&path)
+        .map(|dir| dir.join("redis-server"))
+        .find(|candidate| is_executable(candidate))
+        .unwrap_or_else(|| panic!("{NOT_FOUND}"))
+}
+
+/// Whether `path` is a regular file that may be executed.
+fn is_executable(path: &Path) -> bool {
+    let Ok(meta) = path.metadata() else {
+        return false;
+    };
+    if !meta.is_file() {
+        return false;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        meta.permissions().mode() & 0o111 != 0
+    }
+    #[cfg(not(unix))]
+    {
+        true
+    }
+}

@@ -1,0 +1,155 @@
+//! Open keys and typed access to their values.
+
+use super::{Context, RedisStr, RedisString, api};
+use crate::{Error, Result};
+use redis_module::raw;
+use std::ffi::c_void;
+use std::marker::PhantomData;
+use std::os::raw::c_int;
+use std::ptr::{self, NonNull};
+
+/// The type of the value at a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// No value.
+    Empty,
+    /// A string.
+    String,
+    /// A list.
+    List,
+    /// A hash.
+    Hash,
+    /// A set.
+    Set,
+    /// A sorted set.
+    ZSet,
+    /// A module data type.
+    Module,
+    /// A stream.
+    Stream,
+}
+
+/// An open key, closed when dropped. Borrowed from the [`Context`] it was opened in.
+pub struct Key<'c> {
+    /// NULL when a key opened for reading does not exist.
+    ptr: Option<NonNull<raw::RedisModuleKey>>,
+    writable: bool,
+    _ctx: PhantomData<&'c Context>,
+}
+
+impl<'c> Key<'c> {
+    /// # Safety
+    /// `ptr` is NULL or a key handle of the current context, not closed elsewhere.
+    pub(crate) unsafe fn from_raw(ptr: *mut raw::RedisModuleKey, writable: bool) -> Key<'c> {
+        Key { ptr: NonNull::new(ptr), writable, _ctx: PhantomData }
+    }
+
+    fn raw(&self) -> *mut raw::RedisModuleKey {
+        self.ptr.map_or(ptr::null_mut(), NonNull::as_ptr)
+    }
+
+    /// What the key holds.
+    pub fn kind(&self) -> KeyKind {
+        let Some(p) = self.ptr else { return KeyKind::Empty };
+        // SAFETY: an open key handle.
+        let t = unsafe { api!(RedisModule_KeyType)(p.as_ptr()) } as isize;
+        match t {
+            raw::REDISMODULE_KEYTYPE_STRING => KeyKind::String,
+            raw::REDISMODULE_KEYTYPE_LIST => KeyKind::List,
+            raw::REDISMODULE_KEYTYPE_HASH => KeyKind::Hash,
+            raw::REDISMODULE_KEYTYPE_SET => KeyKind::Set,
+            raw::REDISMODULE_KEYTYPE_ZSET => KeyKind::ZSet,
+            raw::REDISMODULE_KEYTYPE_MODULE => KeyKind::Module,
+            raw::REDISMODULE_KEYTYPE_STREAM => KeyKind::Stream,
+            _ => KeyKind::Empty,
+        }
+    }
+
+    /// The key as a hash (empty or holding a hash), or `WRONGTYPE ...`.
+    pub fn hash(&self) -> Result<Hash<'_, 'c>> {
+        match self.kind() {
+            KeyKind::Empty | KeyKind::Hash => Ok(Hash { key: self }),
+            _ => Err(Error::wrong_type()),
+        }
+    }
+}
+
+impl Drop for Key<'_> {
+    fn drop(&mut self) {
+        if let Some(p) = self.ptr {
+            // SAFETY: an open key handle, closed exactly once.
+            unsafe { api!(RedisModule_CloseKey)(p.as_ptr()) };
+        }
+    }
+}
+
+/// Field access to a hash key. Any number of fields: every operation is one C call per field,
+/// so nothing caps how many a command may touch.
+pub struct Hash<'k, 'c> {
+    key: &'k Key<'c>,
+}
+
+/// `REDISMODULE_HASH_DELETE`: the value pointer that deletes a field.
+const HASH_DELETE: *mut raw::RedisModuleString = 1 as *mut raw::RedisModuleString;
+
+impl Hash<'_, '_> {
+    /// The value of `field`, or `None`.
+    pub fn get(&self, field: &RedisStr) -> Option<RedisString> {
+        if self.key.ptr.is_none() {
+            return None;
+        }
+        let mut out: *mut raw::RedisModuleString = ptr::null_mut();
+        // SAFETY: open key; `field` is a live string; `out` receives a new string we own (the
+        // context has no auto memory); the variadic list is NULL-terminated.
+        unsafe {
+            api!(RedisModule_HashGet)(
+                self.key.raw(),
+                raw::REDISMODULE_HASH_NONE as c_int,
+                field.as_ptr(),
+                &mut out as *mut *mut raw::RedisModuleString,
+                ptr::null_mut::<c_void>(),
+            )
+        };
+        // SAFETY: a fresh string owned by us.
+        NonNull::new(out).map(|p| unsafe { RedisString::from_raw(p) })
+    }
+
+    /// The values of `fields`, in order.
+    pub fn get_many<'f>(&self, fields: impl IntoIterator<Item = &'f RedisStr>) -> Vec<Option<RedisString>> {
+        fields.into_iter().map(|f| self.get(f)).collect()
+    }
+
+    /// Sets `field` to `value`, creating the hash if the key was empty.
+    pub fn set(&self, field: &RedisStr, value: &RedisStr) -> Result<()> {
+        self.set_raw(field, value.as_ptr()).map(drop)
+    }
+
+    /// Sets every `(field, value)` pair.
+    pub fn set_many<'f>(&self, pairs: impl IntoIterator<Item = (&'f RedisStr, &'f RedisStr)>) -> Result<()> {
+        pairs.into_iter().try_for_each(|(f, v)| self.set(f, v))
+    }
+
+    /// Deletes `field`; returns whether it existed.
+    pub fn remove(&self, field: &RedisStr) -> Result<bool> {
+        Ok(self.set_raw(field, HASH_DELETE)? == 1)
+    }
+
+    /// One `RedisModule_HashSet` call; returns how many existing fields it updated or deleted.
+    fn set_raw(&self, field: &RedisStr, value: *mut raw::RedisModuleString) -> Result<c_int> {
+        if !self.key.writable {
+            return Err(Error::new("key was opened read-only; use Context::open_key_writable"));
+        }
+        // SAFETY: open writable key; live field/value strings (Redis copies or retains them);
+        // NULL-terminated variadic list.
+        let n = unsafe {
+            api!(RedisModule_HashSet)(
+                self.key.raw(),
+                raw::REDISMODULE_HASH_NONE as c_int,
+                field.as_ptr(),
+                value,
+                ptr::null_mut::<c_void>(),
+            )
+        };
+        Ok(n)
+    }
+}

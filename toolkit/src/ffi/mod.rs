@@ -1,0 +1,140 @@
+//! The one place in the toolkit that calls the C API (`redis_module::raw`). Everything above it
+//! is safe Rust; every `unsafe` block here states the invariant it relies on.
+//!
+//! API pointers are never unwrapped blindly: [`api!`] turns a missing one into a panic naming
+//! the function, which the trampoline turns into an error reply, and `RedisModule_OnLoad`
+//! checks the ones the toolkit needs up front so an old server fails the load with a clear
+//! log line instead.
+
+mod context;
+mod key;
+mod load;
+mod string;
+
+pub use context::{Context, LogLevel, Notify};
+pub use key::{Hash, Key, KeyKind};
+pub use load::{ModuleDef, log, on_load, on_unload};
+pub use string::{RedisStr, RedisString};
+
+use crate::command::{Handler, arity_ok};
+use crate::{Error, Reply};
+use redis_module::raw;
+use std::os::raw::c_int;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+/// Reads a C API function pointer, panicking with its name if the server did not provide it.
+macro_rules! api {
+    ($name:ident) => {{
+        #[allow(unused_unsafe)]
+        // SAFETY: the fn-pointer statics are written once by RedisModule_Init (in OnLoad, before
+        // any other toolkit code runs) and only read afterwards.
+        let f = unsafe { ::redis_module::raw::$name };
+        match f {
+            Some(f) => f,
+            None => $crate::ffi::missing_api(stringify!($name)),
+        }
+    }};
+}
+pub(crate) use api;
+
+#[cold]
+pub(crate) fn missing_api(name: &str) -> ! {
+    panic!("this server does not provide {name}; rmkit needs Redis 7.0 or newer")
+}
+
+const OK: c_int = raw::REDISMODULE_OK as c_int;
+
+/// The `extern "C"` function Redis calls for command `H`: checks arity, runs the handler inside
+/// `catch_unwind`, sends its reply or error. A panic becomes `ERR command '<name>' panicked: ...`
+/// for the client and a warning in the server log; the server keeps running.
+///
+/// # Safety
+/// Only Redis calls this, with a valid context and `argc` valid argument strings.
+pub unsafe extern "C" fn trampoline<H: Handler>(
+    ctx: *mut raw::RedisModuleCtx,
+    argv: *mut *mut raw::RedisModuleString,
+    argc: c_int,
+) -> c_int {
+    // SAFETY: Redis passes a valid context for the duration of this call.
+    let ctx = unsafe { Context::from_raw(ctx) };
+    // SAFETY: Redis passes `argc` non-null strings that outlive this call.
+    let args = unsafe { RedisStr::slice_from_raw(argv, argc) };
+    if !arity_ok(H::ARITY, args.len()) {
+        // SAFETY: valid context; Redis words the error itself.
+        unsafe { api!(RedisModule_WrongArity)(ctx.as_ptr()) };
+        return OK;
+    }
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let reply = H::call(&ctx, args);
+        match &reply {
+            Ok(r) => ctx.send(r),
+            Err(e) => ctx.send_error(e),
+        }
+        reply
+    }));
+    if let Err(payload) = outcome {
+        let msg = panic_message(&*payload);
+        ctx.send_error(&Error::new(format!(
+            "command '{}' panicked: {msg} (see the server log)",
+            H::NAME
+        )));
+        // A payload whose destructor panics would abort: leak it instead.
+        std::mem::forget(payload);
+    }
+    OK
+}
+
+/// The text of a panic payload (`panic!("...")` gives `&str` or `String`).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "non-string panic payload"
+    }
+}
+
+impl Context {
+    /// Sends `reply` to the client.
+    pub(crate) fn send(&self, reply: &Reply) {
+        let ctx = self.as_ptr();
+        // SAFETY (all arms): valid context; buffers are valid for the lengths passed and Redis
+        // copies them before returning.
+        unsafe {
+            match reply {
+                Reply::Null => api!(RedisModule_ReplyWithNull)(ctx),
+                Reply::Ok => api!(RedisModule_ReplyWithSimpleString)(ctx, c"OK".as_ptr()),
+                Reply::Simple(s) => {
+                    let s = cstring_lossy(s);
+                    api!(RedisModule_ReplyWithSimpleString)(ctx, s.as_ptr())
+                }
+                Reply::Integer(v) => api!(RedisModule_ReplyWithLongLong)(ctx, *v),
+                Reply::Double(v) => api!(RedisModule_ReplyWithDouble)(ctx, *v),
+                Reply::Bulk(b) => {
+                    api!(RedisModule_ReplyWithStringBuffer)(ctx, b.as_ptr().cast(), b.len())
+                }
+                Reply::String(s) => api!(RedisModule_ReplyWithString)(ctx, s.as_ptr()),
+                Reply::Array(items) => {
+                    api!(RedisModule_ReplyWithArray)(ctx, items.len() as _);
+                    for item in items {
+                        self.send(item);
+                    }
+                    OK
+                }
+            }
+        };
+    }
+
+    /// Sends `err` as an error reply.
+    pub(crate) fn send_error(&self, err: &Error) {
+        let msg = cstring_lossy(err.message());
+        // SAFETY: valid context and NUL-terminated message, copied by Redis.
+        unsafe { api!(RedisModule_ReplyWithError)(self.as_ptr(), msg.as_ptr()) };
+    }
+}
+
+/// A C string of `s`, with any NUL bytes (which C would cut at) replaced by spaces.
+pub(crate) fn cstring_lossy(s: &str) -> std::ffi::CString {
+    std::ffi::CString::new(s.replace('\0', " ")).expect("NULs were replaced")
+}

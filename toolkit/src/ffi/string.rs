@@ -1,0 +1,155 @@
+//! Zero-copy views of Redis strings (`RedisModuleString`).
+
+use super::api;
+use redis_module::raw;
+use std::fmt;
+use std::ops::Deref;
+use std::os::raw::c_int;
+use std::ptr::NonNull;
+
+/// A borrowed Redis string: a command argument or a value Redis holds.
+///
+/// `#[repr(transparent)]` over the non-null `RedisModuleString *`, so the `argv` array Redis
+/// passes to a command *is* a `&[RedisStr]`: no copy, no allocation. Not `Send`: Redis strings
+/// belong to the main thread.
+///
+/// Command handlers receive their arguments as `&[RedisStr]`:
+/// ```
+/// use rmkit::prelude::*;
+/// fn first_arg_len(args: &[RedisStr]) -> usize {
+///     args[1].as_bytes().len()
+/// }
+/// ```
+#[repr(transparent)]
+pub struct RedisStr {
+    ptr: NonNull<raw::RedisModuleString>,
+}
+
+// The reinterpretation of `argv` depends on these.
+static_assertions::assert_eq_size!(RedisStr, *mut raw::RedisModuleString);
+static_assertions::assert_eq_align!(RedisStr, *mut raw::RedisModuleString);
+static_assertions::assert_not_impl_any!(RedisStr: Send, Sync);
+
+impl RedisStr {
+    /// Views Redis's `argv` array as a slice.
+    ///
+    /// # Safety
+    /// `argv` points to `argc` non-null `RedisModuleString` pointers that stay valid for `'a`.
+    pub(crate) unsafe fn slice_from_raw<'a>(
+        argv: *mut *mut raw::RedisModuleString,
+        argc: c_int,
+    ) -> &'a [RedisStr] {
+        let len = usize::try_from(argc).unwrap_or(0);
+        if argv.is_null() || len == 0 {
+            return &[];
+        }
+        // SAFETY: RedisStr is a transparent non-null pointer (asserted above) and the caller
+        // guarantees `len` valid non-null entries.
+        unsafe { std::slice::from_raw_parts(argv.cast::<RedisStr>(), len) }
+    }
+
+    /// The raw pointer, for calls into the C API.
+    pub(crate) fn as_ptr(&self) -> *mut raw::RedisModuleString {
+        self.ptr.as_ptr()
+    }
+
+    /// The bytes of the string (binary-safe).
+    pub fn as_bytes(&self) -> &[u8] {
+        let mut len = 0usize;
+        // SAFETY: `ptr` is a live Redis string for the lifetime of `self`; the returned buffer
+        // belongs to it and is not modified while we hold `&self`.
+        unsafe {
+            let p = api!(RedisModule_StringPtrLen)(self.as_ptr(), &mut len);
+            if p.is_null() || len == 0 {
+                return &[];
+            }
+            std::slice::from_raw_parts(p.cast::<u8>(), len)
+        }
+    }
+
+    /// The string as UTF-8, or `ERR ... is not valid UTF-8`.
+    pub fn to_str(&self) -> Result<&str, crate::Error> {
+        std::str::from_utf8(self.as_bytes())
+            .map_err(|e| crate::Error::new(format!("argument is not valid UTF-8 ({e})")))
+    }
+}
+
+impl fmt::Debug for RedisStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self.as_bytes()))
+    }
+}
+
+impl PartialEq for RedisStr {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl PartialEq<[u8]> for RedisStr {
+    fn eq(&self, other: &[u8]) -> bool {
+        self.as_bytes() == other
+    }
+}
+
+impl AsRef<[u8]> for RedisStr {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+/// An owned Redis string (for example a hash value read from a key). Freed when dropped;
+/// derefs to [`RedisStr`]. Replying with it sends Redis's own buffer without copying into Rust.
+pub struct RedisString {
+    inner: RedisStr,
+}
+
+impl RedisString {
+    /// Takes ownership of a string Redis created for us (refcount 1, not auto-memory managed).
+    ///
+    /// # Safety
+    /// `ptr` is a valid `RedisModuleString` that nobody else will free.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<raw::RedisModuleString>) -> Self {
+        RedisString { inner: RedisStr { ptr } }
+    }
+
+    /// A new Redis string holding a copy of `bytes`.
+    pub fn new(bytes: &[u8]) -> Self {
+        // SAFETY: NULL context = not auto-memory managed (we free it in Drop); `bytes` is valid
+        // for its length and copied.
+        let p = unsafe {
+            api!(RedisModule_CreateString)(std::ptr::null_mut(), bytes.as_ptr().cast(), bytes.len())
+        };
+        match NonNull::new(p) {
+            // SAFETY: a fresh string we own.
+            Some(p) => unsafe { RedisString::from_raw(p) },
+            None => panic!("RedisModule_CreateString returned NULL"),
+        }
+    }
+}
+
+impl Drop for RedisString {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference; NULL context because it is not auto-memory managed.
+        unsafe { api!(RedisModule_FreeString)(std::ptr::null_mut(), self.inner.as_ptr()) }
+    }
+}
+
+impl Deref for RedisString {
+    type Target = RedisStr;
+    fn deref(&self) -> &RedisStr {
+        &self.inner
+    }
+}
+
+impl fmt::Debug for RedisString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl PartialEq for RedisString {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner == other.inner
+    }
+}
