@@ -63,11 +63,15 @@ pub(crate) static TABLE: Table = Table {
 impl Table {
     /// Stores `api`, preferring the non-aborting variants.
     pub(crate) fn store(&self, api: &RedisApi) {
-        self.alloc.store(api.try_alloc.unwrap_or(api.alloc) as usize, Relaxed);
-        self.calloc.store(api.try_calloc.unwrap_or(api.calloc) as usize, Relaxed);
-        self.realloc.store(api.try_realloc.unwrap_or(api.realloc) as usize, Relaxed);
+        self.alloc
+            .store(api.try_alloc.unwrap_or(api.alloc) as usize, Relaxed);
+        self.calloc
+            .store(api.try_calloc.unwrap_or(api.calloc) as usize, Relaxed);
+        self.realloc
+            .store(api.try_realloc.unwrap_or(api.realloc) as usize, Relaxed);
         self.free.store(api.free as usize, Relaxed);
-        self.size.store(api.malloc_size.map_or(0, |f| f as usize), Relaxed);
+        self.size
+            .store(api.malloc_size.map_or(0, |f| f as usize), Relaxed);
     }
 
     // The loads below are only reached once the state is `REDIS`, which is published with
@@ -82,7 +86,9 @@ impl Table {
     #[inline]
     pub(crate) unsafe fn calloc(&self, bytes: usize) -> *mut u8 {
         // SAFETY: the address was stored from a `CallocFn`.
-        unsafe { core::mem::transmute::<usize, CallocFn>(self.calloc.load(Relaxed))(1, bytes).cast() }
+        unsafe {
+            core::mem::transmute::<usize, CallocFn>(self.calloc.load(Relaxed))(1, bytes).cast()
+        }
     }
 
     #[inline]

@@ -177,7 +177,13 @@ unsafe fn allocate(layout: Layout, zeroed: bool) -> *mut u8 {
 #[inline]
 unsafe fn system_alloc(layout: Layout, zeroed: bool) -> *mut u8 {
     // SAFETY: forwarded contract.
-    unsafe { if zeroed { System.alloc_zeroed(layout) } else { System.alloc(layout) } }
+    unsafe {
+        if zeroed {
+            System.alloc_zeroed(layout)
+        } else {
+            System.alloc(layout)
+        }
+    }
 }
 
 /// How a layout is served by the server, and how many bytes are requested for it.
@@ -204,10 +210,18 @@ fn plan(size: usize, align: usize) -> Option<Plan> {
 #[inline]
 unsafe fn server_alloc(layout: Layout, zeroed: bool) -> *mut u8 {
     let (size, align) = (layout.size(), layout.align());
-    let Some(plan) = plan(size, align) else { return ptr::null_mut() };
+    let Some(plan) = plan(size, align) else {
+        return ptr::null_mut();
+    };
     let (Plan::Direct(n) | Plan::OverAligned(n)) = plan;
     // SAFETY: installed; the server allocator accepts any size.
-    let raw = unsafe { if zeroed { TABLE.calloc(n) } else { TABLE.alloc(n) } };
+    let raw = unsafe {
+        if zeroed {
+            TABLE.calloc(n)
+        } else {
+            TABLE.alloc(n)
+        }
+    };
     if raw.is_null() {
         return raw;
     }

@@ -43,7 +43,8 @@ pub(crate) fn insert(ptr: *mut u8) -> bool {
     for i in 0..MAX_PROBE {
         let slot = &TABLE[(h + i) & (SLOTS - 1)];
         let cur = slot.load(Relaxed);
-        if (cur == EMPTY || cur == TOMBSTONE) && slot.compare_exchange(cur, p, Relaxed, Relaxed).is_ok()
+        if (cur == EMPTY || cur == TOMBSTONE)
+            && slot.compare_exchange(cur, p, Relaxed, Relaxed).is_ok()
         {
             LIVE.fetch_add(1, Relaxed);
             return true;

@@ -17,7 +17,11 @@ struct Set {
 
 impl Set {
     const fn new() -> Self {
-        Set { bytes: AtomicUsize::new(0), allocs: AtomicUsize::new(0), total: AtomicU64::new(0) }
+        Set {
+            bytes: AtomicUsize::new(0),
+            allocs: AtomicUsize::new(0),
+            total: AtomicU64::new(0),
+        }
     }
 }
 
@@ -46,9 +50,12 @@ fn on_owner() -> bool {
 #[inline]
 pub(crate) fn on_alloc(bytes: usize) {
     if on_owner() {
-        MAIN.bytes.store(MAIN.bytes.load(Relaxed).wrapping_add(bytes), Relaxed);
-        MAIN.allocs.store(MAIN.allocs.load(Relaxed).wrapping_add(1), Relaxed);
-        MAIN.total.store(MAIN.total.load(Relaxed).wrapping_add(1), Relaxed);
+        MAIN.bytes
+            .store(MAIN.bytes.load(Relaxed).wrapping_add(bytes), Relaxed);
+        MAIN.allocs
+            .store(MAIN.allocs.load(Relaxed).wrapping_add(1), Relaxed);
+        MAIN.total
+            .store(MAIN.total.load(Relaxed).wrapping_add(1), Relaxed);
     } else {
         OTHER.bytes.fetch_add(bytes, Relaxed);
         OTHER.allocs.fetch_add(1, Relaxed);
@@ -63,8 +70,10 @@ pub(crate) fn on_alloc(bytes: usize) {
 #[inline]
 pub(crate) fn on_free(bytes: usize) {
     if on_owner() {
-        MAIN.bytes.store(MAIN.bytes.load(Relaxed).wrapping_sub(bytes), Relaxed);
-        MAIN.allocs.store(MAIN.allocs.load(Relaxed).wrapping_sub(1), Relaxed);
+        MAIN.bytes
+            .store(MAIN.bytes.load(Relaxed).wrapping_sub(bytes), Relaxed);
+        MAIN.allocs
+            .store(MAIN.allocs.load(Relaxed).wrapping_sub(1), Relaxed);
     } else {
         OTHER.bytes.fetch_sub(bytes, Relaxed);
         OTHER.allocs.fetch_sub(1, Relaxed);
@@ -75,7 +84,10 @@ pub(crate) fn on_free(bytes: usize) {
 #[inline]
 pub(crate) fn on_resize(old: usize, new: usize) {
     if on_owner() {
-        MAIN.bytes.store(MAIN.bytes.load(Relaxed).wrapping_sub(old).wrapping_add(new), Relaxed);
+        MAIN.bytes.store(
+            MAIN.bytes.load(Relaxed).wrapping_sub(old).wrapping_add(new),
+            Relaxed,
+        );
     } else {
         OTHER.bytes.fetch_add(new.wrapping_sub(old), Relaxed);
     }
@@ -87,15 +99,21 @@ pub(crate) fn on_resize(old: usize, new: usize) {
 
 #[inline]
 pub(crate) fn live_bytes() -> usize {
-    MAIN.bytes.load(Relaxed).wrapping_add(OTHER.bytes.load(Relaxed))
+    MAIN.bytes
+        .load(Relaxed)
+        .wrapping_add(OTHER.bytes.load(Relaxed))
 }
 
 pub(crate) fn live_allocations() -> usize {
-    MAIN.allocs.load(Relaxed).wrapping_add(OTHER.allocs.load(Relaxed))
+    MAIN.allocs
+        .load(Relaxed)
+        .wrapping_add(OTHER.allocs.load(Relaxed))
 }
 
 pub(crate) fn total_allocations() -> u64 {
-    MAIN.total.load(Relaxed).wrapping_add(OTHER.total.load(Relaxed))
+    MAIN.total
+        .load(Relaxed)
+        .wrapping_add(OTHER.total.load(Relaxed))
 }
 
 pub(crate) fn peak_bytes() -> usize {

@@ -19,6 +19,8 @@ fn early_pointers_return_to_system_after_install() {
     // Before install: everything is System, nothing reaches the fake.
     let early_small: Vec<Box<u64>> = (0..1000).map(Box::new).collect();
     let early_page = Box::new(Page([7; 4096]));
+    assert_eq!(early_page.0[4095], 7);
+    assert_eq!(&*early_page as *const Page as usize % 4096, 0);
     let mut early_grow: Vec<u8> = Vec::with_capacity(10);
     early_grow.extend_from_slice(b"early data");
     let early_other_thread: Vec<String> = (0..100).map(|i| format!("s{i}")).collect();
@@ -38,12 +40,20 @@ fn early_pointers_return_to_system_after_install() {
     let frees = FREES.load(Relaxed);
     drop(early_small);
     drop(early_page);
-    assert_eq!(FREES.load(Relaxed), frees, "an early pointer reached RedisModule_Free");
+    assert_eq!(
+        FREES.load(Relaxed),
+        frees,
+        "an early pointer reached RedisModule_Free"
+    );
     // ... also from another thread (spawning allocates from the server, so count inside it).
     std::thread::spawn(move || {
         let frees = FREES.load(Relaxed);
         drop(early_other_thread);
-        assert_eq!(FREES.load(Relaxed), frees, "an early pointer reached RedisModule_Free");
+        assert_eq!(
+            FREES.load(Relaxed),
+            frees,
+            "an early pointer reached RedisModule_Free"
+        );
     })
     .join()
     .unwrap();
@@ -54,7 +64,10 @@ fn early_pointers_return_to_system_after_install() {
     assert_eq!(&early_grow[..10], b"early data");
     let moved = early_grow.as_ptr();
     drop(early_grow); // now a server pointer: the fake checks its tag
-    assert!(FREES.load(Relaxed) > frees, "the migrated block should be freed by the server");
+    assert!(
+        FREES.load(Relaxed) > frees,
+        "the migrated block should be freed by the server"
+    );
     let _ = moved;
     drop(late);
 }

@@ -20,7 +20,11 @@ fn fill(p: *mut u8, n: usize, seed: u8) {
 fn check(p: *mut u8, n: usize, seed: u8) {
     for i in 0..n {
         // SAFETY: `p` is valid for `n` bytes.
-        assert_eq!(unsafe { p.add(i).read() }, seed.wrapping_add(i as u8), "byte {i} of {n}");
+        assert_eq!(
+            unsafe { p.add(i).read() },
+            seed.wrapping_add(i as u8),
+            "byte {i} of {n}"
+        );
     }
 }
 
@@ -39,7 +43,10 @@ fn every_layout_is_aligned_writable_and_zeroed() {
                 check(p, size, 7);
                 let z = A.alloc_zeroed(layout);
                 assert_eq!(z as usize % align, 0, "alloc_zeroed {size}/{align}");
-                assert!((0..size).all(|i| z.add(i).read() == 0), "zeroed {size}/{align}");
+                assert!(
+                    (0..size).all(|i| z.add(i).read() == 0),
+                    "zeroed {size}/{align}"
+                );
                 A.dealloc(z, layout);
                 A.dealloc(p, layout);
             }
@@ -79,7 +86,11 @@ fn measured_bytes_match_the_server_and_return_to_zero() {
             // SAFETY: as above.
             let (p, held) = rmkit_alloc::measure(|| unsafe { A.alloc(layout) });
             // The server is asked for max(size, align) bytes, or size + align when over-aligned.
-            let expected = if align <= 16 { size.max(align) } else { size + align };
+            let expected = if align <= 16 {
+                size.max(align)
+            } else {
+                size + align
+            };
             assert_eq!(held, expected as isize, "{size}/{align}");
             // SAFETY: as above.
             let ((), freed) = rmkit_alloc::measure(|| unsafe { A.dealloc(p, layout) });
@@ -97,7 +108,10 @@ fn vec_growth_uses_server_realloc_in_place() {
         v.push(i);
     }
     let reallocs = common::REALLOCS.load(std::sync::atomic::Ordering::Relaxed) - before;
-    assert!(reallocs >= 10, "Vec growth should go through RedisModule_Realloc ({reallocs} calls)");
+    assert!(
+        reallocs >= 10,
+        "Vec growth should go through RedisModule_Realloc ({reallocs} calls)"
+    );
     assert_eq!(v.iter().sum::<u64>(), 100_000 * 99_999 / 2);
 }
 

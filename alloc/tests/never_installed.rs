@@ -11,7 +11,10 @@ static A: RedisAllocator = RedisAllocator::new();
 #[test]
 fn without_install_everything_is_system_and_install_refuses_when_untrackable() {
     let v: Vec<u32> = (0..100_000).collect();
-    assert_eq!(v.iter().map(|&x| x as u64).sum::<u64>(), 100_000 * 99_999 / 2);
+    assert_eq!(
+        v.iter().map(|&x| x as u64).sum::<u64>(),
+        100_000 * 99_999 / 2
+    );
     let (_, bytes) = rmkit_alloc::measure(|| vec![1u8; 4096]);
     assert_eq!(bytes, 0, "nothing is routed, so nothing is measured");
     let s = rmkit_alloc::stats();
@@ -23,7 +26,11 @@ fn without_install_everything_is_system_and_install_refuses_when_untrackable() {
     // SAFETY: the fake's functions are valid for the process.
     let r = unsafe { rmkit_alloc::install(common::Fake::<16>::api()) };
     assert_eq!(r, Err(InstallError::TooManyEarlyAllocations));
-    assert!(r.unwrap_err().to_string().contains("invisible to INFO memory"));
+    assert!(
+        r.unwrap_err()
+            .to_string()
+            .contains("invisible to INFO memory")
+    );
     assert!(!rmkit_alloc::is_routed());
     drop(many);
     let w = vec![2u8; 1 << 20];

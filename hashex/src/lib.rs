@@ -39,7 +39,7 @@ rmkit::command! {
     keys: (1, 1, 1),
     fn hmgetset(ctx, args) {
         let pairs = &args[2..];
-        if pairs.len() % 2 != 0 {
+        if !pairs.len().is_multiple_of(2) {
             return Err(Error::wrong_arity("hmgetset"));
         }
         let key = ctx.open_key_writable(&args[1]);

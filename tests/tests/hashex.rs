@@ -50,7 +50,11 @@ fn errors_use_redis_wording_and_change_nothing() {
     let mut con = server.client();
     cmd(&mut con, &[b"set", b"s", b"string"]).unwrap();
     cmd(&mut con, &[b"hset", b"h", b"f", b"v"]).unwrap();
-    for args in [&[&b"hgetset"[..], b"h", b"f"][..], &[b"hgetset", b"h", b"f", b"v", b"extra"], &[b"hgetset"]] {
+    for args in [
+        &[&b"hgetset"[..], b"h", b"f"][..],
+        &[b"hgetset", b"h", b"f", b"v", b"extra"],
+        &[b"hgetset"],
+    ] {
         assert_eq!(
             err_text(cmd(&mut con, args)),
             "ERR wrong number of arguments for 'hgetset' command"
@@ -65,7 +69,10 @@ fn errors_use_redis_wording_and_change_nothing() {
         "ERR wrong number of arguments for 'hmgetset' command"
     );
     assert_eq!(cmd(&mut con, &[b"get", b"s"]).unwrap(), bulk("string"));
-    assert_eq!(cmd(&mut con, &[b"hgetall", b"h"]).unwrap(), Value::Array(vec![bulk("f"), bulk("v")]));
+    assert_eq!(
+        cmd(&mut con, &[b"hgetall", b"h"]).unwrap(),
+        Value::Array(vec![bulk("f"), bulk("v")])
+    );
     assert_eq!(cmd(&mut con, &[b"dbsize"]).unwrap(), Value::Int(2));
 }
 
@@ -76,12 +83,27 @@ fn keys_fields_and_values_are_binary_safe() {
     let key: &[u8] = b"k\x00\xff\r\n";
     let field: &[u8] = b"\x00f\xfe\r\n \"";
     let value: &[u8] = &[0, 255, 13, 10, 0, 1, 2];
-    assert_eq!(cmd(&mut con, &[b"hgetset", key, field, value]).unwrap(), Value::Nil);
-    assert_eq!(cmd(&mut con, &[b"hget", key, field]).unwrap(), Value::BulkString(value.to_vec()));
+    assert_eq!(
+        cmd(&mut con, &[b"hgetset", key, field, value]).unwrap(),
+        Value::Nil
+    );
+    assert_eq!(
+        cmd(&mut con, &[b"hget", key, field]).unwrap(),
+        Value::BulkString(value.to_vec())
+    );
     // Empty field and value are values like any other.
-    assert_eq!(cmd(&mut con, &[b"hgetset", key, b"", b""]).unwrap(), Value::Nil);
-    assert_eq!(cmd(&mut con, &[b"hgetset", key, b"", b"x"]).unwrap(), Value::BulkString(vec![]));
-    assert_eq!(cmd(&mut con, &[b"hgetset", key, field, b""]).unwrap(), Value::BulkString(value.to_vec()));
+    assert_eq!(
+        cmd(&mut con, &[b"hgetset", key, b"", b""]).unwrap(),
+        Value::Nil
+    );
+    assert_eq!(
+        cmd(&mut con, &[b"hgetset", key, b"", b"x"]).unwrap(),
+        Value::BulkString(vec![])
+    );
+    assert_eq!(
+        cmd(&mut con, &[b"hgetset", key, field, b""]).unwrap(),
+        Value::BulkString(value.to_vec())
+    );
 }
 
 #[test]
@@ -105,17 +127,25 @@ fn any_number_of_fields_in_one_command() {
     let second: Vec<Option<String>> = c.query(&mut con).unwrap();
     assert_eq!(second[0].as_deref(), Some("v0"));
     assert_eq!(second[n - 1], Some(format!("v{}", n - 1)));
-    assert_eq!(cmd(&mut con, &[b"hlen", b"big"]).unwrap(), Value::Int(n as i64));
+    assert_eq!(
+        cmd(&mut con, &[b"hlen", b"big"]).unwrap(),
+        Value::Int(n as i64)
+    );
 }
 
 #[test]
 fn emits_the_hset_keyspace_event_like_hset() {
-    let server = Server::builder().module("hashex").config("notify-keyspace-events", "Eh").start();
+    let server = Server::builder()
+        .module("hashex")
+        .config("notify-keyspace-events", "Eh")
+        .start();
     let mut sub = server.client();
     let mut con = server.client();
     let mut pubsub = sub.as_pubsub();
     pubsub.subscribe("__keyevent@0__:hset").unwrap();
-    pubsub.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+    pubsub
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
     cmd(&mut con, &[b"hgetset", b"evkey", b"f", b"v"]).unwrap();
     let msg = pubsub.get_message().unwrap();
     assert_eq!(msg.get_payload::<String>().unwrap(), "evkey");
@@ -123,20 +153,42 @@ fn emits_the_hset_keyspace_event_like_hset() {
 
 #[test]
 fn replicates_once_to_replica_and_aof() {
-    let primary = Server::builder().module("hashex").config("appendonly", "yes").start();
-    let replica = Server::builder().module("hashex").replica_of(&primary).start();
+    let primary = Server::builder()
+        .module("hashex")
+        .config("appendonly", "yes")
+        .start();
+    let replica = Server::builder()
+        .module("hashex")
+        .replica_of(&primary)
+        .start();
     replica.wait_for_sync();
     let mut con = primary.client();
     cmd(&mut con, &[b"hgetset", b"r", b"f", b"1"]).unwrap();
     cmd(&mut con, &[b"hgetset", b"r", b"f", b"2"]).unwrap();
     cmd(&mut con, &[b"hmgetset", b"r", b"g", b"3", b"h", b"4"]).unwrap();
-    let _: () = redis::cmd("WAIT").arg(1).arg(5000).query(&mut con).map(|_: i64| ()).unwrap();
+    let _: () = redis::cmd("WAIT")
+        .arg(1)
+        .arg(5000)
+        .query(&mut con)
+        .map(|_: i64| ())
+        .unwrap();
     let mut rcon = replica.client();
-    let got: Vec<String> = redis::cmd("HMGET").arg("r").arg("f").arg("g").arg("h").query(&mut rcon).unwrap();
+    let got: Vec<String> = redis::cmd("HMGET")
+        .arg("r")
+        .arg("f")
+        .arg("g")
+        .arg("h")
+        .query(&mut rcon)
+        .unwrap();
     assert_eq!(got, ["2", "3", "4"]);
 
     // The AOF holds each command once, verbatim (not an HSET next to it).
-    let _: String = redis::cmd("CONFIG").arg("SET").arg("appendfsync").arg("always").query(&mut con).unwrap();
+    let _: String = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("appendfsync")
+        .arg("always")
+        .query(&mut con)
+        .unwrap();
     let aof = read_aof(&primary);
     assert_eq!(aof.matches("hgetset").count(), 2, "{aof}");
     assert_eq!(aof.matches("hmgetset").count(), 1, "{aof}");
@@ -146,7 +198,13 @@ fn replicates_once_to_replica_and_aof() {
     let mut primary = primary;
     primary.restart();
     let mut con = primary.client();
-    let got: Vec<String> = redis::cmd("HMGET").arg("r").arg("f").arg("g").arg("h").query(&mut con).unwrap();
+    let got: Vec<String> = redis::cmd("HMGET")
+        .arg("r")
+        .arg("f")
+        .arg("g")
+        .arg("h")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(got, ["2", "3", "4"]);
 }
 

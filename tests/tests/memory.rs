@@ -39,25 +39,40 @@ fn free(con: &mut Connection) {
 #[test]
 fn used_memory_follows_module_memory_with_rmkit_and_not_with_system() {
     // A command slower than 10 ms gets a slowlog entry (~250 bytes of server memory): off.
-    let ours = Server::builder().module("memtest-rmkit").config("slowlog-log-slower-than", "-1").start();
-    let system = Server::builder().module("memtest-system").config("slowlog-log-slower-than", "-1").start();
+    let ours = Server::builder()
+        .module("memtest-rmkit")
+        .config("slowlog-log-slower-than", "-1")
+        .start();
+    let system = Server::builder()
+        .module("memtest-system")
+        .config("slowlog-log-slower-than", "-1")
+        .start();
     let (mut a, mut b) = (ours.client(), system.client());
     warm_up(&mut a);
     warm_up(&mut b);
-    eprintln!("{:>10} | {:>12} {:>12} {:>7} | {:>12}", "n", "Δused rmkit", "counted", "err %", "Δused System");
+    eprintln!(
+        "{:>10} | {:>12} {:>12} {:>7} | {:>12}",
+        "n", "Δused rmkit", "counted", "err %", "Δused System"
+    );
     for n in SIZES {
         let (delta, counted) = grow(&mut a, n);
         let (sys_delta, sys_counted) = grow(&mut b, n);
         let err = (delta - n as i64) as f64 / n as f64 * 100.0;
         eprintln!("{n:>10} | {delta:>12} {counted:>12} {err:>6.2}% | {sys_delta:>12}");
         // Redis counts the allocator's usable size; the module measured the same thing.
-        assert_eq!(delta, counted, "n={n}: used_memory moved by exactly what the module counted");
+        assert_eq!(
+            delta, counted,
+            "n={n}: used_memory moved by exactly what the module counted"
+        );
         // jemalloc rounds to size classes (10,000,000 -> 10 MiB): within 5 % of n, within 2 %
         // for the power-of-two sizes; plus up to 128 bytes for the module's own list of blocks
         // (a Vec that grows from 0 to 4 slots of 24 bytes on the first push).
         let bound = if n.is_power_of_two() { 0.02 } else { 0.05 };
         let off = (delta - n as i64).unsigned_abs() as f64;
-        assert!(off <= n as f64 * bound + 128.0, "n={n}: Δused_memory {delta} is {err:.2}% off");
+        assert!(
+            off <= n as f64 * bound + 128.0,
+            "n={n}: Δused_memory {delta} is {err:.2}% off"
+        );
         assert_eq!(sys_counted, 0);
         assert!(
             (sys_delta.unsigned_abs() as f64) < (n as f64 * 0.02).max(64.0),
@@ -81,7 +96,14 @@ fn freeing_returns_used_memory_to_where_it_was() {
     assert!(held >= 10 * MIB as i64, "{held}");
     free(&mut con);
     let after = used_memory(&mut con);
-    assert!((after - start).abs() < 1024, "used_memory should return to {start}, is {after}");
+    assert!(
+        (after - start).abs() < 1024,
+        "used_memory should return to {start}, is {after}"
+    );
     let stats: Vec<redis::Value> = redis::cmd("memtest.memory").query(&mut con).unwrap();
-    assert_eq!(stats[3], redis::Value::Int(0), "no live bytes after MEMTEST.FREE: {stats:?}");
+    assert_eq!(
+        stats[3],
+        redis::Value::Int(0),
+        "no live bytes after MEMTEST.FREE: {stats:?}"
+    );
 }

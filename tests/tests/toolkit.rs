@@ -19,18 +19,30 @@ fn three_hundred_commands_register_first_and_last_answer() {
         let v: i64 = redis::cmd(&format!("many.cmd{i}")).query(&mut con).unwrap();
         assert_eq!(v, i);
     }
-    let e = redis::cmd("many.cmd301").query::<Value>(&mut con).unwrap_err();
+    let e = redis::cmd("many.cmd301")
+        .query::<Value>(&mut con)
+        .unwrap_err();
     assert!(err_text(e).contains("unknown command"));
-    assert!(server.log().contains("301 commands registered"), "300 + many.memory:\n{}", server.log());
+    assert!(
+        server.log().contains("301 commands registered"),
+        "300 + many.memory:\n{}",
+        server.log()
+    );
 }
 
 #[test]
 fn commands_from_every_contributing_crate_are_present() {
-    let server = Server::builder().module("memtest-rmkit").module("hashex").start();
+    let server = Server::builder()
+        .module("memtest-rmkit")
+        .module("hashex")
+        .start();
     let mut con = server.client();
     // memtest.* come from the `memtest` rlib, memtest.memory from the toolkit, and the module
     // crate itself declares none.
-    let grown: i64 = redis::cmd("memtest.grow").arg(1000).query(&mut con).unwrap();
+    let grown: i64 = redis::cmd("memtest.grow")
+        .arg(1000)
+        .query(&mut con)
+        .unwrap();
     assert!(grown >= 1000);
     let stats: Vec<Value> = redis::cmd("memtest.memory").query(&mut con).unwrap();
     assert_eq!(stats.len(), 10);
@@ -39,17 +51,27 @@ fn commands_from_every_contributing_crate_are_present() {
     // Each module reports its own allocator: hashex holds nothing between commands.
     let hashex: Vec<Value> = redis::cmd("hashex.memory").query(&mut con).unwrap();
     let memtest_live = &stats[3];
-    assert!(matches!(memtest_live, Value::Int(n) if *n >= 1000), "{stats:?}");
+    assert!(
+        matches!(memtest_live, Value::Int(n) if *n >= 1000),
+        "{stats:?}"
+    );
     assert_eq!(hashex[3], Value::Int(0), "{hashex:?}");
     let info = server.info("memtest_alloc");
-    assert_eq!(info.get("memtest_routed").map(String::as_str), Some("1"), "{info:?}");
+    assert_eq!(
+        info.get("memtest_routed").map(String::as_str),
+        Some("1"),
+        "{info:?}"
+    );
 }
 
 #[test]
 fn system_allocator_variant_reports_unrouted() {
     let server = Server::builder().module("memtest-system").start();
     let mut con = server.client();
-    let counted: i64 = redis::cmd("memtest.grow").arg(100_000).query(&mut con).unwrap();
+    let counted: i64 = redis::cmd("memtest.grow")
+        .arg(100_000)
+        .query(&mut con)
+        .unwrap();
     assert_eq!(counted, 0, "System memory is invisible to the server");
     let stats: Vec<Value> = redis::cmd("memtest.memory").query(&mut con).unwrap();
     assert_eq!(stats[1], Value::Int(0));
@@ -60,7 +82,10 @@ fn system_allocator_variant_reports_unrouted() {
 fn a_panicking_command_replies_an_error_and_the_server_lives() {
     let server = Server::builder().module("memtest-rmkit").start();
     let mut con = server.client();
-    let e = redis::cmd("memtest.panic").arg("boom at 42").query::<Value>(&mut con).unwrap_err();
+    let e = redis::cmd("memtest.panic")
+        .arg("boom at 42")
+        .query::<Value>(&mut con)
+        .unwrap_err();
     assert_eq!(
         err_text(e),
         "ERR command 'memtest.panic' panicked: boom at 42 (see the server log)"
@@ -68,9 +93,17 @@ fn a_panicking_command_replies_an_error_and_the_server_lives() {
     let pong: String = redis::cmd("PING").query(&mut con).unwrap();
     assert_eq!(pong, "PONG");
     let log = server.log();
-    assert!(log.contains("<memtest> rmkit: panic in thread") && log.contains("boom at 42"), "{log}");
+    assert!(
+        log.contains("<memtest> rmkit: panic in thread") && log.contains("boom at 42"),
+        "{log}"
+    );
     // And again: the hook and the module are still in place.
-    assert!(redis::cmd("memtest.panic").arg("again").query::<Value>(&mut con).is_err());
+    assert!(
+        redis::cmd("memtest.panic")
+            .arg("again")
+            .query::<Value>(&mut con)
+            .is_err()
+    );
     let grown: i64 = redis::cmd("memtest.grow").arg(10).query(&mut con).unwrap();
     assert!(grown >= 10);
 }
@@ -80,7 +113,11 @@ fn a_duplicate_command_name_fails_the_load_with_a_clear_log_line() {
     let server = Server::start();
     let mut con = server.client();
     let path = module_path("dupe").display().to_string();
-    let e = redis::cmd("MODULE").arg("LOAD").arg(&path).query::<Value>(&mut con).unwrap_err();
+    let e = redis::cmd("MODULE")
+        .arg("LOAD")
+        .arg(&path)
+        .query::<Value>(&mut con)
+        .unwrap_err();
     assert!(err_text(e).contains("Error loading the extension"));
     let log = server.log();
     assert!(
@@ -97,12 +134,29 @@ fn hashex_unloads_and_reloads() {
     let mut con = server.client();
     let path = module_path("hashex").display().to_string();
     for round in 0..5 {
-        let _: () = redis::cmd("MODULE").arg("LOAD").arg(&path).query(&mut con).unwrap();
-        let old: Option<String> =
-            redis::cmd("HGETSET").arg("h").arg("f").arg(round.to_string()).query(&mut con).unwrap();
+        let _: () = redis::cmd("MODULE")
+            .arg("LOAD")
+            .arg(&path)
+            .query(&mut con)
+            .unwrap();
+        let old: Option<String> = redis::cmd("HGETSET")
+            .arg("h")
+            .arg("f")
+            .arg(round.to_string())
+            .query(&mut con)
+            .unwrap();
         assert_eq!(old, (round > 0).then(|| (round - 1).to_string()));
-        let _: () = redis::cmd("MODULE").arg("UNLOAD").arg("hashex").query(&mut con).unwrap();
-        let e = redis::cmd("HGETSET").arg("h").arg("f").arg("x").query::<Value>(&mut con).unwrap_err();
+        let _: () = redis::cmd("MODULE")
+            .arg("UNLOAD")
+            .arg("hashex")
+            .query(&mut con)
+            .unwrap();
+        let e = redis::cmd("HGETSET")
+            .arg("h")
+            .arg("f")
+            .arg("x")
+            .query::<Value>(&mut con)
+            .unwrap_err();
         assert!(err_text(e).contains("unknown command"));
     }
 }

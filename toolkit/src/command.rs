@@ -55,7 +55,11 @@ pub trait Handler {
 
 /// Whether `argc` arguments (command name included) satisfy `arity`.
 pub const fn arity_ok(arity: i32, argc: usize) -> bool {
-    if arity >= 0 { argc == arity as usize } else { argc >= arity.unsigned_abs() as usize }
+    if arity >= 0 {
+        argc == arity as usize
+    } else {
+        argc >= arity.unsigned_abs() as usize
+    }
 }
 
 /// The flags Redis accepts in `RedisModule_CreateCommand` (Redis 7.0).
@@ -85,17 +89,29 @@ pub const KNOWN_FLAGS: &[&str] = &[
 /// Checks a declaration before it is registered: a problem here fails the module load with a
 /// log line naming the command and where it was declared.
 pub fn validate(def: &CommandDef, name: &str) -> std::result::Result<(), String> {
-    if name.is_empty() || name.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
-        return Err(format!("command name {name:?} must be non-empty, without spaces"));
+    if name.is_empty()
+        || name
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+    {
+        return Err(format!(
+            "command name {name:?} must be non-empty, without spaces"
+        ));
     }
-    if let Some(bad) = def.flags.split_ascii_whitespace().find(|f| !KNOWN_FLAGS.contains(f)) {
+    if let Some(bad) = def
+        .flags
+        .split_ascii_whitespace()
+        .find(|f| !KNOWN_FLAGS.contains(f))
+    {
         return Err(format!(
             "command '{name}' has unknown flag '{bad}' (known: {})",
             KNOWN_FLAGS.join(" ")
         ));
     }
     if def.arity == 0 {
-        return Err(format!("command '{name}' has arity 0; use n (exactly) or -n (at least)"));
+        return Err(format!(
+            "command '{name}' has arity 0; use n (exactly) or -n (at least)"
+        ));
     }
     if def.first_key < 0 || def.key_step < 0 || (def.first_key > 0 && def.key_step == 0) {
         return Err(format!(
@@ -147,13 +163,15 @@ macro_rules! command {
         fn $fname($ctx: &$crate::Context, $args: &[$crate::RedisStr]) -> $crate::Result $body
 
         const _: () = {
+            // A braced struct lives in the type namespace only, so `$fname(...)` below still
+            // names the function while `trampoline::<$fname>` names this type.
             #[allow(non_camel_case_types)]
-            struct $fname;
+            struct $fname {}
             impl $crate::command::Handler for $fname {
                 const NAME: &'static str = $name;
                 const ARITY: i32 = $arity;
                 fn call(ctx: &$crate::Context, args: &[$crate::RedisStr]) -> $crate::Result {
-                    self::$fname(ctx, args)
+                    $fname(ctx, args)
                 }
             }
             #[$crate::linkme::distributed_slice($crate::COMMANDS)]
@@ -215,8 +233,20 @@ mod tests {
         assert!(validate(&def("write fast deny-oom", 4, (1, 1, 1)), "t").is_ok());
         let e = validate(&def("write fastt", 4, (1, 1, 1)), "t").unwrap_err();
         assert!(e.contains("unknown flag 'fastt'"), "{e}");
-        assert!(validate(&def("", 0, (0, 0, 0)), "t").unwrap_err().contains("arity 0"));
-        assert!(validate(&def("", 2, (1, 1, 0)), "t").unwrap_err().contains("key positions"));
-        assert!(validate(&def("", 2, (0, 0, 0)), "a b").unwrap_err().contains("without spaces"));
+        assert!(
+            validate(&def("", 0, (0, 0, 0)), "t")
+                .unwrap_err()
+                .contains("arity 0")
+        );
+        assert!(
+            validate(&def("", 2, (1, 1, 0)), "t")
+                .unwrap_err()
+                .contains("key positions")
+        );
+        assert!(
+            validate(&def("", 2, (0, 0, 0)), "a b")
+                .unwrap_err()
+                .contains("without spaces")
+        );
     }
 }

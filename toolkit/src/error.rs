@@ -29,12 +29,18 @@ impl Error {
         } else {
             msg
         };
-        if has_code(&msg) { Error(msg) } else { Error(Cow::Owned(format!("ERR {msg}"))) }
+        if has_code(&msg) {
+            Error(msg)
+        } else {
+            Error(Cow::Owned(format!("ERR {msg}")))
+        }
     }
 
     /// `WRONGTYPE Operation against a key holding the wrong kind of value`.
     pub const fn wrong_type() -> Self {
-        Error(Cow::Borrowed("WRONGTYPE Operation against a key holding the wrong kind of value"))
+        Error(Cow::Borrowed(
+            "WRONGTYPE Operation against a key holding the wrong kind of value",
+        ))
     }
 
     /// `ERR value is not an integer or out of range`.
@@ -49,7 +55,9 @@ impl Error {
 
     /// `ERR wrong number of arguments for '<command>' command`.
     pub fn wrong_arity(command: &str) -> Self {
-        Error(Cow::Owned(format!("ERR wrong number of arguments for '{command}' command")))
+        Error(Cow::Owned(format!(
+            "ERR wrong number of arguments for '{command}' command"
+        )))
     }
 
     /// The full error line, code first.

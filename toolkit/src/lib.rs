@@ -146,3 +146,8 @@ pub const fn valid_module_name(name: &str) -> bool {
     }
     true
 }
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

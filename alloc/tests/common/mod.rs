@@ -51,7 +51,10 @@ impl<const PREFIX: usize> Fake<PREFIX> {
                 eprintln!("fake server allocator: {p:?} is not a server pointer");
                 std::process::abort();
             }
-            (user.sub(Self::HEAD).cast(), user.sub(8).cast::<usize>().read_unaligned())
+            (
+                user.sub(Self::HEAD).cast(),
+                user.sub(8).cast::<usize>().read_unaligned(),
+            )
         }
     }
 
@@ -87,7 +90,10 @@ impl<const PREFIX: usize> Fake<PREFIX> {
         // SAFETY: `p` is checked to be ours.
         unsafe {
             let (base, old) = Self::open(p);
-            p.cast::<u8>().sub(16).cast::<usize>().write_unaligned(LIVE_MAGIC_CLEARED);
+            p.cast::<u8>()
+                .sub(16)
+                .cast::<usize>()
+                .write_unaligned(LIVE_MAGIC_CLEARED);
             USED.fetch_sub(old, Relaxed);
             libc::free(base);
         }
@@ -122,6 +128,26 @@ pub fn install<const PREFIX: usize>() {
 /// Alignments 1..=4096 and sizes from 1 byte to 1 MiB around the interesting boundaries.
 pub const ALIGNS: [usize; 13] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096];
 pub const SIZES: [usize; 22] = [
-    1, 2, 3, 7, 8, 9, 15, 16, 17, 24, 31, 100, 1000, 4095, 4096, 4097, 16384, 20000, 65536,
-    65537, 1 << 20, (1 << 20) + 3,
+    1,
+    2,
+    3,
+    7,
+    8,
+    9,
+    15,
+    16,
+    17,
+    24,
+    31,
+    100,
+    1000,
+    4095,
+    4096,
+    4097,
+    16384,
+    20000,
+    65536,
+    65537,
+    1 << 20,
+    (1 << 20) + 3,
 ];

@@ -105,7 +105,12 @@ impl Context {
         let event = cstring_lossy(event);
         // SAFETY: valid context, event and key; Redis copies what it keeps.
         unsafe {
-            api!(RedisModule_NotifyKeyspaceEvent)(self.as_ptr(), class, event.as_ptr(), key.as_ptr())
+            api!(RedisModule_NotifyKeyspaceEvent)(
+                self.as_ptr(),
+                class,
+                event.as_ptr(),
+                key.as_ptr(),
+            )
         };
     }
 

@@ -41,7 +41,11 @@ impl<'c> Key<'c> {
     /// # Safety
     /// `ptr` is NULL or a key handle of the current context, not closed elsewhere.
     pub(crate) unsafe fn from_raw(ptr: *mut raw::RedisModuleKey, writable: bool) -> Key<'c> {
-        Key { ptr: NonNull::new(ptr), writable, _ctx: PhantomData }
+        Key {
+            ptr: NonNull::new(ptr),
+            writable,
+            _ctx: PhantomData,
+        }
     }
 
     fn raw(&self) -> *mut raw::RedisModuleKey {
@@ -50,7 +54,9 @@ impl<'c> Key<'c> {
 
     /// What the key holds.
     pub fn kind(&self) -> KeyKind {
-        let Some(p) = self.ptr else { return KeyKind::Empty };
+        let Some(p) = self.ptr else {
+            return KeyKind::Empty;
+        };
         // SAFETY: an open key handle.
         let t = unsafe { api!(RedisModule_KeyType)(p.as_ptr()) } as isize;
         match t {
@@ -90,14 +96,13 @@ pub struct Hash<'k, 'c> {
 }
 
 /// `REDISMODULE_HASH_DELETE`: the value pointer that deletes a field.
-const HASH_DELETE: *mut raw::RedisModuleString = 1 as *mut raw::RedisModuleString;
+/// (The C macro is `((RedisModuleString*)(long)1)`: the address 1, never dereferenced.)
+const HASH_DELETE: *mut raw::RedisModuleString = ptr::without_provenance_mut(1);
 
 impl Hash<'_, '_> {
     /// The value of `field`, or `None`.
     pub fn get(&self, field: &RedisStr) -> Option<RedisString> {
-        if self.key.ptr.is_none() {
-            return None;
-        }
+        self.key.ptr?;
         let mut out: *mut raw::RedisModuleString = ptr::null_mut();
         // SAFETY: open key; `field` is a live string; `out` receives a new string we own (the
         // context has no auto memory); the variadic list is NULL-terminated.
@@ -115,7 +120,10 @@ impl Hash<'_, '_> {
     }
 
     /// The values of `fields`, in order.
-    pub fn get_many<'f>(&self, fields: impl IntoIterator<Item = &'f RedisStr>) -> Vec<Option<RedisString>> {
+    pub fn get_many<'f>(
+        &self,
+        fields: impl IntoIterator<Item = &'f RedisStr>,
+    ) -> Vec<Option<RedisString>> {
         fields.into_iter().map(|f| self.get(f)).collect()
     }
 
@@ -125,7 +133,10 @@ impl Hash<'_, '_> {
     }
 
     /// Sets every `(field, value)` pair.
-    pub fn set_many<'f>(&self, pairs: impl IntoIterator<Item = (&'f RedisStr, &'f RedisStr)>) -> Result<()> {
+    pub fn set_many<'f>(
+        &self,
+        pairs: impl IntoIterator<Item = (&'f RedisStr, &'f RedisStr)>,
+    ) -> Result<()> {
         pairs.into_iter().try_for_each(|(f, v)| self.set(f, v))
     }
 
@@ -137,7 +148,9 @@ impl Hash<'_, '_> {
     /// One `RedisModule_HashSet` call; returns how many existing fields it updated or deleted.
     fn set_raw(&self, field: &RedisStr, value: *mut raw::RedisModuleString) -> Result<c_int> {
         if !self.key.writable {
-            return Err(Error::new("key was opened read-only; use Context::open_key_writable"));
+            return Err(Error::new(
+                "key was opened read-only; use Context::open_key_writable",
+            ));
         }
         // SAFETY: open writable key; live field/value strings (Redis copies or retains them);
         // NULL-terminated variadic list.

@@ -95,10 +95,20 @@ fn missing_required() -> Option<&'static str> {
         )*};
     }
     check!(
-        RedisModule_Alloc, RedisModule_Calloc, RedisModule_Realloc, RedisModule_Free,
-        RedisModule_CreateCommand, RedisModule_WrongArity, RedisModule_ReplyWithError,
-        RedisModule_ReplyWithDouble, RedisModule_StringPtrLen, RedisModule_OpenKey,
-        RedisModule_HashGet, RedisModule_HashSet, RedisModule_Log, RedisModule_RegisterInfoFunc
+        RedisModule_Alloc,
+        RedisModule_Calloc,
+        RedisModule_Realloc,
+        RedisModule_Free,
+        RedisModule_CreateCommand,
+        RedisModule_WrongArity,
+        RedisModule_ReplyWithError,
+        RedisModule_ReplyWithDouble,
+        RedisModule_StringPtrLen,
+        RedisModule_OpenKey,
+        RedisModule_HashGet,
+        RedisModule_HashSet,
+        RedisModule_Log,
+        RedisModule_RegisterInfoFunc
     );
     None
 }
@@ -117,7 +127,9 @@ unsafe fn load(ctx: *mut raw::RedisModuleCtx, module: &'static ModuleDef) -> Res
         return Err("RedisModule_Init failed (is a module with this name already loaded?)".into());
     }
     if let Some(name) = missing_required() {
-        return Err(format!("this server does not provide {name}; rmkit needs Redis 7.0 or newer"));
+        return Err(format!(
+            "this server does not provide {name}; rmkit needs Redis 7.0 or newer"
+        ));
     }
     let name = module.name.to_string_lossy().into_owned();
     let mut warnings = Vec::new();
@@ -191,8 +203,10 @@ unsafe fn register_commands(ctx: *mut raw::RedisModuleCtx, module: &str) -> Resu
                 def.location
             ));
         }
-        let cname = CString::new(name.as_str()).map_err(|_| format!("command name {name:?} contains NUL"))?;
-        let cflags = CString::new(def.flags).map_err(|_| format!("flags of '{name}' contain NUL"))?;
+        let cname = CString::new(name.as_str())
+            .map_err(|_| format!("command name {name:?} contains NUL"))?;
+        let cflags =
+            CString::new(def.flags).map_err(|_| format!("flags of '{name}' contain NUL"))?;
         // SAFETY: valid load context; Redis copies the name and parses the flags before returning;
         // the callback is a monomorphised trampoline in this image.
         let r = unsafe {

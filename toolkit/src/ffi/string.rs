@@ -110,7 +110,9 @@ impl RedisString {
     /// # Safety
     /// `ptr` is a valid `RedisModuleString` that nobody else will free.
     pub(crate) unsafe fn from_raw(ptr: NonNull<raw::RedisModuleString>) -> Self {
-        RedisString { inner: RedisStr { ptr } }
+        RedisString {
+            inner: RedisStr { ptr },
+        }
     }
 
     /// A new Redis string holding a copy of `bytes`.

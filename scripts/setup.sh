@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what building and testing rmkit needs, if missing: redis-server and redis-tools
+# (the servers and redis-cli/redis-benchmark), clang + libclang (bindgen, used by the
+# redis-module crate). Debian/Ubuntu (apt). Safe to run again: it only installs what is absent.
+set -euo pipefail
+
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
+command -v clang >/dev/null 2>&1 || need+=(clang)
+if ! ls /usr/lib/llvm-*/lib/libclang.so* /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1; then
+    need+=(libclang-dev)
+fi
+
+if ((${#need[@]})); then
+    echo "setup: installing ${need[*]} (apt)" >&2
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "setup: cargo not found. Install Rust (https://rustup.rs), then run this again." >&2
+    exit 1
+fi
+# redis-server keeps running as a service after apt installs it on some systems; the tests and
+# the demo start their own servers on free ports, so that one is never used (or touched).
+echo "setup: $(redis-server --version | cut -d' ' -f1-3), $(cargo --version)" >&2
