@@ -1,7 +1,7 @@
 //! The one place in the toolkit that calls the C API (`redis_module::raw`). Everything above it
 //! is safe Rust; every `unsafe` block here states the invariant it relies on.
 //!
-//! API pointers are never unwrapped blindly: [`api!`] turns a missing one into a panic naming
+//! API pointers are never unwrapped blindly: the `api!` macro turns a missing one into a panic naming
 //! the function, which the trampoline turns into an error reply, and `RedisModule_OnLoad`
 //! checks the ones the toolkit needs up front so an old server fails the load with a clear
 //! log line instead.
