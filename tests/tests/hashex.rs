@@ -221,3 +221,44 @@ fn read_aof(server: &Server) -> String {
     }
     out
 }
+
+#[test]
+fn command_info_shows_arity_flags_keys_and_summary() {
+    let server = Server::builder().module("hashex").start();
+    let mut con = server.client();
+    let info: Vec<Value> = redis::cmd("COMMAND")
+        .arg("INFO")
+        .arg("hgetset")
+        .query(&mut con)
+        .unwrap();
+    let Value::Array(entry) = &info[0] else {
+        panic!("{info:?}")
+    };
+    assert_eq!(entry[0], bulk("hgetset"));
+    assert_eq!(entry[1], Value::Int(4), "arity");
+    let flags: Vec<String> = redis::from_redis_value(entry[2].clone()).unwrap();
+    for f in ["write", "denyoom", "fast", "module"] {
+        assert!(flags.iter().any(|x| x == f), "flag {f} in {flags:?}");
+    }
+    assert_eq!(
+        &entry[3..6],
+        &[Value::Int(1), Value::Int(1), Value::Int(1)],
+        "first/last/step"
+    );
+    let keys: Vec<String> = redis::cmd("COMMAND")
+        .arg("GETKEYS")
+        .arg("hgetset")
+        .arg("k")
+        .arg("f")
+        .arg("v")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(keys, ["k"]);
+    let docs: Value = redis::cmd("COMMAND")
+        .arg("DOCS")
+        .arg("hgetset")
+        .query(&mut con)
+        .unwrap();
+    let text = format!("{docs:?}");
+    assert!(text.contains("return the field's previous value"), "{text}");
+}

@@ -168,3 +168,22 @@ fn every_alignment_up_to_4096_inside_the_server() {
     let checked: i64 = redis::cmd("memtest.align").query(&mut con).unwrap();
     assert_eq!(checked, 9 * 2 * 10);
 }
+
+#[test]
+fn integer_arguments_follow_redis_rules_and_wording() {
+    let server = Server::builder().module("memtest-rmkit").start();
+    let mut con = server.client();
+    for bad in ["abc", "-1", "01", "+5", " 5", "99999999999999999999", ""] {
+        let e = redis::cmd("memtest.grow")
+            .arg(bad)
+            .query::<Value>(&mut con)
+            .unwrap_err();
+        assert_eq!(
+            err_text(e),
+            "ERR value is not an integer or out of range",
+            "{bad:?}"
+        );
+    }
+    let ok: i64 = redis::cmd("memtest.grow").arg("0").query(&mut con).unwrap();
+    assert!(ok >= 0);
+}

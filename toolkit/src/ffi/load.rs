@@ -227,8 +227,69 @@ unsafe fn register_commands(ctx: *mut raw::RedisModuleCtx, module: &str) -> Resu
                 def.location
             ));
         }
+        // SAFETY: valid load context; the command was just created under this name.
+        if let Err(e) = unsafe { set_command_info(ctx, &cname, def) } {
+            super::log(LogLevel::Warning, &format!("rmkit: command '{name}': {e}"));
+        }
     }
     Ok(seen.len())
+}
+
+/// The first paragraph of a doc comment, on one line.
+pub(crate) fn summary(doc: &str) -> String {
+    doc.lines()
+        .map(str::trim)
+        .skip_while(|l| l.is_empty())
+        .take_while(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Arity and summary for `COMMAND INFO`/`COMMAND DOCS` (and arity checking by Redis itself).
+/// Servers without RedisModule_SetCommandInfo keep arity -1; the trampoline checks it anyway.
+unsafe fn set_command_info(
+    ctx: *mut raw::RedisModuleCtx,
+    name: &CStr,
+    def: &crate::CommandDef,
+) -> Result<(), &'static str> {
+    // SAFETY: reading fn-pointer statics set by Init.
+    let (Some(get), Some(set)) = (unsafe { raw::RedisModule_GetCommand }, unsafe {
+        raw::RedisModule_SetCommandInfo
+    }) else {
+        return Ok(());
+    };
+    static VERSION: raw::RedisModuleCommandInfoVersion = raw::RedisModuleCommandInfoVersion {
+        version: 1,
+        sizeof_historyentry: size_of::<raw::RedisModuleCommandHistoryEntry>(),
+        sizeof_keyspec: size_of::<raw::RedisModuleCommandKeySpec>(),
+        sizeof_arg: size_of::<raw::RedisModuleCommandArg>(),
+    };
+    let summary = cstring_lossy(&summary(def.doc));
+    // SAFETY: valid context and NUL-terminated name.
+    let cmd = unsafe { get(ctx, name.as_ptr()) };
+    if cmd.is_null() {
+        return Err("RedisModule_GetCommand did not find it");
+    }
+    let info = raw::RedisModuleCommandInfo {
+        version: &VERSION,
+        summary: if summary.is_empty() {
+            std::ptr::null()
+        } else {
+            summary.as_ptr()
+        },
+        complexity: std::ptr::null(),
+        since: std::ptr::null(),
+        history: std::ptr::null_mut(),
+        tips: std::ptr::null(),
+        arity: def.arity,
+        key_specs: std::ptr::null_mut(),
+        args: std::ptr::null_mut(),
+    };
+    // SAFETY: a command of this module; `info` and its strings outlive the call (Redis copies).
+    match unsafe { set(cmd, &info) } {
+        OK => Ok(()),
+        _ => Err("RedisModule_SetCommandInfo refused the arity/summary"),
+    }
 }
 
 /// `INFO <module>_alloc`: the allocator's counters.
