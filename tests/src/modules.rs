@@ -13,7 +13,14 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 ///
 /// Add a package here when tests load it as a module. A package that is not listed still
 /// works with [`module_path()`], but costs a `cargo build` of its own.
-pub const MODULE_PACKAGES: &[&str] = &["hashex", "memtest-rmkit", "memtest-system", "many", "dupe"];
+pub const MODULE_PACKAGES: &[&str] = &[
+    "hashex",
+    "rmkit-json",
+    "memtest-rmkit",
+    "memtest-system",
+    "many",
+    "dupe",
+];
 
 /// Outcome of the one build of every package in [`MODULE_PACKAGES`].
 static LISTED_BUILD: OnceLock<Result<(), String>> = OnceLock::new();

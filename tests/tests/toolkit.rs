@@ -24,7 +24,9 @@ fn three_hundred_commands_register_first_and_last_answer() {
         .unwrap_err();
     assert!(err_text(e).contains("unknown command"));
     assert!(
-        server.log().contains("301 commands registered"),
+        server
+            .log()
+            .contains("301 commands and 0 data types registered"),
         "300 + many.memory:\n{}",
         server.log()
     );

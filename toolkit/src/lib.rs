@@ -38,6 +38,7 @@
 
 pub mod args;
 pub mod command;
+pub mod datatype;
 mod error;
 pub mod ffi;
 mod memory;
@@ -58,6 +59,8 @@ pub use redis_module::raw as __raw;
 
 /// What a module file usually needs.
 pub mod prelude {
+    pub use crate::datatype::DataType;
+    pub use crate::ffi::{AofWriter, Digest, RdbReader, RdbWriter};
     pub use crate::{Context, Error, KeyKind, Notify, RedisStr, RedisString, Reply, Result};
 }
 

@@ -49,6 +49,8 @@ pub enum Notify {
     String,
     /// `h`: hash commands.
     Hash,
+    /// `d`: module key type events.
+    Module,
 }
 
 impl Context {
@@ -101,6 +103,7 @@ impl Context {
             Notify::Generic => raw::REDISMODULE_NOTIFY_GENERIC,
             Notify::String => raw::REDISMODULE_NOTIFY_STRING,
             Notify::Hash => raw::REDISMODULE_NOTIFY_HASH,
+            Notify::Module => raw::REDISMODULE_NOTIFY_MODULE,
         };
         let event = cstring_lossy(event);
         // SAFETY: valid context, event and key; Redis copies what it keeps.

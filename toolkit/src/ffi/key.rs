@@ -33,7 +33,7 @@ pub enum KeyKind {
 pub struct Key<'c> {
     /// NULL when a key opened for reading does not exist.
     ptr: Option<NonNull<raw::RedisModuleKey>>,
-    writable: bool,
+    pub(super) writable: bool,
     _ctx: PhantomData<&'c Context>,
 }
 
@@ -48,7 +48,7 @@ impl<'c> Key<'c> {
         }
     }
 
-    fn raw(&self) -> *mut raw::RedisModuleKey {
+    pub(super) fn raw(&self) -> *mut raw::RedisModuleKey {
         self.ptr.map_or(ptr::null_mut(), NonNull::as_ptr)
     }
 
@@ -69,6 +69,21 @@ impl<'c> Key<'c> {
             raw::REDISMODULE_KEYTYPE_STREAM => KeyKind::Stream,
             _ => KeyKind::Empty,
         }
+    }
+
+    /// Deletes the key (whatever it holds); returns whether it existed.
+    pub fn delete(&self) -> Result<bool> {
+        if !self.writable {
+            return Err(Error::new(
+                "key was opened read-only; use Context::open_key_writable",
+            ));
+        }
+        if self.kind() == KeyKind::Empty {
+            return Ok(false);
+        }
+        // SAFETY: an open writable key handle.
+        unsafe { api!(RedisModule_DeleteKey)(self.raw()) };
+        Ok(true)
     }
 
     /// The key as a hash (empty or holding a hash), or `WRONGTYPE ...`.

@@ -2,6 +2,7 @@
 
 use super::{LogLevel, api, cstring_lossy, panic_message};
 use crate::command::{COMMANDS, validate};
+use crate::datatype::DATA_TYPES;
 use redis_module::raw;
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
@@ -155,13 +156,15 @@ unsafe fn load(ctx: *mut raw::RedisModuleCtx, module: &'static ModuleDef) -> Res
     }
 
     // SAFETY: valid load context.
+    let types = unsafe { register_types(ctx) }?;
+    // SAFETY: valid load context.
     let count = unsafe { register_commands(ctx, &name) }?;
     // SAFETY: valid load context; the callback is a plain extern "C" fn of this image.
     unsafe { api!(RedisModule_RegisterInfoFunc)(ctx, Some(info_callback)) };
     super::log(
         LogLevel::Notice,
         &format!(
-            "rmkit: {count} commands registered; Rust allocations {}",
+            "rmkit: {count} commands and {types} data types registered; Rust allocations {}",
             if rmkit_alloc::is_routed() {
                 "go through RedisModule_Alloc (counted in used_memory)"
             } else {
@@ -186,6 +189,34 @@ fn server_allocator() -> rmkit_alloc::RedisApi {
             malloc_size: raw::RedisModule_MallocSize,
         }
     }
+}
+
+/// Creates every data type of [`DATA_TYPES`]; duplicate names fail the load.
+unsafe fn register_types(ctx: *mut raw::RedisModuleCtx) -> Result<usize, String> {
+    let mut seen: HashMap<&str, &str> = HashMap::new();
+    for def in DATA_TYPES.iter() {
+        if let Some(first) = seen.insert(def.name, def.location) {
+            return Err(format!(
+                "data type '{}' is declared twice: at {first} and at {}",
+                def.name, def.location
+            ));
+        }
+        // SAFETY: valid load context.
+        unsafe { (def.register)(ctx) }
+            .map_err(|e| format!("{e} (declared at {})", def.location))?;
+    }
+    if !seen.is_empty() {
+        // Report RDB/RESTORE read errors to the loaders (RdbReader checks IsIOError) instead of
+        // letting Redis abort.
+        // SAFETY: valid load context.
+        unsafe {
+            api!(RedisModule_SetModuleOptions)(
+                ctx,
+                raw::REDISMODULE_OPTIONS_HANDLE_IO_ERRORS as c_int,
+            )
+        };
+    }
+    Ok(seen.len())
 }
 
 /// Registers every entry of [`COMMANDS`]; duplicate names (case-insensitive) fail the load.

@@ -7,11 +7,13 @@
 //! log line instead.
 
 mod context;
+mod datatype;
 mod key;
 mod load;
 mod string;
 
 pub use context::{Context, LogLevel, Notify};
+pub use datatype::{AofWriter, Digest, RdbReader, RdbWriter, TypeHandle, register_type};
 pub use key::{Hash, Key, KeyKind};
 pub use load::{ModuleDef, log, on_load, on_unload};
 pub use string::{RedisStr, RedisString};

@@ -48,6 +48,15 @@ impl RedisStr {
         unsafe { std::slice::from_raw_parts(argv.cast::<RedisStr>(), len) }
     }
 
+    /// Views one string pointer Redis passed to a callback.
+    ///
+    /// # Safety
+    /// `*p` is a non-null, live `RedisModuleString` for `'a`.
+    pub(crate) unsafe fn from_raw_ref<'a>(p: &'a *mut raw::RedisModuleString) -> &'a RedisStr {
+        // SAFETY: RedisStr is a transparent non-null pointer; the caller vouches for `*p`.
+        unsafe { &*(p as *const *mut raw::RedisModuleString as *const RedisStr) }
+    }
+
     /// The raw pointer, for calls into the C API.
     pub(crate) fn as_ptr(&self) -> *mut raw::RedisModuleString {
         self.ptr.as_ptr()

@@ -1,0 +1,330 @@
+//! `json`: a JSON data type for Redis, built with rmkit.
+//!
+//! | command | reply |
+//! |---|---|
+//! | `JSON.SET key json [NX\|XX]` | `OK`, or nil when NX/XX says no |
+//! | `JSON.GET key [PRETTY]` | the document (compact, or indented by 2) or nil |
+//! | `JSON.PATH key path [PRETTY]` | a JSON array of the values `path` selects, or nil |
+//! | `JSON.FMT key template` | the template with `{path}` placeholders filled in ([`template`]) |
+//! | `JSON.DEL key [path]` | how many values were removed (`$` removes the key) |
+//! | `JSON.TYPE key [path]` | `object`, `array`, `string`, `integer`, `number`, `boolean`, `null` |
+//! | `JSON.ARRLEN key [path]` | array length(s) |
+//! | `JSON.NUMINCRBY key path n` | a JSON array of the new values (nil entries for non-numbers) |
+//!
+//! Paths are a JSONPath subset or a JSON Pointer ([`path`]). Values are stored as
+//! `serde_json::Value` (object members come back in sorted order). `MEMORY USAGE` reports the
+//! bytes the document really holds, measured by the allocator, and stays exact after edits.
+
+pub mod path;
+pub mod template;
+
+use rmkit::prelude::*;
+use serde_json::Value;
+
+rmkit::module! { name: "json", version: 1 }
+
+/// A JSON document stored in a key (Redis type name `rmkitjson`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Json(pub Value);
+
+/// Parses JSON text; errors read `invalid JSON: <reason> at line L column C`. Nesting deeper
+/// than 128 levels is refused (`recursion limit exceeded`), so no input can overflow the stack.
+pub fn parse(text: &[u8]) -> Result<Value, Error> {
+    serde_json::from_slice(text).map_err(|e| {
+        let full = e.to_string();
+        let reason = full
+            .rsplit_once(" at line ")
+            .map_or(full.as_str(), |(r, _)| r);
+        Error::new(format!(
+            "invalid JSON: {reason} at line {} column {}",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+/// Compact JSON text of a value.
+pub fn compact(v: &Value) -> Vec<u8> {
+    serde_json::to_vec(v).expect("a serde_json::Value always serialises")
+}
+
+fn pretty(v: &Value) -> Vec<u8> {
+    serde_json::to_vec_pretty(v).expect("a serde_json::Value always serialises")
+}
+
+impl DataType for Json {
+    const NAME: &'static str = "rmkitjson";
+    const ENCODING_VERSION: i32 = 0;
+
+    fn rdb_save(&self, rdb: &mut RdbWriter<'_>) {
+        rdb.save_bytes(&compact(&self.0));
+    }
+
+    fn rdb_load(rdb: &mut RdbReader<'_>, _version: i32) -> Result<Self> {
+        parse(&rdb.load_bytes()?).map(Json)
+    }
+
+    fn aof_rewrite(&self, key: &RedisStr, aof: &mut AofWriter<'_>) {
+        aof.emit("json.set", key, &[&compact(&self.0)]);
+    }
+
+    fn digest(&self, digest: &mut Digest<'_>) {
+        digest.add(&compact(&self.0));
+        digest.end_sequence();
+    }
+
+    fn copy(&self) -> Option<Self> {
+        Some(self.clone())
+    }
+}
+
+rmkit::data_type!(Json);
+
+fn segments(p: &RedisStr) -> Result<Vec<path::Segment>> {
+    path::parse(p.as_bytes()).map_err(|e| Error::new(e.to_string()))
+}
+
+fn keyword(arg: Option<&RedisStr>, word: &str) -> Result<bool> {
+    match arg {
+        None => Ok(false),
+        Some(a) if a.as_bytes().eq_ignore_ascii_case(word.as_bytes()) => Ok(true),
+        Some(_) => Err(Error::syntax()),
+    }
+}
+
+rmkit::command! {
+    /// Store a JSON document at key (replacing any JSON value there). NX: only if the key does
+    /// not exist; XX: only if it does. Invalid JSON leaves the key untouched.
+    name: "json.set", flags: "write deny-oom", arity: -3, keys: (1, 1, 1),
+    fn json_set(ctx, args) {
+        let cond = match args.get(3).map(|a| a.as_bytes().to_ascii_uppercase()) {
+            None => None,
+            Some(w) if w == b"NX" && args.len() == 4 => Some(false),
+            Some(w) if w == b"XX" && args.len() == 4 => Some(true),
+            Some(_) => return Err(Error::syntax()),
+        };
+        let key = ctx.open_key_writable(&args[1]);
+        let exists = key.value::<Json>()?.is_some();
+        if cond.is_some_and(|want| want != exists) {
+            return Ok(Reply::Null);
+        }
+        key.set_value(|| parse(args[2].as_bytes()).map(Json))?;
+        ctx.notify_keyspace_event(Notify::Module, "json.set", &args[1]);
+        ctx.replicate_verbatim();
+        Ok(Reply::Ok)
+    }
+}
+
+rmkit::command! {
+    /// The document at key as JSON text (PRETTY: indented), or nil.
+    name: "json.get", flags: "readonly fast", arity: -2, keys: (1, 1, 1),
+    fn json_get(ctx, args) {
+        if args.len() > 3 {
+            return Err(Error::syntax());
+        }
+        let is_pretty = keyword(args.get(2), "pretty")?;
+        let key = ctx.open_key(&args[1]);
+        Ok(key.value::<Json>()?.map(|j| if is_pretty { pretty(&j.0) } else { compact(&j.0) }).into())
+    }
+}
+
+rmkit::command! {
+    /// A JSON array of the values the path selects (PRETTY: indented), or nil if no key.
+    name: "json.path", flags: "readonly fast", arity: -3, keys: (1, 1, 1),
+    fn json_path(ctx, args) {
+        if args.len() > 4 {
+            return Err(Error::syntax());
+        }
+        let is_pretty = keyword(args.get(3), "pretty")?;
+        let segs = segments(&args[2])?;
+        let key = ctx.open_key(&args[1]);
+        Ok(key
+            .value::<Json>()?
+            .map(|j| {
+                let found = Value::Array(path::select(&j.0, &segs).into_iter().cloned().collect());
+                if is_pretty { pretty(&found) } else { compact(&found) }
+            })
+            .into())
+    }
+}
+
+rmkit::command! {
+    /// Render a template with `{path}` placeholders from the document (`{{`/`}}` for braces).
+    name: "json.fmt", flags: "readonly", arity: 3, keys: (1, 1, 1),
+    fn json_fmt(ctx, args) {
+        let key = ctx.open_key(&args[1]);
+        match key.value::<Json>()? {
+            None => Ok(Reply::Null),
+            Some(j) => template::render(args[2].as_bytes(), &j.0).map(Reply::Bulk).map_err(Error::new),
+        }
+    }
+}
+
+fn is_root(segs: &[path::Segment]) -> bool {
+    segs.is_empty()
+}
+
+rmkit::command! {
+    /// Remove the values the path selects (default `$`: the whole key); reply how many.
+    name: "json.del", flags: "write", arity: -2, keys: (1, 1, 1),
+    fn json_del(ctx, args) {
+        if args.len() > 3 {
+            return Err(Error::syntax());
+        }
+        let segs = match args.get(2) { Some(p) => segments(p)?, None => Vec::new() };
+        let key = ctx.open_key_writable(&args[1]);
+        if key.value::<Json>()?.is_none() {
+            return Ok(Reply::Integer(0));
+        }
+        let removed = if is_root(&segs) {
+            usize::from(key.delete()?)
+        } else {
+            key.update(|j: &mut Json| path::delete(&mut j.0, &segs))?.unwrap_or(0)
+        };
+        if removed > 0 {
+            ctx.notify_keyspace_event(Notify::Module, "json.del", &args[1]);
+            ctx.replicate_verbatim();
+        }
+        Ok(Reply::from(removed))
+    }
+}
+
+rmkit::command! {
+    /// The JSON type of the document (or, with a path, an array of the selected values' types).
+    name: "json.type", flags: "readonly fast", arity: -2, keys: (1, 1, 1),
+    fn json_type(ctx, args) {
+        if args.len() > 3 {
+            return Err(Error::syntax());
+        }
+        let key = ctx.open_key(&args[1]);
+        let Some(j) = key.value::<Json>()? else { return Ok(Reply::Null) };
+        match args.get(2) {
+            None => Ok(Reply::from(path::type_name(&j.0))),
+            Some(p) => {
+                let found = path::select(&j.0, &segments(p)?);
+                Ok(Reply::Array(found.into_iter().map(|v| Reply::from(path::type_name(v))).collect()))
+            }
+        }
+    }
+}
+
+rmkit::command! {
+    /// The length of the array at the root (or, with a path, of each selected value; nil for
+    /// non-arrays).
+    name: "json.arrlen", flags: "readonly fast", arity: -2, keys: (1, 1, 1),
+    fn json_arrlen(ctx, args) {
+        if args.len() > 3 {
+            return Err(Error::syntax());
+        }
+        let key = ctx.open_key(&args[1]);
+        let Some(j) = key.value::<Json>()? else { return Ok(Reply::Null) };
+        match args.get(2) {
+            None => match &j.0 {
+                Value::Array(a) => Ok(Reply::from(a.len())),
+                other => Err(Error::new(format!("the document is {} {}, not an array",
+                    if path::type_name(other).starts_with(['a', 'i', 'o']) { "an" } else { "a" },
+                    path::type_name(other)))),
+            },
+            Some(p) => {
+                let found = path::select(&j.0, &segments(p)?);
+                Ok(Reply::Array(
+                    found.into_iter().map(|v| v.as_array().map(Vec::len).into()).collect(),
+                ))
+            }
+        }
+    }
+}
+
+/// `a + b` for JSON numbers: integers stay integers unless the sum overflows.
+fn add(a: &serde_json::Number, b: &serde_json::Number) -> Option<serde_json::Number> {
+    if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
+        if let Some(s) = x.checked_add(y) {
+            return Some(s.into());
+        }
+    }
+    serde_json::Number::from_f64(a.as_f64()? + b.as_f64()?)
+}
+
+rmkit::command! {
+    /// Add n to every number the path selects; reply a JSON array of the new values (null for
+    /// selected values that are not numbers).
+    name: "json.numincrby", flags: "write deny-oom fast", arity: 4, keys: (1, 1, 1),
+    fn json_numincrby(ctx, args) {
+        let segs = segments(&args[2])?;
+        let by = match parse(args[3].as_bytes())? {
+            Value::Number(n) => n,
+            _ => return Err(Error::new("the increment must be a JSON number")),
+        };
+        let key = ctx.open_key_writable(&args[1]);
+        let results = key.update(|j: &mut Json| -> Result<Vec<Value>> {
+            let mut out = Vec::new();
+            for at in path::locate(&j.0, &segs) {
+                match path::get_mut(&mut j.0, &at) {
+                    Some(Value::Number(n)) => {
+                        let sum = add(n, &by).ok_or_else(|| Error::new("the result is not a finite number"))?;
+                        *n = sum.clone();
+                        out.push(Value::Number(sum));
+                    }
+                    _ => out.push(Value::Null),
+                }
+            }
+            Ok(out)
+        })?;
+        let Some(results) = results else { return Err(Error::new("no such key")) };
+        let results = results?;
+        ctx.notify_keyspace_event(Notify::Module, "json.numincrby", &args[1]);
+        ctx.replicate_verbatim();
+        Ok(Reply::Bulk(compact(&Value::Array(results))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_errors_name_reason_line_and_column() {
+        assert_eq!(
+            parse(b"{\"a\":}").unwrap_err().message(),
+            "ERR invalid JSON: expected value at line 1 column 6"
+        );
+        assert_eq!(
+            parse(b"").unwrap_err().message(),
+            "ERR invalid JSON: EOF while parsing a value at line 1 column 0"
+        );
+        assert_eq!(
+            parse(b"[1,\n2,]").unwrap_err().message(),
+            "ERR invalid JSON: trailing comma at line 2 column 3"
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = vec![b'['; 100_000];
+        let e = parse(&deep).unwrap_err();
+        assert!(
+            e.message()
+                .starts_with("ERR invalid JSON: recursion limit exceeded"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn increments_keep_integers_integral_until_overflow() {
+        let n = |v: Value| match v {
+            Value::Number(n) => n,
+            _ => unreachable!(),
+        };
+        assert_eq!(add(&n(2.into()), &n(3.into())), Some(5.into()));
+        assert_eq!(
+            add(&n(i64::MAX.into()), &n(1.into())).unwrap().as_f64(),
+            Some(9.223372036854776e18)
+        );
+        assert_eq!(
+            add(&n(serde_json::json!(1.5)), &n(1.into()))
+                .unwrap()
+                .as_f64(),
+            Some(2.5)
+        );
+    }
+}

@@ -1,0 +1,428 @@
+//! Data type plumbing: type registration, the C callbacks, RDB/AOF/digest I/O, and typed
+//! access to module values in keys.
+
+use super::{Key, KeyKind, LogLevel, RedisStr, RedisString, api, log, panic_message};
+use crate::datatype::{Registered, Stored};
+use crate::{Error, Result};
+use redis_module::raw;
+use std::ffi::{CString, c_void};
+use std::marker::PhantomData;
+use std::os::raw::c_int;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+/// Where a registered data type's `RedisModuleType *` lives (set by `RedisModule_OnLoad`).
+#[derive(Debug)]
+pub struct TypeHandle(AtomicPtr<raw::RedisModuleType>);
+
+impl TypeHandle {
+    /// An empty handle (filled in at load).
+    pub const fn new() -> Self {
+        TypeHandle(AtomicPtr::new(ptr::null_mut()))
+    }
+
+    fn get(&self) -> *mut raw::RedisModuleType {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+impl Default for TypeHandle {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Runs a data type callback, logging a panic instead of unwinding into C.
+fn guarded<R>(what: &str, type_name: &str, f: impl FnOnce() -> R) -> Option<R> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => Some(r),
+        Err(payload) => {
+            log(
+                LogLevel::Warning,
+                &format!(
+                    "rmkit: data type '{type_name}' {what} panicked: {}",
+                    panic_message(&*payload)
+                ),
+            );
+            std::mem::forget(payload);
+            None
+        }
+    }
+}
+
+/// Creates data type `T` (called from OnLoad for each [`DATA_TYPES`](crate::datatype::DATA_TYPES) entry).
+///
+/// # Safety
+/// `ctx` is the module's load context.
+pub unsafe fn register_type<T: Registered>(ctx: *mut raw::RedisModuleCtx) -> Result<(), String> {
+    let mut methods = raw::RedisModuleTypeMethods {
+        version: 4, // up to copy/unlink/free_effort/defrag: what Redis 7.0 knows
+        rdb_load: Some(rdb_load::<T>),
+        rdb_save: Some(rdb_save::<T>),
+        aof_rewrite: Some(aof_rewrite::<T>),
+        mem_usage: Some(mem_usage::<T>),
+        digest: Some(digest::<T>),
+        free: Some(free::<T>),
+        aux_load: None,
+        aux_save: None,
+        aux_save_triggers: 0,
+        free_effort: Some(free_effort::<T>),
+        unlink: Some(unlink::<T>),
+        copy: Some(copy::<T>),
+        defrag: None,
+        mem_usage2: None,
+        free_effort2: None,
+        unlink2: None,
+        copy2: None,
+        aux_save2: None,
+    };
+    let name = CString::new(T::NAME).map_err(|_| "type name contains NUL".to_string())?;
+    // SAFETY: valid load context; Redis copies the methods and the name.
+    let t = unsafe {
+        api!(RedisModule_CreateDataType)(ctx, name.as_ptr(), T::ENCODING_VERSION, &mut methods)
+    };
+    if t.is_null() {
+        return Err(format!(
+            "Redis refused data type '{}' (name taken by another module, or not 9 characters)",
+            T::NAME
+        ));
+    }
+    T::handle().0.store(t, Ordering::Release);
+    Ok(())
+}
+
+/// # Safety (all callbacks below)
+/// Called by Redis with values this module created (`Box<Stored<T>>`) and valid I/O handles.
+unsafe fn stored<'a, T>(value: *mut c_void) -> &'a Stored<T> {
+    // SAFETY: every value of this type is a leaked Box<Stored<T>>.
+    unsafe { &*(value as *const Stored<T>) }
+}
+
+unsafe extern "C" fn rdb_load<T: Registered>(
+    io: *mut raw::RedisModuleIO,
+    encver: c_int,
+) -> *mut c_void {
+    if encver > T::ENCODING_VERSION {
+        log(
+            LogLevel::Warning,
+            &format!(
+                "rmkit: data type '{}': cannot load encoding version {encver} (this module writes {}); upgrade the module",
+                T::NAME,
+                T::ENCODING_VERSION
+            ),
+        );
+        return ptr::null_mut();
+    }
+    let loaded = guarded("rdb_load", T::NAME, || {
+        let mut reader = RdbReader {
+            io,
+            _p: PhantomData,
+        };
+        Stored::build(|| T::rdb_load(&mut reader, encver))
+    });
+    match loaded {
+        Some(Ok(stored)) => Box::into_raw(stored).cast(),
+        Some(Err(e)) => {
+            log(
+                LogLevel::Warning,
+                &format!("rmkit: data type '{}': RDB load failed: {e}", T::NAME),
+            );
+            ptr::null_mut()
+        }
+        None => ptr::null_mut(),
+    }
+}
+
+unsafe extern "C" fn rdb_save<T: Registered>(io: *mut raw::RedisModuleIO, value: *mut c_void) {
+    // SAFETY: see `stored`.
+    let v = unsafe { stored::<T>(value) };
+    guarded("rdb_save", T::NAME, || {
+        v.value.rdb_save(&mut RdbWriter {
+            io,
+            _p: PhantomData,
+        })
+    });
+}
+
+unsafe extern "C" fn aof_rewrite<T: Registered>(
+    io: *mut raw::RedisModuleIO,
+    key: *mut raw::RedisModuleString,
+    value: *mut c_void,
+) {
+    // SAFETY: see `stored`; Redis passes the key name as a live string.
+    let (v, key) = unsafe { (stored::<T>(value), RedisStr::from_raw_ref(&key)) };
+    guarded("aof_rewrite", T::NAME, || {
+        v.value.aof_rewrite(
+            key,
+            &mut AofWriter {
+                io,
+                _p: PhantomData,
+            },
+        )
+    });
+}
+
+unsafe extern "C" fn mem_usage<T: Registered>(value: *const c_void) -> usize {
+    // SAFETY: see `stored`.
+    unsafe { stored::<T>(value as *mut c_void) }.bytes
+}
+
+unsafe extern "C" fn digest<T: Registered>(md: *mut raw::RedisModuleDigest, value: *mut c_void) {
+    // SAFETY: see `stored`.
+    let v = unsafe { stored::<T>(value) };
+    guarded("digest", T::NAME, || {
+        v.value.digest(&mut Digest {
+            md,
+            _p: PhantomData,
+        })
+    });
+}
+
+unsafe extern "C" fn free<T: Registered>(value: *mut c_void) {
+    // SAFETY: Redis gives up the value: reclaim the box (maybe on the lazyfree thread).
+    let b = unsafe { Box::from_raw(value as *mut Stored<T>) };
+    guarded("free", T::NAME, || drop(b));
+}
+
+unsafe extern "C" fn free_effort<T: Registered>(
+    _key: *mut raw::RedisModuleString,
+    value: *const c_void,
+) -> usize {
+    // SAFETY: see `stored`.
+    let v = unsafe { stored::<T>(value as *mut c_void) };
+    guarded("free_effort", T::NAME, || v.value.free_effort(v.bytes)).unwrap_or(1)
+}
+
+unsafe extern "C" fn unlink<T: Registered>(
+    _key: *mut raw::RedisModuleString,
+    value: *const c_void,
+) {
+    // SAFETY: see `stored`.
+    let v = unsafe { stored::<T>(value as *mut c_void) };
+    guarded("unlink", T::NAME, || v.value.unlink());
+}
+
+unsafe extern "C" fn copy<T: Registered>(
+    _from: *mut raw::RedisModuleString,
+    _to: *mut raw::RedisModuleString,
+    value: *const c_void,
+) -> *mut c_void {
+    // SAFETY: see `stored`.
+    let v = unsafe { stored::<T>(value as *mut c_void) };
+    let copied = guarded("copy", T::NAME, || {
+        Stored::build(|| {
+            v.value
+                .copy()
+                .ok_or_else(|| Error::new("COPY is not supported"))
+        })
+    });
+    match copied {
+        Some(Ok(b)) => Box::into_raw(b).cast(),
+        _ => ptr::null_mut(),
+    }
+}
+
+/// Writes a value to an RDB file or `DUMP` payload.
+pub struct RdbWriter<'a> {
+    io: *mut raw::RedisModuleIO,
+    _p: PhantomData<&'a mut ()>,
+}
+
+impl RdbWriter<'_> {
+    /// Saves an unsigned integer.
+    pub fn save_u64(&mut self, v: u64) {
+        // SAFETY: the I/O handle Redis passed to rdb_save.
+        unsafe { api!(RedisModule_SaveUnsigned)(self.io, v) }
+    }
+
+    /// Saves a signed integer.
+    pub fn save_i64(&mut self, v: i64) {
+        // SAFETY: as above.
+        unsafe { api!(RedisModule_SaveSigned)(self.io, v) }
+    }
+
+    /// Saves a double.
+    pub fn save_f64(&mut self, v: f64) {
+        // SAFETY: as above.
+        unsafe { api!(RedisModule_SaveDouble)(self.io, v) }
+    }
+
+    /// Saves a binary-safe byte string.
+    pub fn save_bytes(&mut self, v: &[u8]) {
+        // SAFETY: as above; the buffer is valid for its length and copied.
+        unsafe { api!(RedisModule_SaveStringBuffer)(self.io, v.as_ptr().cast(), v.len()) }
+    }
+}
+
+/// Reads a value back. Every method returns an error once the stream is broken (truncated or
+/// corrupt data), so `?` is all a loader needs.
+pub struct RdbReader<'a> {
+    io: *mut raw::RedisModuleIO,
+    _p: PhantomData<&'a mut ()>,
+}
+
+impl RdbReader<'_> {
+    fn check(&self) -> Result<()> {
+        // SAFETY: the I/O handle Redis passed to rdb_load.
+        if unsafe { api!(RedisModule_IsIOError)(self.io) } != 0 {
+            Err(Error::new("RDB data is truncated or corrupt"))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Loads an unsigned integer.
+    pub fn load_u64(&mut self) -> Result<u64> {
+        // SAFETY: as above.
+        let v = unsafe { api!(RedisModule_LoadUnsigned)(self.io) };
+        self.check().map(|()| v)
+    }
+
+    /// Loads a signed integer.
+    pub fn load_i64(&mut self) -> Result<i64> {
+        // SAFETY: as above.
+        let v = unsafe { api!(RedisModule_LoadSigned)(self.io) };
+        self.check().map(|()| v)
+    }
+
+    /// Loads a double.
+    pub fn load_f64(&mut self) -> Result<f64> {
+        // SAFETY: as above.
+        let v = unsafe { api!(RedisModule_LoadDouble)(self.io) };
+        self.check().map(|()| v)
+    }
+
+    /// Loads a byte string.
+    pub fn load_bytes(&mut self) -> Result<Vec<u8>> {
+        let mut len = 0usize;
+        // SAFETY: as above; the buffer (if any) was allocated by the server for us.
+        let p = unsafe { api!(RedisModule_LoadStringBuffer)(self.io, &mut len) };
+        self.check()?;
+        if p.is_null() {
+            return Err(Error::new("RDB data is truncated or corrupt"));
+        }
+        // SAFETY: `p` holds `len` bytes; it was allocated by the server, so it goes back there.
+        let v = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len).to_vec() };
+        // SAFETY: as above.
+        unsafe { api!(RedisModule_Free)(p.cast()) };
+        Ok(v)
+    }
+}
+
+/// Emits the commands of an AOF rewrite.
+pub struct AofWriter<'a> {
+    io: *mut raw::RedisModuleIO,
+    _p: PhantomData<&'a mut ()>,
+}
+
+impl AofWriter<'_> {
+    /// Appends `command key args...` to the rewritten AOF (any number of arguments).
+    pub fn emit(&mut self, command: &str, key: &RedisStr, args: &[&[u8]]) {
+        let strings: Vec<RedisString> = args.iter().map(|a| RedisString::new(a)).collect();
+        let mut argv: Vec<*mut raw::RedisModuleString> = Vec::with_capacity(args.len() + 1);
+        argv.push(key.as_ptr());
+        argv.extend(strings.iter().map(|s| s.as_ptr()));
+        let cmd = super::cstring_lossy(command);
+        // SAFETY: the I/O handle Redis passed to aof_rewrite; "v" takes an array of strings and
+        // its length, which Redis reads before returning.
+        unsafe {
+            api!(RedisModule_EmitAOF)(
+                self.io,
+                cmd.as_ptr(),
+                c"v".as_ptr(),
+                argv.as_mut_ptr(),
+                argv.len(),
+            )
+        };
+    }
+}
+
+/// Feeds `DEBUG DIGEST-VALUE`.
+pub struct Digest<'a> {
+    md: *mut raw::RedisModuleDigest,
+    _p: PhantomData<&'a mut ()>,
+}
+
+impl Digest<'_> {
+    /// Adds bytes to the current sequence.
+    pub fn add(&mut self, bytes: &[u8]) {
+        // SAFETY: the digest Redis passed; bytes valid for their length.
+        unsafe {
+            api!(RedisModule_DigestAddStringBuffer)(self.md, bytes.as_ptr().cast(), bytes.len())
+        }
+    }
+
+    /// Ends a sequence (an ordered group of additions).
+    pub fn end_sequence(&mut self) {
+        // SAFETY: as above.
+        unsafe { api!(RedisModule_DigestEndSequence)(self.md) }
+    }
+}
+
+impl Key<'_> {
+    fn module_value<T: Registered>(&self) -> Result<Option<*mut Stored<T>>> {
+        match self.kind() {
+            KeyKind::Empty => Ok(None),
+            KeyKind::Module => {
+                // SAFETY: an open key holding a module value.
+                let t = unsafe { api!(RedisModule_ModuleTypeGetType)(self.raw()) };
+                if t.is_null() || t != T::handle().get() {
+                    return Err(Error::wrong_type());
+                }
+                // SAFETY: as above; the value is a Box<Stored<T>> of this type.
+                let v = unsafe { api!(RedisModule_ModuleTypeGetValue)(self.raw()) };
+                Ok(Some(v.cast()))
+            }
+            _ => Err(Error::wrong_type()),
+        }
+    }
+
+    /// The value of type `T` at this key: `None` if the key is empty, `WRONGTYPE` if it holds
+    /// anything else.
+    pub fn value<T: Registered>(&self) -> Result<Option<&T>> {
+        // SAFETY: the pointer is this key's live value; the borrow of `self` keeps the key open.
+        Ok(self.module_value::<T>()?.map(|p| unsafe { &(*p).value }))
+    }
+
+    /// The exact server bytes the value holds (what `MEMORY USAGE` adds for it).
+    pub fn value_bytes<T: Registered>(&self) -> Result<Option<usize>> {
+        // SAFETY: as in `value`.
+        Ok(self.module_value::<T>()?.map(|p| unsafe { (*p).bytes }))
+    }
+
+    /// Stores the value built by `build` (measured as it is built), replacing what the key held.
+    /// If `build` fails the key is untouched. The key must be opened writable.
+    pub fn set_value<T: Registered>(&self, build: impl FnOnce() -> Result<T>) -> Result<()> {
+        if !self.writable {
+            return Err(Error::new(
+                "key was opened read-only; use Context::open_key_writable",
+            ));
+        }
+        let stored = Stored::build(build)?;
+        let p = Box::into_raw(stored);
+        // SAFETY: open writable key; the type handle was created at load; Redis takes
+        // ownership of `p` (and frees the old value through our free callback).
+        let r = unsafe {
+            api!(RedisModule_ModuleTypeSetValue)(self.raw(), T::handle().get(), p.cast())
+        };
+        if r != raw::REDISMODULE_OK as c_int {
+            // SAFETY: Redis did not take it.
+            drop(unsafe { Box::from_raw(p) });
+            return Err(Error::new("could not store the value"));
+        }
+        Ok(())
+    }
+
+    /// Changes the value in place with `f`, measuring what `f` allocates and frees so the value's
+    /// size stays exact. `None` if the key is empty; `WRONGTYPE` if it holds something else.
+    pub fn update<T: Registered, R>(&self, f: impl FnOnce(&mut T) -> R) -> Result<Option<R>> {
+        if !self.writable {
+            return Err(Error::new(
+                "key was opened read-only; use Context::open_key_writable",
+            ));
+        }
+        // SAFETY: the key is open for writing and holds this value exclusively while borrowed.
+        Ok(self.module_value::<T>()?.map(|p| unsafe { (*p).update(f) }))
+    }
+}
