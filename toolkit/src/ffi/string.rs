@@ -51,8 +51,8 @@ impl RedisStr {
     /// Views one string pointer Redis passed to a callback.
     ///
     /// # Safety
-    /// `*p` is a non-null, live `RedisModuleString` for `'a`.
-    pub(crate) unsafe fn from_raw_ref<'a>(p: &'a *mut raw::RedisModuleString) -> &'a RedisStr {
+    /// `*p` is a non-null, live `RedisModuleString` while the result is used.
+    pub(crate) unsafe fn from_raw_ref(p: &*mut raw::RedisModuleString) -> &RedisStr {
         // SAFETY: RedisStr is a transparent non-null pointer; the caller vouches for `*p`.
         unsafe { &*(p as *const *mut raw::RedisModuleString as *const RedisStr) }
     }
