@@ -348,7 +348,7 @@ mod tests {
     #[test]
     fn jsonpath_subset_selects_what_it_says() {
         let doc = json!({"a": {"b": [10, 20, 30]}, "c d": true, "e": [{"x": 1}, {"x": 2}]});
-        assert_eq!(sel(&doc, "$"), [doc.clone()]);
+        assert_eq!(sel(&doc, "$"), std::slice::from_ref(&doc));
         assert_eq!(sel(&doc, "$.a.b[0]"), [json!(10)]);
         assert_eq!(sel(&doc, "$.a.b[-1]"), [json!(30)]);
         assert_eq!(sel(&doc, "$.a.b[*]"), [json!(10), json!(20), json!(30)]);
@@ -366,7 +366,7 @@ mod tests {
         assert_eq!(sel(&doc, "/a/b/1"), [json!(20)]);
         assert_eq!(sel(&doc, "/x~1y"), [json!(1)]);
         assert_eq!(sel(&doc, "/t~0"), [json!(2)]);
-        assert_eq!(sel(&doc, ""), [doc.clone()]);
+        assert_eq!(sel(&doc, ""), std::slice::from_ref(&doc));
         assert!(sel(&doc, "/a/b/01").is_empty());
     }
 
