@@ -10,6 +10,7 @@
 //! | `JSON.TYPE key [path]` | `object`, `array`, `string`, `integer`, `number`, `boolean`, `null` |
 //! | `JSON.ARRLEN key [path]` | array length(s) |
 //! | `JSON.NUMINCRBY key path n` | a JSON array of the new values (nil entries for non-numbers) |
+//! | `JSON.DEBUG MEMORY key` | the bytes the document holds, as measured by the allocator |
 //!
 //! Paths are a JSONPath subset or a JSON Pointer ([`path`]). Values are stored as
 //! `serde_json::Value` (object members come back in sorted order). `MEMORY USAGE` reports the
@@ -275,6 +276,19 @@ rmkit::command! {
         ctx.notify_keyspace_event(Notify::Module, "json.numincrby", &args[1]);
         ctx.replicate_verbatim();
         Ok(Reply::Bulk(compact(&Value::Array(results))))
+    }
+}
+
+rmkit::command! {
+    /// JSON.DEBUG MEMORY key: the bytes the document holds, measured by the allocator (what
+    /// MEMORY USAGE adds on top of the key's own overhead).
+    name: "json.debug", flags: "readonly", arity: 3, keys: (2, 2, 1),
+    fn json_debug(ctx, args) {
+        if !args[1].as_bytes().eq_ignore_ascii_case(b"memory") {
+            return Err(Error::new("unknown subcommand; try JSON.DEBUG MEMORY key"));
+        }
+        let key = ctx.open_key(&args[2]);
+        Ok(Reply::from(key.value_bytes::<Json>()?.unwrap_or(0)))
     }
 }
 

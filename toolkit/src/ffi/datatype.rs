@@ -320,17 +320,18 @@ impl AofWriter<'_> {
     /// Appends `command key args...` to the rewritten AOF (any number of arguments).
     pub fn emit(&mut self, command: &str, key: &RedisStr, args: &[&[u8]]) {
         let strings: Vec<RedisString> = args.iter().map(|a| RedisString::new(a)).collect();
-        let mut argv: Vec<*mut raw::RedisModuleString> = Vec::with_capacity(args.len() + 1);
-        argv.push(key.as_ptr());
-        argv.extend(strings.iter().map(|s| s.as_ptr()));
+        let mut argv: Vec<*mut raw::RedisModuleString> =
+            strings.iter().map(|s| s.as_ptr()).collect();
         let cmd = super::cstring_lossy(command);
-        // SAFETY: the I/O handle Redis passed to aof_rewrite; "v" takes an array of strings and
-        // its length, which Redis reads before returning.
+        // SAFETY: the I/O handle Redis passed to aof_rewrite. The key goes through "s", which
+        // copies it (Redis passes a stack-allocated key object that must not be retained); "v"
+        // takes our own strings and their count, which Redis retains before returning.
         unsafe {
             api!(RedisModule_EmitAOF)(
                 self.io,
                 cmd.as_ptr(),
-                c"v".as_ptr(),
+                c"sv".as_ptr(),
+                key.as_ptr(),
                 argv.as_mut_ptr(),
                 argv.len(),
             )

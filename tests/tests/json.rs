@@ -1,0 +1,677 @@
+//! The json module against a real redis-server: commands, errors, every native command on json
+//! keys, measured MEMORY USAGE, maxmemory policies and persistence.
+
+use redis::{Connection, Value};
+use rmkit_tests::Server;
+use std::time::Duration;
+
+fn err_text(e: redis::RedisError) -> String {
+    match (e.code(), e.detail()) {
+        (Some(code), Some(detail)) => format!("{code} {detail}"),
+        _ => e.to_string(),
+    }
+}
+
+fn q<T: redis::FromRedisValue>(con: &mut Connection, args: &[&str]) -> T {
+    let mut c = redis::cmd(args[0]);
+    for a in &args[1..] {
+        c.arg(*a);
+    }
+    c.query(con).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+fn q_err(con: &mut Connection, args: &[&str]) -> String {
+    let mut c = redis::cmd(args[0]);
+    for a in &args[1..] {
+        c.arg(*a);
+    }
+    err_text(
+        c.query::<Value>(con)
+            .expect_err(&format!("{args:?} should fail")),
+    )
+}
+
+fn used_memory(con: &mut Connection) -> i64 {
+    let info: String = redis::cmd("INFO").arg("memory").query(con).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap()
+}
+
+fn info_field(con: &mut Connection, section: &str, field: &str) -> i64 {
+    let info: String = redis::cmd("INFO").arg(section).query(con).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{field} in INFO {section}"))
+}
+
+/// A deterministic document of roughly `size` bytes of JSON text.
+fn doc(i: usize, size: usize) -> String {
+    let mut items = Vec::new();
+    let mut len = 60;
+    let mut j = 0;
+    while len < size {
+        let item = format!(
+            r#"{{"k":"item-{i}-{j}","v":{},"ok":{}}}"#,
+            i * 31 + j,
+            j % 2 == 0
+        );
+        len += item.len() + 1;
+        items.push(item);
+        j += 1;
+    }
+    format!(
+        r#"{{"id":{i},"name":"doc number {i}","items":[{}]}}"#,
+        items.join(",")
+    )
+}
+
+#[test]
+fn commands_reply_as_documented() {
+    let server = Server::builder().module("rmkit-json").start();
+    let mut c = server.client();
+    let d = r#"{"a":{"b":[1,2,3]},"name":"Ada","n":1,"s":"x"}"#;
+    assert_eq!(q::<String>(&mut c, &["json.set", "d", d]), "OK");
+    assert_eq!(
+        q::<String>(&mut c, &["json.get", "d"]),
+        r#"{"a":{"b":[1,2,3]},"n":1,"name":"Ada","s":"x"}"#
+    );
+    assert!(q::<String>(&mut c, &["json.get", "d", "PRETTY"]).contains("\n  \"a\": {\n"));
+    assert_eq!(
+        q::<String>(&mut c, &["json.path", "d", "$.a.b[*]"]),
+        "[1,2,3]"
+    );
+    assert_eq!(q::<String>(&mut c, &["json.path", "d", "$.a.b[-1]"]), "[3]");
+    assert_eq!(q::<String>(&mut c, &["json.path", "d", "/a/b/0"]), "[1]");
+    assert_eq!(q::<String>(&mut c, &["json.path", "d", "$.nope"]), "[]");
+    assert_eq!(
+        q::<String>(&mut c, &["json.fmt", "d", "{$.name} has {$.a.b[0]} {{x}}"]),
+        "Ada has 1 {x}"
+    );
+    assert_eq!(q::<String>(&mut c, &["json.type", "d"]), "object");
+    assert_eq!(
+        q::<Vec<String>>(&mut c, &["json.type", "d", "$.*"]),
+        ["object", "integer", "string", "string"]
+    );
+    assert_eq!(
+        q::<Vec<Option<i64>>>(&mut c, &["json.arrlen", "d", "$.a.b"]),
+        [Some(3)]
+    );
+    assert_eq!(
+        q::<String>(&mut c, &["json.numincrby", "d", "$.n", "41"]),
+        "[42]"
+    );
+    assert_eq!(
+        q::<String>(&mut c, &["json.numincrby", "d", "$.n", "0.5"]),
+        "[42.5]"
+    );
+    assert_eq!(q::<i64>(&mut c, &["json.del", "d", "$.a.b[0]"]), 1);
+    assert_eq!(q::<String>(&mut c, &["json.path", "d", "$.a.b"]), "[[2,3]]");
+    // NX / XX
+    assert_eq!(
+        q::<Option<String>>(&mut c, &["json.set", "d", "1", "NX"]),
+        None
+    );
+    assert_eq!(
+        q::<Option<String>>(&mut c, &["json.set", "new", "1", "XX"]),
+        None
+    );
+    assert_eq!(q::<i64>(&mut c, &["exists", "new"]), 0);
+    assert_eq!(
+        q::<Option<String>>(&mut c, &["json.set", "new", "[true,null]", "nx"]).as_deref(),
+        Some("OK")
+    );
+    assert_eq!(q::<i64>(&mut c, &["json.arrlen", "new"]), 2);
+    // Missing keys read as nil.
+    assert_eq!(q::<Option<String>>(&mut c, &["json.get", "missing"]), None);
+    assert_eq!(q::<i64>(&mut c, &["json.del", "missing"]), 0);
+    // Deleting the root deletes the key.
+    assert_eq!(q::<i64>(&mut c, &["json.del", "new", "$"]), 1);
+    assert_eq!(q::<i64>(&mut c, &["exists", "new"]), 0);
+}
+
+#[test]
+fn bad_input_gets_clear_errors_and_changes_nothing() {
+    let server = Server::builder().module("rmkit-json").start();
+    let mut c = server.client();
+    q::<String>(&mut c, &["json.set", "d", r#"{"a":1,"b":1.5e308}"#]);
+    q::<String>(&mut c, &["set", "str", "x"]);
+    let digest: String = q(&mut c, &["debug", "digest"]);
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["json.set", "d", "{\"a\":}"],
+            "ERR invalid JSON: expected value at line 1 column 6",
+        ),
+        (
+            &["json.set", "d", "[1,\n2,]"],
+            "ERR invalid JSON: trailing comma at line 2 column 3",
+        ),
+        (
+            &["json.set", "d", ""],
+            "ERR invalid JSON: EOF while parsing a value at line 1 column 0",
+        ),
+        (&["json.set", "d", "1", "YY"], "ERR syntax error"),
+        (
+            &["json.set", "str", "1"],
+            "WRONGTYPE Operation against a key holding the wrong kind of value",
+        ),
+        (
+            &["json.get", "str"],
+            "WRONGTYPE Operation against a key holding the wrong kind of value",
+        ),
+        (&["json.get", "d", "ugly"], "ERR syntax error"),
+        (
+            &["json.get"],
+            "ERR wrong number of arguments for 'json.get' command",
+        ),
+        (
+            &["json.path", "d", "a.b"],
+            "ERR invalid path: a path starts with '$' (JSONPath) or '/' (JSON Pointer) at byte 0",
+        ),
+        (
+            &["json.path", "d", "$.a["],
+            "ERR invalid path: expected an index, '*' or a quoted name at byte 4",
+        ),
+        (
+            &["json.fmt", "d", "{$.a"],
+            "ERR invalid template: unmatched '{' at byte 0 (write '{{' for a brace)",
+        ),
+        (
+            &["json.fmt", "d", "x}"],
+            "ERR invalid template: unmatched '}' at byte 1 (write '}}' for a brace)",
+        ),
+        (
+            &["json.fmt", "d", "{$.c}"],
+            "ERR template placeholder '$.c' at byte 0 matches nothing",
+        ),
+        (
+            &["json.numincrby", "d", "$.a", "x"],
+            "ERR invalid JSON: expected value at line 1 column 1",
+        ),
+        (
+            &["json.numincrby", "d", "$.a", "\"1\""],
+            "ERR the increment must be a JSON number",
+        ),
+        (
+            &["json.numincrby", "d", "$.b", "1.5e308"],
+            "ERR the result is not a finite number",
+        ),
+        (
+            &["json.arrlen", "d"],
+            "ERR the document is an object, not an array",
+        ),
+        (
+            &["json.debug", "nonsense", "d"],
+            "ERR unknown subcommand; try JSON.DEBUG MEMORY key",
+        ),
+    ];
+    for (args, expected) in cases {
+        assert_eq!(&q_err(&mut c, args), expected, "{args:?}");
+    }
+    // 100 000 nested brackets: an error, not a stack overflow.
+    let deep = "[".repeat(100_000);
+    let e = q_err(&mut c, &["json.set", "deep", &deep]);
+    assert!(
+        e.starts_with("ERR invalid JSON: recursion limit exceeded"),
+        "{e}"
+    );
+    assert_eq!(
+        q::<String>(&mut c, &["debug", "digest"]),
+        digest,
+        "the data set changed"
+    );
+    assert_eq!(q::<String>(&mut c, &["ping"]), "PONG");
+}
+
+#[test]
+fn native_commands_work_on_json_keys() {
+    let server = Server::builder().module("rmkit-json").start();
+    let mut c = server.client();
+    let d = doc(1, 2000);
+    q::<String>(&mut c, &["json.set", "d", &d]);
+    assert_eq!(q::<String>(&mut c, &["type", "d"]), "rmkitjson");
+    assert_eq!(q::<i64>(&mut c, &["copy", "d", "d2"]), 1);
+    let digest = |c: &mut Connection, k: &str| q::<Vec<String>>(c, &["debug", "digest-value", k]);
+    assert_eq!(digest(&mut c, "d"), digest(&mut c, "d2"));
+    assert_eq!(
+        q::<String>(&mut c, &["json.get", "d2"]),
+        q::<String>(&mut c, &["json.get", "d"])
+    );
+    // The copy is independent.
+    q::<String>(&mut c, &["json.numincrby", "d2", "$.id", "1"]);
+    assert_ne!(digest(&mut c, "d"), digest(&mut c, "d2"));
+    assert_eq!(q::<String>(&mut c, &["rename", "d2", "d3"]), "OK");
+    assert_eq!(q::<i64>(&mut c, &["expire", "d3", "100"]), 1);
+    assert!((99..=100).contains(&q::<i64>(&mut c, &["ttl", "d3"])));
+    assert_eq!(q::<String>(&mut c, &["object", "encoding", "d"]), "raw");
+    let dump: Vec<u8> = redis::cmd("DUMP").arg("d").query(&mut c).unwrap();
+    let _: () = redis::cmd("RESTORE")
+        .arg("r")
+        .arg(0)
+        .arg(&dump)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(digest(&mut c, "r"), digest(&mut c, "d"));
+    // A damaged payload is refused, the server lives.
+    let mut bad = dump.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0xff;
+    let e = redis::cmd("RESTORE")
+        .arg("bad")
+        .arg(0)
+        .arg(&bad)
+        .query::<Value>(&mut c)
+        .unwrap_err();
+    assert!(err_text(e).contains("DUMP payload version or checksum are wrong"));
+    let usage: i64 = q(&mut c, &["memory", "usage", "d"]);
+    let measured: i64 = q(&mut c, &["json.debug", "memory", "d"]);
+    assert!(
+        usage > measured && usage < measured + 200,
+        "MEMORY USAGE {usage} = measured {measured} + key overhead"
+    );
+    assert_eq!(q::<i64>(&mut c, &["del", "d", "d3", "r"]), 3);
+    assert_eq!(q::<i64>(&mut c, &["dbsize"]), 0);
+}
+
+#[test]
+fn memory_usage_is_measured_and_stays_exact_after_edits() {
+    let server = Server::builder()
+        .module("rmkit-json")
+        .config("slowlog-log-slower-than", "-1")
+        .start();
+    let mut c = server.client();
+    // Warm up every command used below (Redis allocates a latency histogram on first use) and
+    // grow the connection's query buffer to the largest argument sent below (30 KB; arguments
+    // stay under the 32 KB at which Redis hands the query buffer itself to the command).
+    let big = doc(0, 30_000);
+    for args in [
+        &["json.set", "w", &big][..],
+        &["json.numincrby", "w", "$[0]", "1"],
+        &["json.del", "w", "$[0]"],
+        &["json.debug", "memory", "w"],
+        &["del", "w"],
+    ] {
+        let _: Value = q(&mut c, args);
+    }
+    used_memory(&mut c);
+    let mut last = used_memory(&mut c);
+    // Runs `step`; returns (Δused_memory since the last step, the document's measured bytes).
+    let mut check = |c: &mut Connection, step: &[&str]| {
+        let _: Value = q(c, step);
+        let now = used_memory(c);
+        let measured: i64 = q(c, &["json.debug", "memory", "d"]);
+        assert_eq!(now, used_memory(c), "reading must not allocate");
+        let delta = now - last;
+        last = now;
+        (delta, measured)
+    };
+    let d = doc(7, 20_000);
+    let (delta, measured) = check(&mut c, &["json.set", "d", &d]);
+    eprintln!(
+        "json.set of {} bytes: Δused_memory {delta}, measured {measured}",
+        d.len()
+    );
+    // The key itself (dict entry, robj, key sds, module value) is the only difference.
+    assert!(
+        (0..200).contains(&(delta - measured)),
+        "Δ {delta} vs measured {measured}"
+    );
+    let before = measured;
+    let (delta, measured) = check(&mut c, &["json.set", "d", &doc(7, 30_000)]);
+    assert_eq!(
+        delta,
+        measured - before,
+        "replacing: used_memory moves by the measured difference"
+    );
+    let before = measured;
+    let (delta, measured) = check(&mut c, &["json.del", "d", "$.items[*]"]);
+    assert_eq!(
+        delta,
+        measured - before,
+        "editing in place: used_memory moves by the measured difference"
+    );
+    assert!(
+        measured < before / 10,
+        "{measured} after removing the items (was {before})"
+    );
+}
+
+#[test]
+fn used_memory_follows_documents_and_returns_after_del_and_flushall() {
+    let server = Server::builder()
+        .module("rmkit-json")
+        .config("slowlog-log-slower-than", "-1")
+        .start();
+    let mut c = server.client();
+    let _: Value = q(&mut c, &["json.set", "warm", "1"]);
+    let _: Value = q(&mut c, &["json.debug", "memory", "warm"]);
+    let _: Value = q(&mut c, &["del", "warm"]);
+    let _: Value = q(&mut c, &["flushall"]);
+    used_memory(&mut c);
+    let base = used_memory(&mut c);
+    let n = 200;
+    let mut measured = 0i64;
+    let mut text = 0usize;
+    for i in 0..n {
+        let d = doc(i, 20_000);
+        text += d.len();
+        let _: String = q(&mut c, &["json.set", &format!("doc:{i}"), &d]);
+    }
+    let grown = used_memory(&mut c) - base;
+    for i in 0..n {
+        measured += q::<i64>(&mut c, &["json.debug", "memory", &format!("doc:{i}")]);
+    }
+    let err = (grown - measured) as f64 / measured as f64 * 100.0;
+    eprintln!(
+        "{n} documents, {text} bytes of JSON text: Δused_memory {grown}, measured heap {measured} ({err:+.2} %), {:.2} bytes per byte of text",
+        grown as f64 / text as f64
+    );
+    assert!(
+        err.abs() < 2.0,
+        "Δused_memory {grown} vs measured {measured}: {err:.2} %"
+    );
+    for i in 0..n / 2 {
+        let _: i64 = q(&mut c, &["del", &format!("doc:{i}")]);
+    }
+    let half = used_memory(&mut c) - base;
+    assert!(
+        (half as f64 - grown as f64 / 2.0).abs() < grown as f64 * 0.02,
+        "after deleting half: {half} of {grown}"
+    );
+    let _: String = q(&mut c, &["flushall"]);
+    // FLUSHALL may free in the background (lazyfree): wait until it settles.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = used_memory(&mut c) - base;
+        if now < 4096 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "used_memory stayed {now} above the start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn noeviction_refuses_writes_with_oom_and_keeps_every_document_whole() {
+    let server = Server::builder()
+        .module("rmkit-json")
+        .config("maxmemory", "16mb")
+        .config("maxmemory-policy", "noeviction")
+        .start();
+    let mut c = server.client();
+    let mut written = 0;
+    let oom = loop {
+        let key = format!("doc:{written}");
+        match redis::cmd("json.set")
+            .arg(&key)
+            .arg(doc(written, 1_000))
+            .query::<String>(&mut c)
+        {
+            Ok(_) => written += 1,
+            Err(e) => break (err_text(e), key),
+        }
+        assert!(written < 10_000, "maxmemory never refused a write");
+    };
+    assert_eq!(
+        oom.0,
+        "OOM command not allowed when used memory > 'maxmemory'."
+    );
+    assert_eq!(
+        q::<i64>(&mut c, &["exists", &oom.1]),
+        0,
+        "the refused key must not exist"
+    );
+    // Reads still work and every document is whole.
+    for i in 0..written {
+        let got: String = q(&mut c, &["json.get", &format!("doc:{i}")]);
+        let v: serde_json_value::Value = serde_json_value::parse(&got);
+        assert_eq!(v.id, i as i64);
+    }
+    assert_eq!(q::<i64>(&mut c, &["dbsize"]), written as i64);
+    let peak = used_memory(&mut c);
+    eprintln!(
+        "noeviction: {written} documents (~1 KB of text) fit in 16 MB (used_memory {peak}), then OOM"
+    );
+}
+
+/// Minimal JSON check without a JSON dependency in the tests: the `"id":N` field.
+mod serde_json_value {
+    pub struct Value {
+        pub id: i64,
+    }
+    pub fn parse(text: &str) -> Value {
+        assert!(
+            text.starts_with('{') && text.ends_with('}'),
+            "not a whole document: {text:.80}"
+        );
+        let id = text
+            .split_once("\"id\":")
+            .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok())
+            .expect("an id field");
+        Value { id }
+    }
+}
+
+/// Bytes one ~`size`-byte document takes in the server (measured on a scratch key).
+fn doc_memory(c: &mut Connection, size: usize) -> usize {
+    let _: String = q(c, &["json.set", "probe", &doc(0, size)]);
+    let bytes: i64 = q(c, &["json.debug", "memory", "probe"]);
+    let _: i64 = q(c, &["del", "probe"]);
+    bytes as usize
+}
+
+fn eviction_run(policy: &str) {
+    let maxmemory = 16 * 1024 * 1024;
+    let server = Server::builder()
+        .module("rmkit-json")
+        .config("maxmemory", &maxmemory.to_string())
+        .config("maxmemory-policy", policy)
+        .start();
+    let mut c = server.client();
+    let size = 1_000;
+    let total = 3 * maxmemory / doc_memory(&mut c, size);
+    let hot: Vec<String> = (0..50).map(|i| format!("doc:{i}")).collect();
+    let mut peak = 0;
+    for i in 0..total {
+        // Redis's LRU clock ticks once a second: spread the writes over a few seconds so that
+        // "recently used" means something.
+        if i % (total / 5) == 0 && i > 0 {
+            std::thread::sleep(Duration::from_millis(1100));
+        }
+        let _: String = q(&mut c, &["json.set", &format!("doc:{i}"), &doc(i, size)]);
+        if i >= hot.len() && i % 20 == 0 {
+            for k in &hot {
+                let _: Option<String> = q(&mut c, &["json.type", k]);
+            }
+        }
+        if i % 50 == 0 {
+            peak = peak.max(used_memory(&mut c));
+        }
+    }
+    peak = peak.max(used_memory(&mut c));
+    let evicted = info_field(&mut c, "stats", "evicted_keys");
+    let alive = |c: &mut Connection, keys: &mut dyn Iterator<Item = String>| {
+        let mut n = 0;
+        let mut total = 0;
+        for k in keys {
+            total += 1;
+            n += q::<i64>(c, &["exists", &k]);
+        }
+        n as f64 / total as f64
+    };
+    let hot_alive = alive(&mut c, &mut hot.iter().cloned());
+    let cold_alive = alive(
+        &mut c,
+        &mut (hot.len()..total / 2).map(|i| format!("doc:{i}")),
+    );
+    eprintln!(
+        "{policy}: wrote {total} x ~{size} B of JSON text into maxmemory {maxmemory}: evicted_keys {evicted}, peak used_memory {peak} ({:+.2} %), hot keys alive {:.0} %, cold {:.0} %",
+        (peak - maxmemory as i64) as f64 / maxmemory as f64 * 100.0,
+        hot_alive * 100.0,
+        cold_alive * 100.0
+    );
+    assert!(evicted > 0);
+    assert!(
+        peak as f64 <= maxmemory as f64 * 1.02,
+        "peak used_memory {peak}"
+    );
+    assert!(
+        hot_alive > cold_alive + 0.3,
+        "recently used keys should survive: hot {hot_alive}, cold {cold_alive}"
+    );
+    assert_eq!(q::<String>(&mut c, &["ping"]), "PONG");
+}
+
+#[test]
+fn allkeys_lru_evicts_json_keys_and_keeps_recently_used_ones() {
+    eviction_run("allkeys-lru");
+}
+
+#[test]
+fn allkeys_lfu_evicts_json_keys_and_keeps_frequently_used_ones() {
+    eviction_run("allkeys-lfu");
+}
+
+#[test]
+fn volatile_ttl_evicts_only_expiring_json_keys() {
+    let maxmemory = 16 * 1024 * 1024;
+    let server = Server::builder()
+        .module("rmkit-json")
+        .config("maxmemory", &maxmemory.to_string())
+        .config("maxmemory-policy", "volatile-ttl")
+        .start();
+    let mut c = server.client();
+    let size = 1_000;
+    let per_doc = doc_memory(&mut c, size);
+    let persistent = maxmemory / per_doc / 4;
+    for i in 0..persistent {
+        let _: String = q(&mut c, &["json.set", &format!("keep:{i}"), &doc(i, size)]);
+    }
+    let volatile = 2 * maxmemory / per_doc;
+    for i in 0..volatile {
+        let key = format!("tmp:{i}");
+        let _: String = q(&mut c, &["json.set", &key, &doc(i, size)]);
+        let _: i64 = q(&mut c, &["expire", &key, &(10_000 + i).to_string()]);
+    }
+    let evicted = info_field(&mut c, "stats", "evicted_keys");
+    let kept = (0..persistent)
+        .filter(|i| q::<i64>(&mut c, &["exists", &format!("keep:{i}")]) == 1)
+        .count();
+    let short_alive = (0..volatile / 4)
+        .filter(|i| q::<i64>(&mut c, &["exists", &format!("tmp:{i}")]) == 1)
+        .count();
+    let long_alive = (volatile * 3 / 4..volatile)
+        .filter(|i| q::<i64>(&mut c, &["exists", &format!("tmp:{i}")]) == 1)
+        .count();
+    eprintln!(
+        "volatile-ttl: evicted {evicted}, persistent kept {kept}/{persistent}, shortest-TTL quarter alive {short_alive}, longest-TTL quarter alive {long_alive}"
+    );
+    assert!(evicted > 0);
+    assert_eq!(
+        kept, persistent,
+        "keys without a TTL are never evicted by volatile-ttl"
+    );
+    assert!(long_alive > short_alive, "shorter TTLs go first");
+}
+
+fn snapshot(c: &mut Connection, n: usize) -> Vec<(String, String)> {
+    (0..n)
+        .map(|i| {
+            let k = format!("doc:{i}");
+            (
+                q::<Vec<String>>(c, &["debug", "digest-value", &k]).concat(),
+                q::<String>(c, &["json.get", &k]),
+            )
+        })
+        .collect()
+}
+
+fn fill(c: &mut Connection, n: usize) {
+    for i in 0..n {
+        let _: String = q(c, &["json.set", &format!("doc:{i}"), &doc(i, 3000)]);
+    }
+    let _: String = q(c, &["json.numincrby", "doc:0", "$.items[*].v", "1"]);
+    let _: i64 = q(c, &["json.del", "doc:1", "$.items[0]"]);
+}
+
+#[test]
+fn documents_survive_save_restart_debug_reload_and_aof_rewrite() {
+    let n = 50;
+    let mut server = Server::builder()
+        .module("rmkit-json")
+        .config("appendonly", "yes")
+        .config("aof-use-rdb-preamble", "no")
+        .start();
+    let mut c = server.client();
+    fill(&mut c, n);
+    let before = snapshot(&mut c, n);
+    // RDB: SAVE, restart (AOF off for this restart would still load the AOF; both must agree).
+    let _: String = q(&mut c, &["save"]);
+    let _: String = q(&mut c, &["debug", "reload"]);
+    assert_eq!(snapshot(&mut c, n), before, "after DEBUG RELOAD");
+    // AOF rewrite through the type's aof_rewrite callback (no RDB preamble), then restart from it.
+    let _: String = q(&mut c, &["bgrewriteaof"]);
+    server.wait_for("the AOF rewrite", Duration::from_secs(20), |s| {
+        s.info("persistence")
+            .get("aof_rewrite_in_progress")
+            .map(String::as_str)
+            == Some("0")
+            && s.info("persistence")
+                .get("aof_rewrite_scheduled")
+                .map(String::as_str)
+                == Some("0")
+    });
+    server.restart();
+    let mut c = server.client();
+    assert_eq!(snapshot(&mut c, n), before, "after BGREWRITEAOF + restart");
+    let aof_has_json_set = std::fs::read_dir(server.dir().join("appendonlydir"))
+        .unwrap()
+        .any(|e| {
+            let p = e.unwrap().path();
+            p.to_string_lossy().contains(".base.aof")
+                && String::from_utf8_lossy(&std::fs::read(&p).unwrap()).contains("json.set")
+        });
+    assert!(
+        aof_has_json_set,
+        "the rewritten AOF base should hold json.set commands"
+    );
+}
+
+#[test]
+fn documents_survive_rdb_restart() {
+    let n = 50;
+    let mut server = Server::builder().module("rmkit-json").start();
+    let mut c = server.client();
+    fill(&mut c, n);
+    let before = snapshot(&mut c, n);
+    let _: String = q(&mut c, &["save"]);
+    server.restart();
+    let mut c = server.client();
+    assert_eq!(snapshot(&mut c, n), before);
+}
+
+#[test]
+fn a_replica_receives_identical_documents() {
+    let n = 50;
+    let primary = Server::builder().module("rmkit-json").start();
+    let mut c = primary.client();
+    fill(&mut c, n / 2); // before the replica exists: full sync (RDB)
+    let replica = Server::builder()
+        .module("rmkit-json")
+        .replica_of(&primary)
+        .start();
+    replica.wait_for_sync();
+    for i in n / 2..n {
+        let _: String = q(&mut c, &["json.set", &format!("doc:{i}"), &doc(i, 3000)]); // streamed
+    }
+    let _: String = q(&mut c, &["json.numincrby", "doc:30", "$.id", "5"]);
+    let _: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut c).unwrap();
+    let mut r = replica.client();
+    assert_eq!(snapshot(&mut r, n), snapshot(&mut c, n));
+}
