@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The rmkit demo: builds the example modules, starts redis-server with hashex loaded on
-# localhost, replays the HGETSET transcript, shows how INFO memory sees module memory with
-# rmkit's allocator and misses it with the system one, then keeps serving until Ctrl-C.
+# The rmkit demo: builds the example modules, starts redis-server with hashex and json loaded
+# on localhost, replays the HGETSET transcript, shows how INFO memory sees module memory with
+# rmkit's allocator and misses it with the system one, shows a JSON document's measured
+# MEMORY USAGE and how maxmemory policies treat json keys, then keeps serving until Ctrl-C.
 #
 #   ./demo.sh            # serve on 127.0.0.1:6379 (or the next free port) until Ctrl-C
 #   ./demo.sh --once     # run the demo and exit
@@ -19,7 +20,7 @@ done
 
 scripts/setup.sh
 echo "== building the modules (release)" >&2
-cargo build --release --quiet -p hashex -p memtest-rmkit -p memtest-system
+cargo build --release --quiet -p hashex -p rmkit-json -p memtest-rmkit -p memtest-system
 lib="${CARGO_TARGET_DIR:-target}/release"
 
 free_port() { # first free TCP port from $1
@@ -51,9 +52,9 @@ start() { # port dir modules...
 }
 
 port=$(free_port "${PORT:-6379}")
-start "$port" "$work/main" hashex memtest_rmkit
+start "$port" "$work/main" hashex rmkit_json memtest_rmkit
 echo
-echo "== redis-server $(redis-server --version | grep -o 'v=[^ ]*' | cut -c3-) on 127.0.0.1:$port with hashex"
+echo "== redis-server $(redis-server --version | grep -o 'v=[^ ]*' | cut -c3-) on 127.0.0.1:$port with hashex and json"
 echo
 cli() { redis-cli --no-raw -p "$port" "$@"; }
 for c in "hset a a 1" "hgetset a a 2" "hget a a" "hgetset a b 2" "hgetset a b 3"; do
@@ -83,6 +84,42 @@ printf '   Rust System allocator: used_memory %+d bytes  (invisible to Redis)\n'
 echo "   (the same module code, built twice; rmkit::module! picks the allocator)"
 echo
 echo "   hashex.memory: $(redis-cli --raw -p "$port" hashex.memory | paste -sd' ' | sed -E 's/([a-z_]+) ([0-9]+)/\1=\2/g')"
+
+echo
+echo "== json: a document's memory is measured by the allocator, not guessed"
+show() { printf '127.0.0.1:%s> %s\n' "$port" "$*"; cli "$@"; }
+show json.set user:1 '{"name":"Ada","langs":["en","fr"],"visits":12}'
+show json.path user:1 '$.langs[*]'
+show json.numincrby user:1 '$.visits' 1
+show json.debug memory user:1
+show memory usage user:1
+echo "   (MEMORY USAGE = the measured bytes + the key's own overhead; it stays exact after edits)"
+
+# maxmemory acting on json keys: 1 KB documents into a 4 MB server, two policies.
+item='{"k":"item","v":12345,"ok":true}'
+items=$item; for _ in $(seq 29); do items="$items,$item"; done
+fill() { # port count -> one json.set per line on a single connection
+    for i in $(seq "$2"); do printf "json.set doc:%d '{\"id\":%d,\"items\":[%s]}'\n" "$i" "$i" "$items"; done |
+        redis-cli -p "$1" 2>&1
+}
+echo
+echo "== maxmemory 4mb with json documents (~1 KB of text each)"
+for policy in noeviction allkeys-lru; do
+    p=$(free_port $((port + 2)))
+    start "$p" "$work/$policy" rmkit_json
+    redis-cli -p "$p" config set maxmemory 4mb >/dev/null
+    redis-cli -p "$p" config set maxmemory-policy "$policy" >/dev/null
+    out=$(fill "$p" 1000)
+    ok=$(grep -c '^OK$' <<<"$out" || true)
+    first_err=$(grep -m1 -v '^OK$' <<<"$out" || true)
+    used=$(redis-cli -p "$p" info memory | tr -d '\r' | awk -F: '/^used_memory:/ {print $2}')
+    evicted=$(redis-cli -p "$p" info stats | tr -d '\r' | awk -F: '/^evicted_keys:/ {print $2}')
+    keys=$(redis-cli -p "$p" dbsize)
+    printf '   %-12s: %4d of 1000 writes accepted, %4d keys kept, %4d evicted, used_memory %d (maxmemory 4194304)\n' \
+        "$policy" "$ok" "$keys" "$evicted" "$used"
+    if [ -n "$first_err" ]; then printf '                 then: %s\n' "$first_err"; fi
+    kill "${pids[-1]}"
+done
 
 if ((once)); then
     exit 0
