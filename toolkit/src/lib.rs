@@ -41,12 +41,13 @@ pub mod command;
 pub mod datatype;
 mod error;
 pub mod ffi;
+pub mod lifecycle;
 mod memory;
 mod reply;
 
 pub use command::{COMMANDS, CommandDef};
 pub use error::{Error, Result};
-pub use ffi::{Context, Hash, Key, KeyKind, LogLevel, Notify, RedisStr, RedisString, log};
+pub use ffi::{Context, Hash, Key, KeyKind, LogLevel, Notify, RedisStr, RedisString, TimerId, log};
 pub use reply::Reply;
 
 /// The allocator crate (`rmkit-alloc`): counters, [`measure`](alloc::measure).

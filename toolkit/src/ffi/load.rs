@@ -366,6 +366,17 @@ fn free_log_ctx(ctx: *mut raw::RedisModuleCtx) {
 /// # Safety
 /// Called only by Redis, on `MODULE UNLOAD`.
 pub unsafe fn on_unload(_ctx: *mut raw::RedisModuleCtx) -> c_int {
+    for hook in crate::lifecycle::ON_UNLOAD.iter() {
+        if let Err(payload) = catch_unwind(hook) {
+            super::log(
+                LogLevel::Warning,
+                &format!(
+                    "rmkit: an on_unload hook panicked: {}",
+                    panic_message(&*payload)
+                ),
+            );
+        }
+    }
     let _ = catch_unwind(|| {
         // The hook closure lives in this image: drop it before the image may be unmapped.
         let _ = std::panic::take_hook();

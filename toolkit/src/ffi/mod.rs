@@ -11,12 +11,14 @@ mod datatype;
 mod key;
 mod load;
 mod string;
+mod timer;
 
 pub use context::{Context, LogLevel, Notify};
 pub use datatype::{AofWriter, Digest, RdbReader, RdbWriter, TypeHandle, register_type};
 pub use key::{Hash, Key, KeyKind};
 pub use load::{ModuleDef, log, on_load, on_unload};
 pub use string::{RedisStr, RedisString};
+pub use timer::TimerId;
 
 use crate::command::{Handler, arity_ok};
 use crate::{Error, Reply};

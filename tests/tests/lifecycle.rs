@@ -1,0 +1,247 @@
+//! Module lifecycle: unload/reload cycles, counters, statics that survive an unload, and
+//! panics in timers and data type callbacks.
+
+use redis::{Connection, Value};
+use rmkit_tests::{Server, module_path};
+use std::time::Duration;
+
+fn err_text(e: redis::RedisError) -> String {
+    match (e.code(), e.detail()) {
+        (Some(code), Some(detail)) => format!("{code} {detail}"),
+        _ => e.to_string(),
+    }
+}
+
+fn used_memory(con: &mut Connection) -> i64 {
+    let info: String = redis::cmd("INFO").arg("memory").query(con).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap()
+}
+
+fn live_bytes(con: &mut Connection) -> i64 {
+    let stats: Vec<Value> = redis::cmd("memtest.memory").query(con).unwrap();
+    match stats[3] {
+        Value::Int(n) => n,
+        ref v => panic!("{v:?}"),
+    }
+}
+
+fn mapped(server: &Server, lib: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{}/maps", server.pid()))
+        .unwrap()
+        .contains(lib)
+}
+
+#[test]
+fn a_hundred_load_unload_cycles_with_traffic_do_not_grow_used_memory() {
+    let server = Server::start();
+    let mut c = server.client();
+    let path = module_path("hashex").display().to_string();
+    let cycle = |c: &mut Connection, i: usize| {
+        let _: () = redis::cmd("MODULE")
+            .arg("LOAD")
+            .arg(&path)
+            .query(c)
+            .unwrap();
+        let _: Option<String> = redis::cmd("HGETSET")
+            .arg("h")
+            .arg("f")
+            .arg(i)
+            .query(c)
+            .unwrap();
+        let _: Vec<Value> = redis::cmd("hashex.memory").query(c).unwrap();
+        let _: () = redis::cmd("MODULE")
+            .arg("UNLOAD")
+            .arg("hashex")
+            .query(c)
+            .unwrap();
+    };
+    cycle(&mut c, 0); // warm-up: the first load also grows server structures once
+    used_memory(&mut c);
+    let start = used_memory(&mut c);
+    for i in 1..=100 {
+        cycle(&mut c, i);
+    }
+    let end = used_memory(&mut c);
+    let growth = (end - start) as f64 / start as f64 * 100.0;
+    eprintln!("100 MODULE LOAD/UNLOAD cycles: used_memory {start} -> {end} ({growth:+.3} %)");
+    assert!(growth <= 1.0, "used_memory grew {growth:.2} %");
+    assert!(
+        !mapped(&server, "libhashex"),
+        "hashex should be unmapped after unload"
+    );
+}
+
+#[test]
+fn allocator_counters_return_to_their_start() {
+    let server = Server::start();
+    let mut c = server.client();
+    let path = module_path("memtest-rmkit").display().to_string();
+    let mut starts = Vec::new();
+    for _ in 0..3 {
+        let _: () = redis::cmd("MODULE")
+            .arg("LOAD")
+            .arg(&path)
+            .query(&mut c)
+            .unwrap();
+        let start = live_bytes(&mut c);
+        for n in [10, 1000, 1 << 20] {
+            let _: i64 = redis::cmd("memtest.grow").arg(n).query(&mut c).unwrap();
+        }
+        assert!(live_bytes(&mut c) > start + (1 << 20));
+        let _: i64 = redis::cmd("memtest.free").query(&mut c).unwrap();
+        assert_eq!(
+            live_bytes(&mut c),
+            start,
+            "live bytes after freeing everything"
+        );
+        let _: () = redis::cmd("MODULE")
+            .arg("UNLOAD")
+            .arg("memtest")
+            .query(&mut c)
+            .unwrap();
+        starts.push(start);
+    }
+    assert!(
+        starts.windows(2).all(|w| w[0] == w[1]),
+        "every load starts from the same counters: {starts:?}"
+    );
+}
+
+#[test]
+fn statics_that_survive_an_unload_are_freed_by_on_unload_hooks() {
+    let server = Server::start();
+    let mut c = server.client();
+    let path = module_path("memtest-rmkit").display().to_string();
+    let load = |c: &mut Connection| {
+        let _: () = redis::cmd("MODULE")
+            .arg("LOAD")
+            .arg(&path)
+            .query(c)
+            .unwrap();
+    };
+    load(&mut c);
+    let _: String = redis::cmd("memtest.tls").query(&mut c).unwrap();
+    let _: () = redis::cmd("MODULE")
+        .arg("UNLOAD")
+        .arg("memtest")
+        .query(&mut c)
+        .unwrap();
+    assert!(
+        mapped(&server, "libmemtest_rmkit"),
+        "a thread-local destructor pins the image"
+    );
+    used_memory(&mut c);
+    let start = used_memory(&mut c);
+    for _ in 0..20 {
+        load(&mut c);
+        let _: String = redis::cmd("memtest.tls").query(&mut c).unwrap();
+        let _: i64 = redis::cmd("memtest.grow")
+            .arg(1 << 20)
+            .query(&mut c)
+            .unwrap();
+        // No MEMTEST.FREE: the on_unload hook must free the 1 MiB block.
+        let _: () = redis::cmd("MODULE")
+            .arg("UNLOAD")
+            .arg("memtest")
+            .query(&mut c)
+            .unwrap();
+    }
+    let end = used_memory(&mut c);
+    eprintln!("20 reloads of a pinned image holding 1 MiB each: used_memory {start} -> {end}");
+    assert!(
+        (end - start) < (1 << 20) / 10,
+        "statics leaked across reloads: {start} -> {end}"
+    );
+}
+
+#[test]
+fn a_panicking_timer_is_logged_and_the_server_lives() {
+    let server = Server::builder().module("memtest-rmkit").start();
+    let mut c = server.client();
+    let _: String = redis::cmd("memtest.timer")
+        .arg(10)
+        .arg("panic")
+        .arg("k")
+        .query(&mut c)
+        .unwrap();
+    let _: String = redis::cmd("memtest.timer")
+        .arg(30)
+        .arg("set")
+        .arg("k")
+        .query(&mut c)
+        .unwrap();
+    server.wait_for("the timers", Duration::from_secs(5), |s| {
+        let mut c = s.client();
+        redis::cmd("HGET")
+            .arg("k")
+            .arg("fired")
+            .query::<Option<String>>(&mut c)
+            .unwrap()
+            .is_some()
+    });
+    assert!(
+        server
+            .log()
+            .contains("rmkit: timer callback panicked: timer boom"),
+        "{}",
+        server.log()
+    );
+    let pong: String = redis::cmd("PING").query(&mut c).unwrap();
+    assert_eq!(pong, "PONG");
+}
+
+#[test]
+fn panicking_data_type_callbacks_become_errors_or_log_lines() {
+    let server = Server::builder().module("boom").start();
+    let mut c = server.client();
+    for (key, mode) in [
+        ("d", "digest"),
+        ("c", "copy"),
+        ("l", "load"),
+        ("ok", "fine"),
+    ] {
+        let _: String = redis::cmd("boom.set")
+            .arg(key)
+            .arg(mode)
+            .query(&mut c)
+            .unwrap();
+    }
+    // digest: Redis gets no digest bytes from us, the server lives and logs it.
+    let _: Value = redis::cmd("DEBUG")
+        .arg("DIGEST-VALUE")
+        .arg("d")
+        .query(&mut c)
+        .unwrap();
+    assert!(
+        server
+            .log()
+            .contains("data type 'mtestboom' digest panicked: digest boom")
+    );
+    // copy: COPY fails cleanly.
+    let e = redis::cmd("COPY").arg("c").arg("c2").query::<Value>(&mut c);
+    assert!(e.is_err() || e == Ok(Value::Int(0)), "{e:?}");
+    assert!(server.log().contains("copy panicked: copy boom"));
+    // rdb_load: RESTORE of the payload is refused.
+    let dump: Vec<u8> = redis::cmd("DUMP").arg("l").query(&mut c).unwrap();
+    let e = redis::cmd("RESTORE")
+        .arg("l2")
+        .arg(0)
+        .arg(&dump)
+        .query::<Value>(&mut c)
+        .unwrap_err();
+    assert!(err_text(e).contains("Bad data format"));
+    assert!(server.log().contains("rdb_load panicked: rdb_load boom"));
+    // And a healthy value still round-trips.
+    let dump: Vec<u8> = redis::cmd("DUMP").arg("ok").query(&mut c).unwrap();
+    let _: () = redis::cmd("RESTORE")
+        .arg("ok2")
+        .arg(0)
+        .arg(&dump)
+        .query(&mut c)
+        .unwrap();
+    let pong: String = redis::cmd("PING").query(&mut c).unwrap();
+    assert_eq!(pong, "PONG");
+}
