@@ -135,6 +135,9 @@ impl ServerBuilder {
             "yes".into(),
             "--enable-debug-command".into(),
             "yes".into(),
+            // Full syncs start at once instead of waiting 5 s for more replicas.
+            "--repl-diskless-sync-delay".into(),
+            "0".into(),
         ];
         for (package, module_args) in &self.modules {
             args.push("--loadmodule".into());

@@ -31,6 +31,7 @@
 //!   wording, and a panic becomes an `ERR` reply plus a server log line — never a crash.
 //! - Every module also gets `<module>.memory` and an `INFO <module>_alloc` section with the
 //!   allocator's counters.
+//! - The `log` crate writes to the server log (`log::info!` → `notice`, and so on).
 //!
 //! A crate that only contributes commands must still be referenced by the module crate
 //! (`use that_crate as _;`), or the linker drops it and its commands with it.
@@ -42,6 +43,7 @@ pub mod datatype;
 mod error;
 pub mod ffi;
 pub mod lifecycle;
+mod logger;
 mod memory;
 mod reply;
 

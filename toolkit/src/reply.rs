@@ -6,6 +6,11 @@ use std::borrow::Cow;
 
 /// A reply to the client.
 ///
+/// The RESP3 types (`Map`, `Set`, `Bool`, `BigNumber`, `Verbatim`, and `Double`/`Null`) are sent
+/// as such to clients that said `HELLO 3`; Redis itself downgrades them for RESP2 clients (a map
+/// becomes a flat array of keys and values, a bool the integer 1 or 0, a big number or double a
+/// bulk string, a verbatim string a bulk string without its format).
+///
 /// Conversions cover the common cases: `Option<T>` is nil when `None`, integers become integer
 /// replies, `Vec<u8>`/`&[u8]`/`String` become bulk strings.
 ///
@@ -33,6 +38,21 @@ pub enum Reply {
     String(RedisString),
     /// An array of replies.
     Array(Vec<Reply>),
+    /// A map (RESP3 `%`; a flat key/value array in RESP2).
+    Map(Vec<(Reply, Reply)>),
+    /// A set (RESP3 `~`; an array in RESP2).
+    Set(Vec<Reply>),
+    /// A boolean (RESP3 `#`; 1 or 0 in RESP2).
+    Bool(bool),
+    /// A big number, as its decimal digits (RESP3 `(`; a bulk string in RESP2).
+    BigNumber(String),
+    /// Text with a three-letter format such as `txt` or `mkd` (RESP3 `=`; a bulk string in RESP2).
+    Verbatim {
+        /// The format, exactly three bytes (`txt`, `mkd`).
+        format: [u8; 3],
+        /// The text.
+        text: Vec<u8>,
+    },
 }
 
 impl From<i64> for Reply {
@@ -49,7 +69,7 @@ impl From<usize> for Reply {
 
 impl From<bool> for Reply {
     fn from(v: bool) -> Self {
-        Reply::Integer(i64::from(v))
+        Reply::Bool(v)
     }
 }
 

@@ -151,6 +151,7 @@ unsafe fn load(ctx: *mut raw::RedisModuleCtx, module: &'static ModuleDef) -> Res
     let old = LOG_CTX.swap(log_ctx, Ordering::AcqRel);
     free_log_ctx(old);
     install_panic_hook();
+    crate::logger::install();
     for w in &warnings {
         super::log(LogLevel::Warning, w);
     }

@@ -6,6 +6,7 @@
 //! checks the ones the toolkit needs up front so an old server fails the load with a clear
 //! log line instead.
 
+mod call;
 mod context;
 mod datatype;
 mod key;
@@ -13,6 +14,7 @@ mod load;
 mod string;
 mod timer;
 
+pub use call::{CallOptions, CallReply};
 pub use context::{Context, LogLevel, Notify};
 pub use datatype::{AofWriter, Digest, RdbReader, RdbWriter, TypeHandle, register_type};
 pub use key::{Hash, Key, KeyKind};
@@ -121,10 +123,34 @@ impl Context {
                 Reply::String(s) => api!(RedisModule_ReplyWithString)(ctx, s.as_ptr()),
                 Reply::Array(items) => {
                     api!(RedisModule_ReplyWithArray)(ctx, items.len() as _);
-                    for item in items {
-                        self.send(item);
+                    items.iter().for_each(|item| self.send(item));
+                    OK
+                }
+                Reply::Map(pairs) => {
+                    api!(RedisModule_ReplyWithMap)(ctx, pairs.len() as _);
+                    for (k, v) in pairs {
+                        self.send(k);
+                        self.send(v);
                     }
                     OK
+                }
+                Reply::Set(items) => {
+                    api!(RedisModule_ReplyWithSet)(ctx, items.len() as _);
+                    items.iter().for_each(|item| self.send(item));
+                    OK
+                }
+                Reply::Bool(b) => api!(RedisModule_ReplyWithBool)(ctx, c_int::from(*b)),
+                Reply::BigNumber(digits) => {
+                    api!(RedisModule_ReplyWithBigNumber)(ctx, digits.as_ptr().cast(), digits.len())
+                }
+                Reply::Verbatim { format, text } => {
+                    let ext = [format[0], format[1], format[2], 0];
+                    api!(RedisModule_ReplyWithVerbatimStringType)(
+                        ctx,
+                        text.as_ptr().cast(),
+                        text.len(),
+                        ext.as_ptr().cast(),
+                    )
                 }
             }
         };

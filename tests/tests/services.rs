@@ -1,0 +1,180 @@
+//! Toolkit services inside a real server: RESP2/RESP3 replies, calling Redis, replication
+//! helpers, and the `log` crate backend.
+
+use redis::Value;
+use rmkit_tests::Server;
+
+fn err_text(e: redis::RedisError) -> String {
+    match (e.code(), e.detail()) {
+        (Some(code), Some(detail)) => format!("{code} {detail}"),
+        _ => e.to_string(),
+    }
+}
+
+#[test]
+fn resp3_types_reach_resp3_clients_and_are_downgraded_for_resp2() {
+    let server = Server::builder().module("memtest-rmkit").start();
+    let mut c2 = server.client();
+    let v2: Value = redis::cmd("memtest.resp3").query(&mut c2).unwrap();
+    let Value::Array(flat) = v2 else {
+        panic!("RESP2 gets a flat array: {v2:?}")
+    };
+    assert_eq!(flat.len(), 12);
+    assert_eq!(flat[1], Value::Int(1), "bool -> integer");
+    assert_eq!(
+        flat[3],
+        Value::BulkString(b"1.5".to_vec()),
+        "double -> bulk"
+    );
+    assert_eq!(
+        flat[5],
+        Value::BulkString(b"12345678901234567890123".to_vec()),
+        "big number -> bulk"
+    );
+    assert_eq!(
+        flat[11],
+        Value::BulkString(b"hello".to_vec()),
+        "verbatim -> bulk"
+    );
+
+    let client = redis::Client::open(format!("{}?protocol=resp3", server.url())).unwrap();
+    let mut c3 = client.get_connection().unwrap();
+    let v3: Value = redis::cmd("memtest.resp3").query(&mut c3).unwrap();
+    let Value::Map(map) = v3 else {
+        panic!("RESP3 gets a map: {v3:?}")
+    };
+    let get = |k: &str| {
+        map.iter()
+            .find(|(key, _)| *key == Value::BulkString(k.as_bytes().to_vec()))
+            .unwrap()
+            .1
+            .clone()
+    };
+    assert_eq!(get("bool"), Value::Boolean(true));
+    assert_eq!(get("double"), Value::Double(1.5));
+    assert!(
+        matches!(get("big"), Value::BigNumber(_)),
+        "{:?}",
+        get("big")
+    );
+    assert!(matches!(get("set"), Value::Set(ref s) if s.len() == 2));
+    assert_eq!(get("null"), Value::Nil);
+    assert!(matches!(get("text"), Value::VerbatimString { ref text, .. } if text == "hello"));
+    // The toolkit's own memory command is a map for RESP3 clients too.
+    let m: Value = redis::cmd("memtest.memory").query(&mut c3).unwrap();
+    assert!(
+        matches!(m, Value::Map(ref pairs) if pairs.len() == 5),
+        "{m:?}"
+    );
+}
+
+#[test]
+fn call_runs_commands_and_returns_typed_replies_and_errors() {
+    let server = Server::builder().module("memtest-rmkit").start();
+    let mut c = server.client();
+    let ok: String = redis::cmd("memtest.call")
+        .arg("SET")
+        .arg("k")
+        .arg("v")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(ok, "OK");
+    let v: String = redis::cmd("memtest.call")
+        .arg("GET")
+        .arg("k")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(v, "v");
+    let n: i64 = redis::cmd("memtest.call")
+        .arg("HSET")
+        .arg("h")
+        .arg("a")
+        .arg("1")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(n, 1);
+    let all: Vec<String> = redis::cmd("memtest.call")
+        .arg("HGETALL")
+        .arg("h")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(all, ["a", "1"]);
+    let nil: Option<String> = redis::cmd("memtest.call")
+        .arg("GET")
+        .arg("nope")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(nil, None);
+    let e = redis::cmd("memtest.call")
+        .arg("HGET")
+        .arg("k")
+        .arg("f")
+        .query::<Value>(&mut c)
+        .unwrap_err();
+    assert_eq!(
+        err_text(e),
+        "WRONGTYPE Operation against a key holding the wrong kind of value"
+    );
+    let e = redis::cmd("memtest.call")
+        .arg("NOSUCHCOMMAND")
+        .query::<Value>(&mut c)
+        .unwrap_err();
+    assert!(
+        err_text(e).starts_with("ERR"),
+        "unknown command gives an error reply"
+    );
+}
+
+#[test]
+fn replicate_sends_its_own_command_to_replicas() {
+    let primary = Server::builder().module("memtest-rmkit").start();
+    let replica = Server::builder()
+        .module("memtest-rmkit")
+        .replica_of(&primary)
+        .start();
+    replica.wait_for_sync();
+    let mut c = primary.client();
+    let _: String = redis::cmd("memtest.replicate")
+        .arg("rk")
+        .query(&mut c)
+        .unwrap();
+    let _: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut c).unwrap();
+    let here: Option<String> = redis::cmd("GET").arg("rk").query(&mut c).unwrap();
+    assert_eq!(here, None, "replicate() does not run the command locally");
+    let mut r = replica.client();
+    let there: Option<String> = redis::cmd("GET").arg("rk").query(&mut r).unwrap();
+    assert_eq!(there.as_deref(), Some("replicated"));
+}
+
+#[test]
+fn the_log_crate_writes_to_the_server_log_at_mapped_levels() {
+    let server = Server::builder()
+        .module("memtest-rmkit")
+        .config("loglevel", "notice")
+        .start();
+    let mut c = server.client();
+    for (level, msg) in [
+        ("warn", "warned-1"),
+        ("info", "informed-2"),
+        ("debug", "debugged-3"),
+    ] {
+        let _: String = redis::cmd("memtest.log")
+            .arg(level)
+            .arg(msg)
+            .query(&mut c)
+            .unwrap();
+    }
+    let log = server.log();
+    assert!(
+        log.lines().any(|l| l.contains(" # <memtest> warned-1")),
+        "warn -> warning (#):\n{log}"
+    );
+    assert!(
+        log.lines().any(|l| l.contains(" * <memtest> informed-2")),
+        "info -> notice (*):\n{log}"
+    );
+    assert!(
+        !log.contains("debugged-3"),
+        "debug -> verbose, filtered at loglevel notice"
+    );
+}
