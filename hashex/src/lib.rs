@@ -7,6 +7,7 @@
 //! Both are binary-safe, reply `WRONGTYPE` on a key holding something else, emit the `hset`
 //! keyspace event like `HSET`, and replicate as one write.
 
+use rmkit::args::Args;
 use rmkit::prelude::*;
 
 rmkit::module! { name: "hashex", version: 1 }
@@ -19,7 +20,8 @@ rmkit::command! {
     arity: 4,
     keys: (1, 1, 1),
     fn hgetset(ctx, args) {
-        let (name, field, value) = (&args[1], &args[2], &args[3]);
+        let mut args = Args::new(args);
+        let (name, field, value) = (args.next_arg()?, args.next_arg()?, args.next_arg()?);
         let key = ctx.open_key_writable(name);
         let hash = key.hash()?;
         let old = hash.get(field);
@@ -38,18 +40,20 @@ rmkit::command! {
     arity: -4,
     keys: (1, 1, 1),
     fn hmgetset(ctx, args) {
-        let pairs = &args[2..];
+        let mut args = Args::new(args);
+        let name = args.next_arg()?;
+        let pairs = args.rest();
         if !pairs.len().is_multiple_of(2) {
             return Err(Error::wrong_arity("hmgetset"));
         }
-        let key = ctx.open_key_writable(&args[1]);
+        let key = ctx.open_key_writable(name);
         let hash = key.hash()?;
         let mut old = Vec::with_capacity(pairs.len() / 2);
         for pair in pairs.chunks_exact(2) {
             old.push(hash.get(&pair[0]));
             hash.set(&pair[0], &pair[1])?;
         }
-        ctx.notify_keyspace_event(Notify::Hash, "hset", &args[1]);
+        ctx.notify_keyspace_event(Notify::Hash, "hset", name);
         ctx.replicate_verbatim();
         Ok(old.into())
     }

@@ -19,6 +19,7 @@
 pub mod path;
 pub mod template;
 
+use rmkit::args::Args;
 use rmkit::prelude::*;
 use serde_json::Value;
 
@@ -85,12 +86,32 @@ fn segments(p: &RedisStr) -> Result<Vec<path::Segment>> {
     path::parse(p.as_bytes()).map_err(|e| Error::new(e.to_string()))
 }
 
-fn keyword(arg: Option<&RedisStr>, word: &str) -> Result<bool> {
-    match arg {
-        None => Ok(false),
-        Some(a) if a.as_bytes().eq_ignore_ascii_case(word.as_bytes()) => Ok(true),
-        Some(_) => Err(Error::syntax()),
-    }
+rmkit::keywords! {
+    /// `JSON.SET`'s condition.
+    pub enum Cond { Nx = "NX", Xx = "XX" }
+}
+
+rmkit::keywords! {
+    /// Output formatting.
+    pub enum Format { Pretty = "PRETTY" }
+}
+
+/// `[PRETTY]` at the end of the arguments.
+fn is_pretty(args: &mut Args<'_, RedisStr>) -> Result<bool> {
+    let pretty = args.optional::<Format>()?.is_some();
+    args.done()?;
+    Ok(pretty)
+}
+
+/// An optional path at the end of the arguments (`None`: the root).
+fn optional_path(args: &mut Args<'_, RedisStr>) -> Result<Option<Vec<path::Segment>>> {
+    let p = if args.is_empty() {
+        None
+    } else {
+        Some(segments(args.next_arg()?)?)
+    };
+    args.done()?;
+    Ok(p)
 }
 
 rmkit::command! {
@@ -98,19 +119,17 @@ rmkit::command! {
     /// not exist; XX: only if it does. Invalid JSON leaves the key untouched.
     name: "json.set", flags: "write deny-oom", arity: -3, keys: (1, 1, 1),
     fn json_set(ctx, args) {
-        let cond = match args.get(3).map(|a| a.as_bytes().to_ascii_uppercase()) {
-            None => None,
-            Some(w) if w == b"NX" && args.len() == 4 => Some(false),
-            Some(w) if w == b"XX" && args.len() == 4 => Some(true),
-            Some(_) => return Err(Error::syntax()),
-        };
-        let key = ctx.open_key_writable(&args[1]);
+        let mut args = Args::new(args);
+        let (name, text) = (args.next_arg()?, args.next_bytes()?);
+        let cond = args.optional::<Cond>()?;
+        args.done()?;
+        let key = ctx.open_key_writable(name);
         let exists = key.value::<Json>()?.is_some();
-        if cond.is_some_and(|want| want != exists) {
+        if matches!((cond, exists), (Some(Cond::Nx), true) | (Some(Cond::Xx), false)) {
             return Ok(Reply::Null);
         }
-        key.set_value(|| parse(args[2].as_bytes()).map(Json))?;
-        ctx.notify_keyspace_event(Notify::Module, "json.set", &args[1]);
+        key.set_value(|| parse(text).map(Json))?;
+        ctx.notify_keyspace_event(Notify::Module, "json.set", name);
         ctx.replicate_verbatim();
         Ok(Reply::Ok)
     }
@@ -120,11 +139,10 @@ rmkit::command! {
     /// The document at key as JSON text (PRETTY: indented), or nil.
     name: "json.get", flags: "readonly fast", arity: -2, keys: (1, 1, 1),
     fn json_get(ctx, args) {
-        if args.len() > 3 {
-            return Err(Error::syntax());
-        }
-        let is_pretty = keyword(args.get(2), "pretty")?;
-        let key = ctx.open_key(&args[1]);
+        let mut args = Args::new(args);
+        let name = args.next_arg()?;
+        let is_pretty = is_pretty(&mut args)?;
+        let key = ctx.open_key(name);
         Ok(key.value::<Json>()?.map(|j| if is_pretty { pretty(&j.0) } else { compact(&j.0) }).into())
     }
 }
@@ -133,12 +151,10 @@ rmkit::command! {
     /// A JSON array of the values the path selects (PRETTY: indented), or nil if no key.
     name: "json.path", flags: "readonly fast", arity: -3, keys: (1, 1, 1),
     fn json_path(ctx, args) {
-        if args.len() > 4 {
-            return Err(Error::syntax());
-        }
-        let is_pretty = keyword(args.get(3), "pretty")?;
-        let segs = segments(&args[2])?;
-        let key = ctx.open_key(&args[1]);
+        let mut args = Args::new(args);
+        let (name, segs) = (args.next_arg()?, segments(args.next_arg()?)?);
+        let is_pretty = is_pretty(&mut args)?;
+        let key = ctx.open_key(name);
         Ok(key
             .value::<Json>()?
             .map(|j| {
@@ -161,29 +177,24 @@ rmkit::command! {
     }
 }
 
-fn is_root(segs: &[path::Segment]) -> bool {
-    segs.is_empty()
-}
-
 rmkit::command! {
     /// Remove the values the path selects (default `$`: the whole key); reply how many.
     name: "json.del", flags: "write", arity: -2, keys: (1, 1, 1),
     fn json_del(ctx, args) {
-        if args.len() > 3 {
-            return Err(Error::syntax());
-        }
-        let segs = match args.get(2) { Some(p) => segments(p)?, None => Vec::new() };
-        let key = ctx.open_key_writable(&args[1]);
+        let mut args = Args::new(args);
+        let name = args.next_arg()?;
+        let segs = optional_path(&mut args)?.unwrap_or_default();
+        let key = ctx.open_key_writable(name);
         if key.value::<Json>()?.is_none() {
             return Ok(Reply::Integer(0));
         }
-        let removed = if is_root(&segs) {
+        let removed = if segs.is_empty() {
             usize::from(key.delete()?)
         } else {
             key.update(|j: &mut Json| path::delete(&mut j.0, &segs))?.unwrap_or(0)
         };
         if removed > 0 {
-            ctx.notify_keyspace_event(Notify::Module, "json.del", &args[1]);
+            ctx.notify_keyspace_event(Notify::Module, "json.del", name);
             ctx.replicate_verbatim();
         }
         Ok(Reply::from(removed))
@@ -194,15 +205,15 @@ rmkit::command! {
     /// The JSON type of the document (or, with a path, an array of the selected values' types).
     name: "json.type", flags: "readonly fast", arity: -2, keys: (1, 1, 1),
     fn json_type(ctx, args) {
-        if args.len() > 3 {
-            return Err(Error::syntax());
-        }
-        let key = ctx.open_key(&args[1]);
+        let mut args = Args::new(args);
+        let name = args.next_arg()?;
+        let segs = optional_path(&mut args)?;
+        let key = ctx.open_key(name);
         let Some(j) = key.value::<Json>()? else { return Ok(Reply::Null) };
-        match args.get(2) {
+        match segs {
             None => Ok(Reply::from(path::type_name(&j.0))),
-            Some(p) => {
-                let found = path::select(&j.0, &segments(p)?);
+            Some(segs) => {
+                let found = path::select(&j.0, &segs);
                 Ok(Reply::Array(found.into_iter().map(|v| Reply::from(path::type_name(v))).collect()))
             }
         }
@@ -214,20 +225,20 @@ rmkit::command! {
     /// non-arrays).
     name: "json.arrlen", flags: "readonly fast", arity: -2, keys: (1, 1, 1),
     fn json_arrlen(ctx, args) {
-        if args.len() > 3 {
-            return Err(Error::syntax());
-        }
-        let key = ctx.open_key(&args[1]);
+        let mut args = Args::new(args);
+        let name = args.next_arg()?;
+        let segs = optional_path(&mut args)?;
+        let key = ctx.open_key(name);
         let Some(j) = key.value::<Json>()? else { return Ok(Reply::Null) };
-        match args.get(2) {
+        match segs {
             None => match &j.0 {
                 Value::Array(a) => Ok(Reply::from(a.len())),
                 other => Err(Error::new(format!("the document is {} {}, not an array",
                     if path::type_name(other).starts_with(['a', 'i', 'o']) { "an" } else { "a" },
                     path::type_name(other)))),
             },
-            Some(p) => {
-                let found = path::select(&j.0, &segments(p)?);
+            Some(segs) => {
+                let found = path::select(&j.0, &segs);
                 Ok(Reply::Array(
                     found.into_iter().map(|v| v.as_array().map(Vec::len).into()).collect(),
                 ))

@@ -1,7 +1,194 @@
 //! The pure argument layer: functions of bytes only, so they run in unit tests and fuzzers
 //! without a server, and accept exactly what Redis accepts.
+//!
+//! [`Args`] walks a command's arguments (`&[RedisStr]` in a handler, `&[&[u8]]` in a test or a
+//! fuzzer) and turns them into typed values with Redis's own error texts, without allocating:
+//!
+//! ```
+//! use rmkit::args::Args;
+//! use rmkit::keywords;
+//!
+//! keywords! {
+//!     /// JSON.SET's condition.
+//!     pub enum Cond { Nx = "NX", Xx = "XX" }
+//! }
+//!
+//! let argv: &[&[u8]] = &[b"json.set", b"k", b"[1]", b"nx"];
+//! let mut args = Args::new(argv);
+//! let key = args.next_arg()?;
+//! let doc = args.next_bytes()?;
+//! let cond = args.optional::<Cond>()?;
+//! args.done()?;
+//! assert_eq!((*key, doc, cond), (&b"k"[..], &b"[1]"[..], Some(Cond::Nx)));
+//!
+//! let short: &[&[u8]] = &[b"json.set", b"k"];
+//! let mut args = Args::new(short);
+//! args.next_arg()?;
+//! assert_eq!(args.next_bytes().unwrap_err().message(),
+//!            "ERR wrong number of arguments for 'json.set' command");
+//! # Ok::<(), rmkit::Error>(())
+//! ```
 
 use crate::Error;
+
+/// A cursor over a command's arguments (the command name first, as Redis passes them).
+#[derive(Debug, Clone)]
+pub struct Args<'a, T> {
+    argv: &'a [T],
+    pos: usize,
+}
+
+impl<'a, T: AsRef<[u8]>> Args<'a, T> {
+    /// Starts after the command name (`argv[0]`).
+    pub fn new(argv: &'a [T]) -> Self {
+        Args { argv, pos: 1.min(argv.len()) }
+    }
+
+    /// The command name, for error messages.
+    fn command(&self) -> String {
+        self.argv
+            .first()
+            .map(|c| String::from_utf8_lossy(c.as_ref()).to_lowercase())
+            .unwrap_or_default()
+    }
+
+    /// The next argument as it was passed (e.g. a `RedisStr` to open a key with), or the arity
+    /// error if there is none.
+    pub fn next_arg(&mut self) -> Result<&'a T, Error> {
+        let a = self.argv.get(self.pos).ok_or_else(|| Error::wrong_arity(&self.command()))?;
+        self.pos += 1;
+        Ok(a)
+    }
+
+    /// The next argument's bytes.
+    pub fn next_bytes(&mut self) -> Result<&'a [u8], Error> {
+        self.next_arg().map(AsRef::as_ref)
+    }
+
+    /// The next argument as UTF-8.
+    pub fn next_str(&mut self) -> Result<&'a str, Error> {
+        let b = self.next_bytes()?;
+        std::str::from_utf8(b).map_err(|_| Error::new("argument is not valid UTF-8"))
+    }
+
+    /// The next argument as an integer ([`parse_i64`] rules).
+    pub fn next_i64(&mut self) -> Result<i64, Error> {
+        parse_i64(self.next_bytes()?)
+    }
+
+    /// The next argument as a non-negative integer.
+    pub fn next_u64(&mut self) -> Result<u64, Error> {
+        parse_u64(self.next_bytes()?)
+    }
+
+    /// The next argument as a float ([`parse_f64`] rules).
+    pub fn next_f64(&mut self) -> Result<f64, Error> {
+        parse_f64(self.next_bytes()?)
+    }
+
+    /// The next argument as one of the keywords of `K` (case-insensitive), or `ERR syntax error`.
+    pub fn next_keyword<K: Keyword>(&mut self) -> Result<K, Error> {
+        K::parse(self.next_bytes()?).ok_or_else(Error::syntax)
+    }
+
+    /// A keyword of `K` if one comes next (consumed), `None` at the end; anything else is
+    /// `ERR syntax error`.
+    pub fn optional<K: Keyword>(&mut self) -> Result<Option<K>, Error> {
+        if self.is_empty() { Ok(None) } else { self.next_keyword().map(Some) }
+    }
+
+    /// The keyword of `K` that comes next, if it is one (consumed); otherwise nothing is consumed.
+    pub fn peek_keyword<K: Keyword>(&mut self) -> Option<K> {
+        let k = K::parse(self.argv.get(self.pos)?.as_ref())?;
+        self.pos += 1;
+        Some(k)
+    }
+
+    /// The arguments not consumed yet (a variadic tail).
+    pub fn rest(&mut self) -> &'a [T] {
+        let r = &self.argv[self.pos..];
+        self.pos = self.argv.len();
+        r
+    }
+
+    /// How many arguments are left.
+    pub fn len(&self) -> usize {
+        self.argv.len() - self.pos
+    }
+
+    /// Whether every argument was consumed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Succeeds if every argument was consumed; `ERR syntax error` otherwise.
+    pub fn done(&self) -> Result<(), Error> {
+        if self.is_empty() { Ok(()) } else { Err(Error::syntax()) }
+    }
+}
+
+/// A set of keywords an argument may be (see [`keywords!`](crate::keywords!)).
+pub trait Keyword: Sized {
+    /// The keyword `arg` names (ASCII case-insensitive), if any.
+    fn parse(arg: &[u8]) -> Option<Self>;
+}
+
+/// Declares an enum of keywords for [`Args::next_keyword`] / [`Args::optional`].
+///
+/// ```
+/// rmkit::keywords! {
+///     /// Output style.
+///     pub enum Style { Pretty = "PRETTY", Compact = "COMPACT" }
+/// }
+/// use rmkit::args::Keyword;
+/// assert_eq!(Style::parse(b"pretty"), Some(Style::Pretty));
+/// assert_eq!(Style::parse(b"ugly"), None);
+/// ```
+#[macro_export]
+macro_rules! keywords {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($variant:ident = $word:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        $vis enum $name {
+            $(
+                #[doc = concat!("`", $word, "`")]
+                $variant
+            ),+
+        }
+        impl $crate::args::Keyword for $name {
+            fn parse(arg: &[u8]) -> ::std::option::Option<Self> {
+                $(
+                    if arg.eq_ignore_ascii_case($word.as_bytes()) {
+                        return ::std::option::Option::Some($name::$variant);
+                    }
+                )+
+                ::std::option::Option::None
+            }
+        }
+    };
+}
+
+/// Parses a float as Redis does for scores and increments (`strtod` without surrounding spaces):
+/// decimal or exponent notation and `inf`/`-inf`; `nan` and empty strings are refused with
+/// `ERR value is not a valid float`. (C's `strtod` also reads hexadecimal floats; this does not.)
+///
+/// ```
+/// use rmkit::args::parse_f64;
+/// assert_eq!(parse_f64(b"1.5e3"), Ok(1500.0));
+/// assert_eq!(parse_f64(b"-inf"), Ok(f64::NEG_INFINITY));
+/// assert_eq!(parse_f64(b"nan").unwrap_err().message(), "ERR value is not a valid float");
+/// ```
+pub fn parse_f64(s: &[u8]) -> Result<f64, Error> {
+    let bad = || Error::new("value is not a valid float");
+    if s.is_empty() || s.len() > 5120 || s[0].is_ascii_whitespace() || s[s.len() - 1].is_ascii_whitespace() {
+        return Err(bad());
+    }
+    let text = std::str::from_utf8(s).map_err(|_| bad())?;
+    match text.parse::<f64>() {
+        Ok(v) if !v.is_nan() => Ok(v),
+        _ => Err(bad()),
+    }
+}
 
 /// Parses a signed 64-bit integer with the rules of Redis's `string2ll` (what `INCRBY`,
 /// `EXPIRE` and `RedisModule_StringToLongLong` use): optional `-`, no `+`, no spaces, no leading
@@ -66,6 +253,46 @@ fn string2ll(s: &[u8]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    crate::keywords! {
+        enum Cond { Nx = "NX", Xx = "XX" }
+    }
+
+    #[test]
+    fn args_walk_positionals_keywords_and_tails() {
+        let argv: &[&[u8]] = &[b"CMD", b"key", b"42", b"-1.5", b"xx", b"a", b"b"];
+        let mut a = Args::new(argv);
+        assert_eq!(a.next_bytes(), Ok(&b"key"[..]));
+        assert_eq!(a.next_i64(), Ok(42));
+        assert_eq!(a.next_f64(), Ok(-1.5));
+        assert_eq!(a.peek_keyword::<Cond>(), Some(Cond::Xx));
+        assert_eq!(a.peek_keyword::<Cond>(), None, "not a keyword: nothing consumed");
+        assert_eq!(a.len(), 2);
+        assert_eq!(a.rest(), &[&b"a"[..], &b"b"[..]]);
+        assert!(a.done().is_ok());
+        assert_eq!(a.next_bytes().unwrap_err().message(), "ERR wrong number of arguments for 'cmd' command");
+    }
+
+    #[test]
+    fn args_errors_use_redis_wording() {
+        let argv: &[&[u8]] = &[b"c", b"x", b"NOPE", b"extra"];
+        let mut a = Args::new(argv);
+        assert_eq!(a.next_i64().unwrap_err(), Error::not_an_integer());
+        assert_eq!(a.optional::<Cond>().unwrap_err(), Error::syntax());
+        assert_eq!(a.done().unwrap_err(), Error::syntax());
+        let empty: &[&[u8]] = &[];
+        assert!(Args::new(empty).is_empty());
+    }
+
+    #[test]
+    fn floats_follow_redis_rules() {
+        for (s, v) in [("1", 1.0), ("-0.5", -0.5), ("1e3", 1000.0), (".5", 0.5), ("inf", f64::INFINITY), ("+2", 2.0)] {
+            assert_eq!(parse_f64(s.as_bytes()), Ok(v), "{s}");
+        }
+        for s in ["", " 1", "1 ", "nan", "NaN", "1,5", "abc", "1e", "--1"] {
+            assert!(parse_f64(s.as_bytes()).is_err(), "{s:?}");
+        }
+    }
 
     #[test]
     fn accepts_what_redis_accepts() {
