@@ -9,6 +9,7 @@
 
 use rmkit::args::Args;
 use rmkit::prelude::*;
+use rmkit::{Arg, KeySpec};
 
 rmkit::module! { name: "hashex", version: 1 }
 
@@ -19,6 +20,13 @@ rmkit::command! {
     flags: "write fast deny-oom",
     arity: 4,
     keys: (1, 1, 1),
+    info: {
+        since: "1.0.0",
+        complexity: "O(1)",
+        acl: "hash",
+        key_specs: &[KeySpec::single(1, "RW access update")],
+        args: &[Arg::key("key", 0), Arg::string("field"), Arg::string("value")],
+    },
     fn hgetset(ctx, args) {
         let mut args = Args::new(args);
         let (name, field, value) = (args.next_arg()?, args.next_arg()?, args.next_arg()?);
@@ -39,6 +47,16 @@ rmkit::command! {
     flags: "write deny-oom",
     arity: -4,
     keys: (1, 1, 1),
+    info: {
+        since: "1.0.0",
+        complexity: "O(N) where N is the number of fields",
+        acl: "hash",
+        key_specs: &[KeySpec::single(1, "RW access update")],
+        args: &[
+            Arg::key("key", 0),
+            Arg::block("data", &[Arg::string("field"), Arg::string("value")]).multiple(),
+        ],
+    },
     fn hmgetset(ctx, args) {
         let mut args = Args::new(args);
         let name = args.next_arg()?;

@@ -291,15 +291,26 @@ rmkit::command! {
 }
 
 rmkit::command! {
-    /// JSON.DEBUG MEMORY key: the bytes the document holds, measured by the allocator (what
-    /// MEMORY USAGE adds on top of the key's own overhead).
-    name: "json.debug", flags: "readonly", arity: 3, keys: (2, 2, 1),
-    fn json_debug(ctx, args) {
-        if !args[1].as_bytes().eq_ignore_ascii_case(b"memory") {
-            return Err(Error::new("unknown subcommand; try JSON.DEBUG MEMORY key"));
-        }
+    /// The bytes the document holds, measured by the allocator (what MEMORY USAGE adds on top
+    /// of the key's own overhead).
+    name: "json.debug|memory", flags: "readonly", arity: 3, keys: (2, 2, 1),
+    info: { since: "1.0.0", complexity: "O(1)", args: &[rmkit::Arg::key("key", 0)] },
+    fn json_debug_memory(ctx, args) {
         let key = ctx.open_key(&args[2]);
         Ok(Reply::from(key.value_bytes::<Json>()?.unwrap_or(0)))
+    }
+}
+
+rmkit::command! {
+    /// What JSON.DEBUG can do.
+    name: "json.debug|help", flags: "readonly", arity: 2, keys: (0, 0, 0),
+    fn json_debug_help(ctx, args) {
+        Ok(Reply::Array(vec![
+            Reply::from("JSON.DEBUG MEMORY <key>"),
+            Reply::from("    The bytes the document holds, measured by the allocator."),
+            Reply::from("JSON.DEBUG HELP"),
+            Reply::from("    This text."),
+        ]))
     }
 }
 

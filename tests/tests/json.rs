@@ -133,6 +133,36 @@ fn commands_reply_as_documented() {
 }
 
 #[test]
+fn json_debug_is_a_container_with_subcommands() {
+    let server = Server::builder().module("rmkit-json").start();
+    let mut c = server.client();
+    let info: Value = redis::cmd("COMMAND")
+        .arg("INFO")
+        .arg("json.debug")
+        .query(&mut c)
+        .unwrap();
+    let text = format!("{info:?}");
+    assert!(
+        text.contains("json.debug|memory") && text.contains("json.debug|help"),
+        "{text}"
+    );
+    let keys: Vec<String> = redis::cmd("COMMAND")
+        .arg("GETKEYS")
+        .arg("json.debug")
+        .arg("memory")
+        .arg("k")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(keys, ["k"]);
+    let help: Vec<String> = q(&mut c, &["json.debug", "help"]);
+    assert_eq!(help[0], "JSON.DEBUG MEMORY <key>");
+    assert_eq!(
+        q_err(&mut c, &["json.debug", "memory"]),
+        "ERR wrong number of arguments for 'json.debug|memory' command"
+    );
+}
+
+#[test]
 fn bad_input_gets_clear_errors_and_changes_nothing() {
     let server = Server::builder().module("rmkit-json").start();
     let mut c = server.client();
@@ -204,7 +234,7 @@ fn bad_input_gets_clear_errors_and_changes_nothing() {
         ),
         (
             &["json.debug", "nonsense", "d"],
-            "ERR unknown subcommand; try JSON.DEBUG MEMORY key",
+            "ERR unknown subcommand 'nonsense'. Try JSON.DEBUG HELP.",
         ),
     ];
     for (args, expected) in cases {

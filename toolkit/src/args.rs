@@ -41,7 +41,10 @@ pub struct Args<'a, T> {
 impl<'a, T: AsRef<[u8]>> Args<'a, T> {
     /// Starts after the command name (`argv[0]`).
     pub fn new(argv: &'a [T]) -> Self {
-        Args { argv, pos: 1.min(argv.len()) }
+        Args {
+            argv,
+            pos: 1.min(argv.len()),
+        }
     }
 
     /// The command name, for error messages.
@@ -55,7 +58,10 @@ impl<'a, T: AsRef<[u8]>> Args<'a, T> {
     /// The next argument as it was passed (e.g. a `RedisStr` to open a key with), or the arity
     /// error if there is none.
     pub fn next_arg(&mut self) -> Result<&'a T, Error> {
-        let a = self.argv.get(self.pos).ok_or_else(|| Error::wrong_arity(&self.command()))?;
+        let a = self
+            .argv
+            .get(self.pos)
+            .ok_or_else(|| Error::wrong_arity(&self.command()))?;
         self.pos += 1;
         Ok(a)
     }
@@ -94,7 +100,11 @@ impl<'a, T: AsRef<[u8]>> Args<'a, T> {
     /// A keyword of `K` if one comes next (consumed), `None` at the end; anything else is
     /// `ERR syntax error`.
     pub fn optional<K: Keyword>(&mut self) -> Result<Option<K>, Error> {
-        if self.is_empty() { Ok(None) } else { self.next_keyword().map(Some) }
+        if self.is_empty() {
+            Ok(None)
+        } else {
+            self.next_keyword().map(Some)
+        }
     }
 
     /// The keyword of `K` that comes next, if it is one (consumed); otherwise nothing is consumed.
@@ -123,7 +133,11 @@ impl<'a, T: AsRef<[u8]>> Args<'a, T> {
 
     /// Succeeds if every argument was consumed; `ERR syntax error` otherwise.
     pub fn done(&self) -> Result<(), Error> {
-        if self.is_empty() { Ok(()) } else { Err(Error::syntax()) }
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::syntax())
+        }
     }
 }
 
@@ -180,7 +194,11 @@ macro_rules! keywords {
 /// ```
 pub fn parse_f64(s: &[u8]) -> Result<f64, Error> {
     let bad = || Error::new("value is not a valid float");
-    if s.is_empty() || s.len() > 5120 || s[0].is_ascii_whitespace() || s[s.len() - 1].is_ascii_whitespace() {
+    if s.is_empty()
+        || s.len() > 5120
+        || s[0].is_ascii_whitespace()
+        || s[s.len() - 1].is_ascii_whitespace()
+    {
         return Err(bad());
     }
     let text = std::str::from_utf8(s).map_err(|_| bad())?;
@@ -266,11 +284,18 @@ mod tests {
         assert_eq!(a.next_i64(), Ok(42));
         assert_eq!(a.next_f64(), Ok(-1.5));
         assert_eq!(a.peek_keyword::<Cond>(), Some(Cond::Xx));
-        assert_eq!(a.peek_keyword::<Cond>(), None, "not a keyword: nothing consumed");
+        assert_eq!(
+            a.peek_keyword::<Cond>(),
+            None,
+            "not a keyword: nothing consumed"
+        );
         assert_eq!(a.len(), 2);
         assert_eq!(a.rest(), &[&b"a"[..], &b"b"[..]]);
         assert!(a.done().is_ok());
-        assert_eq!(a.next_bytes().unwrap_err().message(), "ERR wrong number of arguments for 'cmd' command");
+        assert_eq!(
+            a.next_bytes().unwrap_err().message(),
+            "ERR wrong number of arguments for 'cmd' command"
+        );
     }
 
     #[test]
@@ -286,7 +311,14 @@ mod tests {
 
     #[test]
     fn floats_follow_redis_rules() {
-        for (s, v) in [("1", 1.0), ("-0.5", -0.5), ("1e3", 1000.0), (".5", 0.5), ("inf", f64::INFINITY), ("+2", 2.0)] {
+        for (s, v) in [
+            ("1", 1.0),
+            ("-0.5", -0.5),
+            ("1e3", 1000.0),
+            (".5", 0.5),
+            ("inf", f64::INFINITY),
+            ("+2", 2.0),
+        ] {
             assert_eq!(parse_f64(s.as_bytes()), Ok(v), "{s}");
         }
         for s in ["", " 1", "1 ", "nan", "NaN", "1,5", "abc", "1e", "--1"] {

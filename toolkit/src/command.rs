@@ -33,12 +33,247 @@ pub struct CommandDef {
     pub last_key: i32,
     /// Step between key arguments.
     pub key_step: i32,
-    /// The doc comment of the declaration.
+    /// The doc comment of the declaration (its first paragraph is the summary).
     pub doc: &'static str,
+    /// Optional documentation and metadata for `COMMAND INFO`/`COMMAND DOCS`.
+    pub info: CommandInfo,
     /// Where it was declared (`file:line`), for error messages.
     pub location: &'static str,
     /// The trampoline Redis calls.
     pub callback: RawCommandFn,
+}
+
+/// Documentation and metadata of a command beyond name, flags, arity and key range; all
+/// optional. Registered with `RedisModule_SetCommandInfo` (Redis 7.0+) so `COMMAND INFO`,
+/// `COMMAND DOCS` and `COMMAND GETKEYS` show them; ACL categories need Redis 7.2
+/// (`RedisModule_SetCommandACLCategories`) and are skipped with a log line on older servers.
+#[derive(Debug, Clone, Copy)]
+pub struct CommandInfo {
+    /// The module version that added the command, e.g. `"1.0.0"` (`""`: not given).
+    pub since: &'static str,
+    /// Time complexity, e.g. `"O(1)"` (`""`: not given).
+    pub complexity: &'static str,
+    /// Command tips for clients, e.g. `"nondeterministic_output"` (`""`: none).
+    pub tips: &'static str,
+    /// ACL categories, space separated, e.g. `"hash"` (Redis 7.2+).
+    pub acl: &'static str,
+    /// Key specifications; empty means Redis derives one from the key range.
+    pub key_specs: &'static [KeySpec],
+    /// The arguments, for `COMMAND DOCS`.
+    pub args: &'static [Arg],
+}
+
+impl CommandInfo {
+    /// No metadata.
+    pub const EMPTY: CommandInfo = CommandInfo {
+        since: "",
+        complexity: "",
+        tips: "",
+        acl: "",
+        key_specs: &[],
+        args: &[],
+    };
+}
+
+/// A key specification: where keys start and how to find the rest, with what the command does
+/// to them.
+#[derive(Debug, Clone, Copy)]
+pub struct KeySpec {
+    /// Flags, space separated: one of `RO RW OW RM`, then any of `access update insert delete
+    /// not_key incomplete variable_flags` (Redis's key-spec flags).
+    pub flags: &'static str,
+    /// Where the search for keys begins.
+    pub begin: BeginSearch,
+    /// How keys are found from there.
+    pub find: FindKeys,
+}
+
+/// Where a key search begins.
+#[derive(Debug, Clone, Copy)]
+pub enum BeginSearch {
+    /// At this argument index.
+    Index(i32),
+    /// After this keyword, searching from `start_from` (negative: from the end).
+    Keyword {
+        /// The keyword, e.g. `"STREAMS"`.
+        keyword: &'static str,
+        /// Where to start searching for it.
+        start_from: i32,
+    },
+}
+
+/// How keys are found once the search has begun.
+#[derive(Debug, Clone, Copy)]
+pub enum FindKeys {
+    /// A range: the last key relative to the first (-1: to the end), a step, and a limit.
+    Range {
+        /// Index of the last key relative to the begin search (negative: from the end).
+        last_key: i32,
+        /// Step between keys.
+        step: i32,
+        /// With `last_key` -1: stop after `count / limit` keys (0: no limit).
+        limit: i32,
+    },
+    /// A count argument followed by the keys.
+    KeyNum {
+        /// Index of the count argument relative to the begin search.
+        key_num_index: i32,
+        /// Index of the first key relative to the begin search.
+        first_key: i32,
+        /// Step between keys.
+        step: i32,
+    },
+}
+
+impl KeySpec {
+    /// One key at argument `index`, with `flags`.
+    pub const fn single(index: i32, flags: &'static str) -> KeySpec {
+        KeySpec {
+            flags,
+            begin: BeginSearch::Index(index),
+            find: FindKeys::Range {
+                last_key: 0,
+                step: 1,
+                limit: 0,
+            },
+        }
+    }
+}
+
+/// One documented argument (`COMMAND DOCS`).
+#[derive(Debug, Clone, Copy)]
+pub struct Arg {
+    /// Its name.
+    pub name: &'static str,
+    /// Its type.
+    pub kind: ArgKind,
+    /// For keys: the index of its key spec (-1: none).
+    pub key_spec: i32,
+    /// A keyword that precedes it (`EX` in `EX seconds`), or the token of a pure token.
+    pub token: Option<&'static str>,
+    /// May be left out.
+    pub optional: bool,
+    /// May be repeated.
+    pub multiple: bool,
+    /// The alternatives of a `OneOf` or the parts of a `Block`.
+    pub subargs: &'static [Arg],
+}
+
+/// The type of a documented argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgKind {
+    /// A string.
+    String,
+    /// An integer.
+    Integer,
+    /// A double.
+    Double,
+    /// A key name.
+    Key,
+    /// A glob-style pattern.
+    Pattern,
+    /// A Unix time.
+    UnixTime,
+    /// A keyword alone (its `token`).
+    PureToken,
+    /// One of the `subargs`.
+    OneOf,
+    /// All of the `subargs`, in order.
+    Block,
+}
+
+impl Arg {
+    const fn new(name: &'static str, kind: ArgKind) -> Arg {
+        Arg {
+            name,
+            kind,
+            key_spec: -1,
+            token: None,
+            optional: false,
+            multiple: false,
+            subargs: &[],
+        }
+    }
+    /// A string argument.
+    pub const fn string(name: &'static str) -> Arg {
+        Arg::new(name, ArgKind::String)
+    }
+    /// An integer argument.
+    pub const fn integer(name: &'static str) -> Arg {
+        Arg::new(name, ArgKind::Integer)
+    }
+    /// A double argument.
+    pub const fn double(name: &'static str) -> Arg {
+        Arg::new(name, ArgKind::Double)
+    }
+    /// A key argument described by key spec `spec`.
+    pub const fn key(name: &'static str, spec: i32) -> Arg {
+        Arg {
+            key_spec: spec,
+            ..Arg::new(name, ArgKind::Key)
+        }
+    }
+    /// A keyword on its own, e.g. `NX`.
+    pub const fn token(word: &'static str) -> Arg {
+        Arg {
+            token: Some(word),
+            ..Arg::new(word, ArgKind::PureToken)
+        }
+    }
+    /// One of `choices`.
+    pub const fn one_of(name: &'static str, choices: &'static [Arg]) -> Arg {
+        Arg {
+            subargs: choices,
+            ..Arg::new(name, ArgKind::OneOf)
+        }
+    }
+    /// All of `parts`, in order.
+    pub const fn block(name: &'static str, parts: &'static [Arg]) -> Arg {
+        Arg {
+            subargs: parts,
+            ..Arg::new(name, ArgKind::Block)
+        }
+    }
+    /// Marks it optional.
+    pub const fn optional(self) -> Arg {
+        Arg {
+            optional: true,
+            ..self
+        }
+    }
+    /// Marks it repeatable.
+    pub const fn multiple(self) -> Arg {
+        Arg {
+            multiple: true,
+            ..self
+        }
+    }
+}
+
+/// Key-spec flag names and their `REDISMODULE_CMD_KEY_*` bits.
+pub const KEY_SPEC_FLAGS: &[(&str, u64)] = &[
+    ("RO", 1),
+    ("RW", 2),
+    ("OW", 4),
+    ("RM", 8),
+    ("access", 16),
+    ("update", 32),
+    ("insert", 64),
+    ("delete", 128),
+    ("not_key", 256),
+    ("incomplete", 512),
+    ("variable_flags", 1024),
+];
+
+/// The bits of a key spec's flags, or the first unknown word.
+pub fn key_spec_flags(flags: &str) -> std::result::Result<u64, String> {
+    flags.split_ascii_whitespace().try_fold(0u64, |acc, word| {
+        KEY_SPEC_FLAGS
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(word))
+            .map(|(_, bit)| acc | bit)
+            .ok_or_else(|| format!("unknown key spec flag '{word}'"))
+    })
 }
 
 /// A command's Rust side: implemented by [`command!`](crate::command!) on a zero-sized type,
@@ -119,6 +354,14 @@ pub fn validate(def: &CommandDef, name: &str) -> std::result::Result<(), String>
             def.first_key, def.last_key, def.key_step
         ));
     }
+    if name.matches('|').count() > 1 || name.starts_with('|') || name.ends_with('|') {
+        return Err(format!(
+            "command '{name}': a subcommand is named 'parent|sub' (one level)"
+        ));
+    }
+    for spec in def.info.key_specs {
+        key_spec_flags(spec.flags).map_err(|e| format!("command '{name}': {e}"))?;
+    }
     Ok(())
 }
 
@@ -144,6 +387,10 @@ pub fn validate(def: &CommandDef, name: &str) -> std::result::Result<(), String>
 /// - `arity`: `n` for exactly `n` arguments including the name, `-n` for at least `n`. Checked
 ///   before the body runs; a mismatch replies `ERR wrong number of arguments for '<name>' command`.
 /// - `keys`: `(first, last, step)` key positions, `(0, 0, 0)` for none.
+/// - `info: { ... }` (optional): [`CommandInfo`] fields — `since`, `complexity`, `tips`, `acl`,
+///   `key_specs`, `args` — for `COMMAND INFO`/`COMMAND DOCS`.
+/// - A name `"parent|sub"` declares a subcommand (`JSON.DEBUG MEMORY` style); the parent
+///   container command is created for it.
 /// - the body gets `ctx: &Context` and `args: &[RedisStr]` (zero-copy views of the arguments,
 ///   the command name first) and returns [`Result`](crate::Result)`<Reply>`. A panic inside is
 ///   caught: the client gets an `ERR` reply, the server log the panic message, and the server
@@ -156,6 +403,7 @@ macro_rules! command {
         flags: $flags:literal,
         arity: $arity:expr,
         keys: ($first:expr, $last:expr, $step:expr),
+        $(info: { $($field:ident : $value:expr),* $(,)? },)?
         fn $fname:ident($ctx:ident, $args:ident) $body:block
     ) => {
         $(#[doc = $doc])*
@@ -184,6 +432,10 @@ macro_rules! command {
                 last_key: $last,
                 key_step: $step,
                 doc: concat!($($doc, "\n"),*),
+                info: $crate::command::CommandInfo {
+                    $($($field: $value,)*)?
+                    ..$crate::command::CommandInfo::EMPTY
+                },
                 location: concat!(file!(), ":", line!()),
                 callback: $crate::ffi::trampoline::<$fname>,
             };
@@ -204,6 +456,7 @@ mod tests {
             last_key: keys.1,
             key_step: keys.2,
             doc: "",
+            info: CommandInfo::EMPTY,
             location: "here",
             callback: crate::ffi::trampoline::<Nop>,
         }

@@ -47,7 +47,7 @@ mod logger;
 mod memory;
 mod reply;
 
-pub use command::{COMMANDS, CommandDef};
+pub use command::{Arg, COMMANDS, CommandDef, CommandInfo, KeySpec};
 pub use error::{Error, Result};
 pub use ffi::{Context, Hash, Key, KeyKind, LogLevel, Notify, RedisStr, RedisString, TimerId, log};
 pub use reply::Reply;

@@ -221,9 +221,13 @@ unsafe fn register_types(ctx: *mut raw::RedisModuleCtx) -> Result<usize, String>
 }
 
 /// Registers every entry of [`COMMANDS`]; duplicate names (case-insensitive) fail the load.
+/// A name `parent|sub` becomes a subcommand of container command `parent` (created on demand).
 unsafe fn register_commands(ctx: *mut raw::RedisModuleCtx, module: &str) -> Result<usize, String> {
     let mut seen: HashMap<String, &'static str> = HashMap::new();
-    for def in COMMANDS.iter() {
+    let mut containers: HashMap<String, *mut raw::RedisModuleCommand> = HashMap::new();
+    let mut acl_skipped = 0;
+    let defs: Vec<_> = COMMANDS.iter().collect();
+    for def in &defs {
         let name = match def.name.strip_prefix("{module}") {
             Some(rest) => format!("{module}{rest}"),
             None => def.name.to_owned(),
@@ -235,36 +239,120 @@ unsafe fn register_commands(ctx: *mut raw::RedisModuleCtx, module: &str) -> Resu
                 def.location
             ));
         }
-        let cname = CString::new(name.as_str())
-            .map_err(|_| format!("command name {name:?} contains NUL"))?;
-        let cflags =
-            CString::new(def.flags).map_err(|_| format!("flags of '{name}' contain NUL"))?;
-        // SAFETY: valid load context; Redis copies the name and parses the flags before returning;
-        // the callback is a monomorphised trampoline in this image.
-        let r = unsafe {
-            api!(RedisModule_CreateCommand)(
-                ctx,
-                cname.as_ptr(),
-                Some(def.callback),
-                cflags.as_ptr(),
-                def.first_key,
-                def.last_key,
-                def.key_step,
-            )
-        };
-        if r != OK {
-            return Err(format!(
+        let refused = || {
+            format!(
                 "Redis refused command '{name}' (declared at {}): the name may belong to the server \
                  or another module, or a flag is not supported by this server",
                 def.location
+            )
+        };
+        let cflags =
+            CString::new(def.flags).map_err(|_| format!("flags of '{name}' contain NUL"))?;
+        let cmd = match name.split_once('|') {
+            None => {
+                if defs.iter().any(|d| {
+                    d.name
+                        .to_ascii_lowercase()
+                        .starts_with(&format!("{}|", name.to_ascii_lowercase()))
+                }) {
+                    return Err(format!(
+                        "command '{name}' (declared at {}) has subcommands, so it cannot have a body of its own",
+                        def.location
+                    ));
+                }
+                let cname = CString::new(name.as_str())
+                    .map_err(|_| format!("command name {name:?} contains NUL"))?;
+                // SAFETY: valid load context; Redis copies the name and parses the flags; the
+                // callback is a monomorphised trampoline in this image.
+                let r = unsafe {
+                    api!(RedisModule_CreateCommand)(
+                        ctx,
+                        cname.as_ptr(),
+                        Some(def.callback),
+                        cflags.as_ptr(),
+                        def.first_key,
+                        def.last_key,
+                        def.key_step,
+                    )
+                };
+                if r != OK {
+                    return Err(refused());
+                }
+                // SAFETY: valid context; the command was just created.
+                unsafe { api!(RedisModule_GetCommand)(ctx, cname.as_ptr()) }
+            }
+            Some((parent, sub)) => {
+                // SAFETY: valid load context.
+                let parent_cmd =
+                    unsafe { container(ctx, parent, &mut containers) }.ok_or_else(refused)?;
+                let csub =
+                    CString::new(sub).map_err(|_| format!("command name {name:?} contains NUL"))?;
+                // SAFETY: a container command of this module; as for CreateCommand.
+                let r = unsafe {
+                    api!(RedisModule_CreateSubcommand)(
+                        parent_cmd,
+                        csub.as_ptr(),
+                        Some(def.callback),
+                        cflags.as_ptr(),
+                        def.first_key,
+                        def.last_key,
+                        def.key_step,
+                    )
+                };
+                if r != OK {
+                    return Err(refused());
+                }
+                let full = cstring_lossy(&name);
+                // SAFETY: valid context; "parent|sub" names the subcommand just created.
+                unsafe { api!(RedisModule_GetCommand)(ctx, full.as_ptr()) }
+            }
+        };
+        if cmd.is_null() {
+            return Err(format!(
+                "RedisModule_GetCommand did not find '{name}' right after creating it"
             ));
         }
-        // SAFETY: valid load context; the command was just created under this name.
-        if let Err(e) = unsafe { set_command_info(ctx, &cname, def) } {
-            super::log(LogLevel::Warning, &format!("rmkit: command '{name}': {e}"));
-        }
+        // SAFETY: a command of this module.
+        acl_skipped += usize::from(
+            unsafe { super::info::set_command_info(cmd, &name, def) }
+                .map_err(|e| format!("command '{name}' (declared at {}): {e}", def.location))?,
+        );
+    }
+    if acl_skipped > 0 {
+        super::log(
+            LogLevel::Notice,
+            &format!(
+                "rmkit: ACL categories of {acl_skipped} commands not set: this server lacks \
+                 RedisModule_SetCommandACLCategories (Redis 7.2+)"
+            ),
+        );
     }
     Ok(seen.len())
+}
+
+/// The container command `parent`, created (without a body) the first time a subcommand needs it.
+unsafe fn container(
+    ctx: *mut raw::RedisModuleCtx,
+    parent: &str,
+    containers: &mut HashMap<String, *mut raw::RedisModuleCommand>,
+) -> Option<*mut raw::RedisModuleCommand> {
+    if let Some(&c) = containers.get(&parent.to_ascii_lowercase()) {
+        return Some(c);
+    }
+    let cname = CString::new(parent).ok()?;
+    // SAFETY: valid load context; a NULL callback makes a container command.
+    let r = unsafe {
+        api!(RedisModule_CreateCommand)(ctx, cname.as_ptr(), None, c"".as_ptr(), 0, 0, 0)
+    };
+    if r != OK {
+        return None;
+    }
+    // SAFETY: valid context; just created.
+    let cmd = unsafe { api!(RedisModule_GetCommand)(ctx, cname.as_ptr()) };
+    (!cmd.is_null()).then(|| {
+        containers.insert(parent.to_ascii_lowercase(), cmd);
+        cmd
+    })
 }
 
 /// The first paragraph of a doc comment, on one line.
@@ -275,53 +363,6 @@ pub(crate) fn summary(doc: &str) -> String {
         .take_while(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// Arity and summary for `COMMAND INFO`/`COMMAND DOCS` (and arity checking by Redis itself).
-/// Servers without RedisModule_SetCommandInfo keep arity -1; the trampoline checks it anyway.
-unsafe fn set_command_info(
-    ctx: *mut raw::RedisModuleCtx,
-    name: &CStr,
-    def: &crate::CommandDef,
-) -> Result<(), &'static str> {
-    // SAFETY: reading fn-pointer statics set by Init.
-    let (Some(get), Some(set)) = (unsafe { raw::RedisModule_GetCommand }, unsafe {
-        raw::RedisModule_SetCommandInfo
-    }) else {
-        return Ok(());
-    };
-    static VERSION: raw::RedisModuleCommandInfoVersion = raw::RedisModuleCommandInfoVersion {
-        version: 1,
-        sizeof_historyentry: size_of::<raw::RedisModuleCommandHistoryEntry>(),
-        sizeof_keyspec: size_of::<raw::RedisModuleCommandKeySpec>(),
-        sizeof_arg: size_of::<raw::RedisModuleCommandArg>(),
-    };
-    let summary = cstring_lossy(&summary(def.doc));
-    // SAFETY: valid context and NUL-terminated name.
-    let cmd = unsafe { get(ctx, name.as_ptr()) };
-    if cmd.is_null() {
-        return Err("RedisModule_GetCommand did not find it");
-    }
-    let info = raw::RedisModuleCommandInfo {
-        version: &VERSION,
-        summary: if summary.is_empty() {
-            std::ptr::null()
-        } else {
-            summary.as_ptr()
-        },
-        complexity: std::ptr::null(),
-        since: std::ptr::null(),
-        history: std::ptr::null_mut(),
-        tips: std::ptr::null(),
-        arity: def.arity,
-        key_specs: std::ptr::null_mut(),
-        args: std::ptr::null_mut(),
-    };
-    // SAFETY: a command of this module; `info` and its strings outlive the call (Redis copies).
-    match unsafe { set(cmd, &info) } {
-        OK => Ok(()),
-        _ => Err("RedisModule_SetCommandInfo refused the arity/summary"),
-    }
 }
 
 /// `INFO <module>_alloc`: the allocator's counters.

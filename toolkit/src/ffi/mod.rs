@@ -9,8 +9,9 @@
 mod call;
 mod context;
 mod datatype;
+mod info;
 mod key;
-mod load;
+pub(crate) mod load;
 mod string;
 mod timer;
 
