@@ -26,7 +26,7 @@ fn three_hundred_commands_register_first_and_last_answer() {
     assert!(
         server
             .log()
-            .contains("301 commands and 0 data types registered"),
+            .contains("301 commands, 0 data types and 0 configs registered"),
         "300 + many.memory:\n{}",
         server.log()
     );

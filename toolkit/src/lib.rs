@@ -39,6 +39,7 @@
 
 pub mod args;
 pub mod command;
+pub mod config;
 pub mod datatype;
 mod error;
 pub mod ffi;

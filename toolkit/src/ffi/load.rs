@@ -160,12 +160,14 @@ unsafe fn load(ctx: *mut raw::RedisModuleCtx, module: &'static ModuleDef) -> Res
     let types = unsafe { register_types(ctx) }?;
     // SAFETY: valid load context.
     let count = unsafe { register_commands(ctx, &name) }?;
+    // SAFETY: valid load context.
+    let configs = unsafe { super::config::register_configs(ctx) }?;
     // SAFETY: valid load context; the callback is a plain extern "C" fn of this image.
     unsafe { api!(RedisModule_RegisterInfoFunc)(ctx, Some(info_callback)) };
     super::log(
         LogLevel::Notice,
         &format!(
-            "rmkit: {count} commands and {types} data types registered; Rust allocations {}",
+            "rmkit: {count} commands, {types} data types and {configs} configs registered; Rust allocations {}",
             if rmkit_alloc::is_routed() {
                 "go through RedisModule_Alloc (counted in used_memory)"
             } else {
@@ -423,6 +425,7 @@ pub unsafe fn on_unload(_ctx: *mut raw::RedisModuleCtx) -> c_int {
         // The hook closure lives in this image: drop it before the image may be unmapped.
         let _ = std::panic::take_hook();
         free_log_ctx(LOG_CTX.swap(std::ptr::null_mut(), Ordering::AcqRel));
+        super::config::free_returned_strings();
     });
     OK
 }

@@ -7,6 +7,7 @@
 //! log line instead.
 
 mod call;
+mod config;
 mod context;
 mod datatype;
 mod info;
