@@ -178,3 +178,112 @@ fn the_log_crate_writes_to_the_server_log_at_mapped_levels() {
         "debug -> verbose, filtered at loglevel notice"
     );
 }
+
+#[test]
+fn blocked_clients_get_worker_replies_while_the_server_serves_others() {
+    let server = Server::builder().module("memtest-rmkit").start();
+    let mut c = server.client();
+    let _: i64 = redis::cmd("HSET")
+        .arg("h")
+        .arg("f")
+        .arg("from the keyspace")
+        .query(&mut c)
+        .unwrap();
+    let url = server.url();
+    let slow = std::thread::spawn(move || {
+        let mut c = redis::Client::open(url).unwrap().get_connection().unwrap();
+        let started = std::time::Instant::now();
+        let v: Option<String> = redis::cmd("memtest.slow")
+            .arg(500)
+            .arg("h")
+            .arg("f")
+            .query(&mut c)
+            .unwrap();
+        (v, started.elapsed())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let t = std::time::Instant::now();
+    let pong: String = redis::cmd("PING").query(&mut c).unwrap();
+    let ping_took = t.elapsed();
+    let (v, slow_took) = slow.join().unwrap();
+    assert_eq!(pong, "PONG");
+    assert_eq!(v.as_deref(), Some("from the keyspace"));
+    assert!(slow_took >= std::time::Duration::from_millis(500));
+    assert!(
+        ping_took < slow_took,
+        "the server kept serving while the worker ran"
+    );
+    let blocked: i64 = {
+        let info: String = redis::cmd("INFO").arg("clients").query(&mut c).unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("blocked_clients:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(blocked, 0);
+    // A panicking worker: an error reply and a log line.
+    let e = redis::cmd("memtest.slow")
+        .arg(1)
+        .arg("h")
+        .arg("PANIC")
+        .query::<Value>(&mut c)
+        .unwrap_err();
+    assert_eq!(
+        err_text(e),
+        "ERR worker panicked: worker boom (see the server log)"
+    );
+    assert!(
+        server
+            .log()
+            .contains("rmkit: worker thread panicked: worker boom")
+    );
+    let pong: String = redis::cmd("PING").query(&mut c).unwrap();
+    assert_eq!(pong, "PONG");
+}
+
+#[test]
+fn keyspace_and_server_event_handlers_are_called() {
+    let mut server = Server::builder().module("memtest-rmkit").start();
+    let mut c = server.client();
+    let _: i64 = redis::cmd("HSET")
+        .arg("h1")
+        .arg("f")
+        .arg("v")
+        .query(&mut c)
+        .unwrap();
+    let _: i64 = redis::cmd("HDEL").arg("h1").arg("f").query(&mut c).unwrap();
+    let _: String = redis::cmd("SET")
+        .arg("s")
+        .arg("not a hash")
+        .query(&mut c)
+        .unwrap();
+    let (n, last, flushes): (i64, String, i64) =
+        redis::cmd("memtest.events").query(&mut c).unwrap();
+    assert_eq!(
+        (n, last.as_str(), flushes),
+        (2, "hdel:h1", 0),
+        "only hash events, in order"
+    );
+    // A panicking handler is logged; the write itself went through.
+    let _: i64 = redis::cmd("HSET")
+        .arg("panic-key")
+        .arg("f")
+        .arg("v")
+        .query(&mut c)
+        .unwrap();
+    assert!(
+        server
+            .log()
+            .contains("rmkit: keyspace event handler panicked: keyspace handler boom")
+    );
+    let _: String = redis::cmd("FLUSHALL").query(&mut c).unwrap();
+    let (_, _, flushes): (i64, String, i64) = redis::cmd("memtest.events").query(&mut c).unwrap();
+    assert_eq!(flushes, 1);
+    let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").query::<Value>(&mut c);
+    server.wait_for("the shutdown", std::time::Duration::from_secs(5), |s| {
+        s.log().contains("memtest saw the shutdown")
+    });
+    server.stop();
+}

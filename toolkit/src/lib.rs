@@ -42,6 +42,7 @@ pub mod command;
 pub mod config;
 pub mod datatype;
 mod error;
+pub mod events;
 pub mod ffi;
 pub mod lifecycle;
 mod logger;

@@ -46,6 +46,9 @@ pub enum Reply {
     Bool(bool),
     /// A big number, as its decimal digits (RESP3 `(`; a bulk string in RESP2).
     BigNumber(String),
+    /// Nothing now: the reply is sent later (returned by
+    /// [`Context::block_on_thread`](crate::Context::block_on_thread)).
+    Deferred,
     /// Text with a three-letter format such as `txt` or `mkd` (RESP3 `=`; a bulk string in RESP2).
     Verbatim {
         /// The format, exactly three bytes (`txt`, `mkd`).

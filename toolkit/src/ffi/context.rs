@@ -51,6 +51,24 @@ pub enum Notify {
     Hash,
     /// `d`: module key type events.
     Module,
+    /// `x`: keys expired.
+    Expired,
+    /// `e`: keys evicted by maxmemory.
+    Evicted,
+}
+
+impl Notify {
+    /// The `REDISMODULE_NOTIFY_*` bit.
+    pub const fn bits(self) -> i32 {
+        match self {
+            Notify::Generic => raw::REDISMODULE_NOTIFY_GENERIC,
+            Notify::String => raw::REDISMODULE_NOTIFY_STRING,
+            Notify::Hash => raw::REDISMODULE_NOTIFY_HASH,
+            Notify::Module => raw::REDISMODULE_NOTIFY_MODULE,
+            Notify::Expired => raw::REDISMODULE_NOTIFY_EXPIRED,
+            Notify::Evicted => raw::REDISMODULE_NOTIFY_EVICTED,
+        }
+    }
 }
 
 impl Context {
@@ -99,12 +117,7 @@ impl Context {
     /// Emits a keyspace notification (`__keyspace@<db>__:<key>` / `__keyevent@<db>__:<event>`),
     /// as native commands do, for clients subscribed to `class`.
     pub fn notify_keyspace_event(&self, class: Notify, event: &str, key: &RedisStr) {
-        let class = match class {
-            Notify::Generic => raw::REDISMODULE_NOTIFY_GENERIC,
-            Notify::String => raw::REDISMODULE_NOTIFY_STRING,
-            Notify::Hash => raw::REDISMODULE_NOTIFY_HASH,
-            Notify::Module => raw::REDISMODULE_NOTIFY_MODULE,
-        };
+        let class = class.bits();
         let event = cstring_lossy(event);
         // SAFETY: valid context, event and key; Redis copies what it keeps.
         unsafe {

@@ -162,6 +162,8 @@ unsafe fn load(ctx: *mut raw::RedisModuleCtx, module: &'static ModuleDef) -> Res
     let count = unsafe { register_commands(ctx, &name) }?;
     // SAFETY: valid load context.
     let configs = unsafe { super::config::register_configs(ctx) }?;
+    // SAFETY: valid load context.
+    unsafe { super::events::subscribe(ctx) }?;
     // SAFETY: valid load context; the callback is a plain extern "C" fn of this image.
     unsafe { api!(RedisModule_RegisterInfoFunc)(ctx, Some(info_callback)) };
     super::log(

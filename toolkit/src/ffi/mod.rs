@@ -6,16 +6,19 @@
 //! checks the ones the toolkit needs up front so an old server fails the load with a clear
 //! log line instead.
 
+mod blocked;
 mod call;
 mod config;
 mod context;
 mod datatype;
+mod events;
 mod info;
 mod key;
 pub(crate) mod load;
 mod string;
 mod timer;
 
+pub use blocked::{Locked, ThreadContext};
 pub use call::{CallOptions, CallReply};
 pub use context::{Context, LogLevel, Notify};
 pub use datatype::{AofWriter, Digest, RdbReader, RdbWriter, TypeHandle, register_type};
@@ -145,6 +148,7 @@ impl Context {
                 Reply::BigNumber(digits) => {
                     api!(RedisModule_ReplyWithBigNumber)(ctx, digits.as_ptr().cast(), digits.len())
                 }
+                Reply::Deferred => OK,
                 Reply::Verbatim { format, text } => {
                     let ext = [format[0], format[1], format[2], 0];
                     api!(RedisModule_ReplyWithVerbatimStringType)(
