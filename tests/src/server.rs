@@ -275,6 +275,25 @@ impl Server {
         self.info_u64("memory", "used_memory")
     }
 
+    /// "redis 7.0.15 (jemalloc-5.3.0)" or "valkey 8.1.8 (libc)": what is running, for the
+    /// figures tests print.
+    pub fn describe(&self) -> String {
+        let server = self.info("server");
+        let (name, version) = match server.get("valkey_version") {
+            Some(v) => ("valkey", v.clone()),
+            None => (
+                "redis",
+                server.get("redis_version").cloned().unwrap_or_default(),
+            ),
+        };
+        let malloc = self
+            .info("memory")
+            .get("mem_allocator")
+            .cloned()
+            .unwrap_or_default();
+        format!("{name} {version} ({malloc})")
+    }
+
     /// The server's log so far (across restarts). Anything the process wrote to stdout
     /// or stderr (e.g. configuration errors reported before the log file is opened)
     /// follows, under a header line, if there is any.
