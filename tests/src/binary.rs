@@ -47,3 +47,31 @@ fn is_executable(path: &Path) -> bool {
         true
     }
 }
+
+/// Returns the path of another Redis tool, such as `"redis-cli"` or `"redis-benchmark"`,
+/// matching the server the harness runs.
+///
+/// This is the file `name` next to [`server_binary()`] if there is one (so that
+/// `$RMKIT_REDIS_SERVER` pointing into a source build also selects that build's tools),
+/// otherwise the first executable `name` found on `PATH`.
+///
+/// # Panics
+///
+/// If neither exists, with instructions on how to install the tools.
+pub fn tool_binary(name: &str) -> PathBuf {
+    if let Some(sibling) = server_binary().parent().map(|dir| dir.join(name))
+        && is_executable(&sibling)
+    {
+        return sibling;
+    }
+    let path = env::var_os("PATH").unwrap_or_default();
+    env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| is_executable(candidate))
+        .unwrap_or_else(|| {
+            panic!(
+                "{name} not found next to the redis-server binary or on PATH. Install it with: \
+                 sudo apt-get install -y redis-tools   (or run ./scripts/setup.sh)"
+            )
+        })
+}

@@ -26,6 +26,6 @@ mod binary;
 mod modules;
 mod server;
 
-pub use binary::server_binary;
+pub use binary::{server_binary, tool_binary};
 pub use modules::{MODULE_PACKAGES, module_path};
 pub use server::{Server, ServerBuilder};

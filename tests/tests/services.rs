@@ -287,3 +287,48 @@ fn keyspace_and_server_event_handlers_are_called() {
     });
     server.stop();
 }
+
+#[test]
+fn streamed_arrays_have_their_length_set_afterwards() {
+    let server = Server::builder().module("memtest-rmkit").start();
+    let mut c = server.client();
+    let all: Vec<i64> = redis::cmd("memtest.stream")
+        .arg(100_000)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(all.len(), 100_000);
+    assert_eq!(all[99_999], 99_999);
+    let empty: Vec<i64> = redis::cmd("memtest.stream").arg(0).query(&mut c).unwrap();
+    assert!(empty.is_empty());
+    // An error midway closes the array with the error as its last element; the connection
+    // stays usable.
+    // (redis-rs surfaces an error element as the command's error.)
+    let e = redis::cmd("memtest.stream")
+        .arg(3)
+        .arg("fail")
+        .query::<Value>(&mut c)
+        .unwrap_err();
+    assert_eq!(err_text(e), "ERR stopped on purpose");
+    let pong: String = redis::cmd("PING").query(&mut c).unwrap();
+    assert_eq!(
+        pong, "PONG",
+        "the array was closed: the connection is in sync"
+    );
+    // The raw reply: 4 elements, the last an error.
+    use std::io::{Read, Write};
+    let mut raw = std::net::TcpStream::connect(server.addr()).unwrap();
+    raw.write_all(b"*3\r\n$14\r\nmemtest.stream\r\n$1\r\n3\r\n$4\r\nfail\r\n")
+        .unwrap();
+    let mut buf = vec![0u8; 256];
+    let mut got = Vec::new();
+    while !got.ends_with(b"purpose\r\n") {
+        let n = raw.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "connection closed: {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(got, b"*4\r\n:0\r\n:1\r\n:2\r\n-ERR stopped on purpose\r\n");
+}

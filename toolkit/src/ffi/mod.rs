@@ -174,3 +174,81 @@ impl Context {
 pub(crate) fn cstring_lossy(s: &str) -> std::ffi::CString {
     std::ffi::CString::new(s.replace('\0', " ")).expect("NULs were replaced")
 }
+
+/// Writes the elements of an array reply whose length is not known in advance
+/// ([`Context::stream_array`]).
+pub struct ArrayWriter<'c> {
+    ctx: &'c Context,
+    len: usize,
+}
+
+impl ArrayWriter<'_> {
+    /// Sends one element now.
+    pub fn push(&mut self, item: impl Into<Reply>) {
+        self.ctx.send(&item.into());
+        self.len += 1;
+    }
+
+    /// Elements sent so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing was sent yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl Context {
+    /// Streams an array reply element by element (Redis's postponed array length): nothing is
+    /// buffered in the module, which suits long results produced by a scan. Return the result
+    /// of this call from the command.
+    ///
+    /// If `produce` fails or panics after some elements, the error becomes the array's last
+    /// element (the array is always closed, so the connection stays in sync).
+    ///
+    /// ```no_run
+    /// # fn f(ctx: &rmkit::Context) -> rmkit::Result {
+    /// ctx.stream_array(|out| {
+    ///     for i in 0..1_000_000i64 {
+    ///         out.push(i);
+    ///     }
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
+    pub fn stream_array(
+        &self,
+        produce: impl FnOnce(&mut ArrayWriter<'_>) -> Result<(), Error>,
+    ) -> crate::Result {
+        // SAFETY: valid context; the postponed length is set below, exactly once.
+        unsafe {
+            api!(RedisModule_ReplyWithArray)(self.as_ptr(), raw::REDISMODULE_POSTPONED_LEN as _)
+        };
+        let mut w = ArrayWriter { ctx: self, len: 0 };
+        let outcome = catch_unwind(AssertUnwindSafe(|| produce(&mut w)));
+        let failure = match outcome {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e),
+            Err(payload) => {
+                let msg = panic_message(&*payload).to_owned();
+                std::mem::forget(payload);
+                log(
+                    LogLevel::Warning,
+                    &format!("rmkit: stream_array producer panicked: {msg}"),
+                );
+                Some(Error::new(format!(
+                    "panicked while streaming: {msg} (see the server log)"
+                )))
+            }
+        };
+        if let Some(e) = failure {
+            self.send_error(&e);
+            w.len += 1;
+        }
+        // SAFETY: closes the postponed array opened above.
+        unsafe { api!(RedisModule_ReplySetArrayLength)(self.as_ptr(), w.len as _) };
+        Ok(Reply::Deferred)
+    }
+}

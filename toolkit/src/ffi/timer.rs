@@ -18,6 +18,17 @@ impl Context {
     ///
     /// A panic inside the callback is caught and logged; the server keeps running. Redis
     /// refuses `MODULE UNLOAD` while a timer is pending.
+    ///
+    /// ```no_run
+    /// # fn f(ctx: &rmkit::Context) {
+    /// use std::time::Duration;
+    /// let id = ctx.create_timer(Duration::from_millis(100), |ctx| {
+    ///     let key = rmkit::RedisString::new(b"last-tick");
+    ///     let _ = ctx.open_key_writable(&key).delete();
+    /// });
+    /// ctx.stop_timer(id); // changed our mind
+    /// # }
+    /// ```
     pub fn create_timer(
         &self,
         delay: Duration,
