@@ -25,7 +25,9 @@
 mod binary;
 mod modules;
 mod server;
+mod util;
 
 pub use binary::{server_binary, tool_binary};
 pub use modules::{MODULE_PACKAGES, module_path};
 pub use server::{Server, ServerBuilder};
+pub use util::{err_text, info_i64, used_memory};

@@ -1,14 +1,7 @@
 //! Module configuration parameters: CONFIG GET/SET and MODULE LOADEX ... CONFIG.
 
 use redis::{Connection, Value};
-use rmkit_tests::{Server, module_path};
-
-fn err_text(e: redis::RedisError) -> String {
-    match (e.code(), e.detail()) {
-        (Some(code), Some(detail)) => format!("{code} {detail}"),
-        _ => e.to_string(),
-    }
-}
+use rmkit_tests::{Server, err_text, module_path};
 
 fn module_view(c: &mut Connection) -> Vec<String> {
     let v: Value = redis::cmd("memtest.config").query(c).unwrap();

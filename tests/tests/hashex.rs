@@ -4,6 +4,10 @@
 use redis::{Connection, Value};
 use rmkit_tests::Server;
 
+fn err_text(r: redis::RedisResult<Value>) -> String {
+    rmkit_tests::err_text(r.expect_err("expected an error reply"))
+}
+
 fn cmd(con: &mut Connection, args: &[&[u8]]) -> redis::RedisResult<Value> {
     let mut c = redis::cmd(std::str::from_utf8(args[0]).unwrap());
     for a in &args[1..] {
@@ -14,16 +18,6 @@ fn cmd(con: &mut Connection, args: &[&[u8]]) -> redis::RedisResult<Value> {
 
 fn bulk(s: &str) -> Value {
     Value::BulkString(s.as_bytes().to_vec())
-}
-
-fn err_text(r: redis::RedisResult<Value>) -> String {
-    let e = r.expect_err("expected an error reply");
-    // redis-rs splits the code from the message; put the wire text back together.
-    match (e.code(), e.detail()) {
-        (Some(code), Some(detail)) => format!("{code} {detail}"),
-        (Some(code), None) => code.to_string(),
-        _ => e.to_string(),
-    }
 }
 
 #[test]

@@ -2,15 +2,8 @@
 //! keys, measured MEMORY USAGE, maxmemory policies and persistence.
 
 use redis::{Connection, Value};
-use rmkit_tests::Server;
+use rmkit_tests::{Server, err_text, info_i64, used_memory};
 use std::time::Duration;
-
-fn err_text(e: redis::RedisError) -> String {
-    match (e.code(), e.detail()) {
-        (Some(code), Some(detail)) => format!("{code} {detail}"),
-        _ => e.to_string(),
-    }
-}
 
 fn q<T: redis::FromRedisValue>(con: &mut Connection, args: &[&str]) -> T {
     let mut c = redis::cmd(args[0]);
@@ -47,22 +40,6 @@ fn settled_used_memory(con: &mut Connection) -> i64 {
         last = now;
     }
     last
-}
-
-fn used_memory(con: &mut Connection) -> i64 {
-    let info: String = redis::cmd("INFO").arg("memory").query(con).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix("used_memory:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap()
-}
-
-fn info_field(con: &mut Connection, section: &str, field: &str) -> i64 {
-    let info: String = redis::cmd("INFO").arg(section).query(con).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{field} in INFO {section}"))
 }
 
 /// A deterministic document of roughly `size` bytes of JSON text.
@@ -557,7 +534,7 @@ fn eviction_run(policy: &str) {
         }
     }
     peak = peak.max(used_memory(&mut c));
-    let evicted = info_field(&mut c, "stats", "evicted_keys");
+    let evicted = info_i64(&mut c, "stats", "evicted_keys");
     let alive = |c: &mut Connection, keys: &mut dyn Iterator<Item = String>| {
         let mut n = 0;
         let mut total = 0;
@@ -622,7 +599,7 @@ fn volatile_ttl_evicts_only_expiring_json_keys() {
         let _: String = q(&mut c, &["json.set", &key, &doc(i, size)]);
         let _: i64 = q(&mut c, &["expire", &key, &(10_000 + i).to_string()]);
     }
-    let evicted = info_field(&mut c, "stats", "evicted_keys");
+    let evicted = info_i64(&mut c, "stats", "evicted_keys");
     let kept = (0..persistent)
         .filter(|i| q::<i64>(&mut c, &["exists", &format!("keep:{i}")]) == 1)
         .count();

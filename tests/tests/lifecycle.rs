@@ -2,23 +2,8 @@
 //! panics in timers and data type callbacks.
 
 use redis::{Connection, Value};
-use rmkit_tests::{Server, module_path};
+use rmkit_tests::{Server, err_text, module_path, used_memory};
 use std::time::Duration;
-
-fn err_text(e: redis::RedisError) -> String {
-    match (e.code(), e.detail()) {
-        (Some(code), Some(detail)) => format!("{code} {detail}"),
-        _ => e.to_string(),
-    }
-}
-
-fn used_memory(con: &mut Connection) -> i64 {
-    let info: String = redis::cmd("INFO").arg("memory").query(con).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix("used_memory:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap()
-}
 
 fn live_bytes(con: &mut Connection) -> i64 {
     let stats: Vec<Value> = redis::cmd("memtest.memory").query(con).unwrap();

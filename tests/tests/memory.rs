@@ -2,19 +2,11 @@
 //! holds; with the System allocator (the same commands, built differently) it does not.
 
 use redis::Connection;
-use rmkit_tests::Server;
+use rmkit_tests::{Server, used_memory};
 
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * KIB;
 const SIZES: [u64; 6] = [KIB, 64 * KIB, MIB, 8 * MIB, 10_000_000, 64 * MIB];
-
-fn used_memory(con: &mut Connection) -> i64 {
-    let info: String = redis::cmd("INFO").arg("memory").query(con).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix("used_memory:"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("used_memory in INFO memory")
-}
 
 /// Calls each command once: Redis allocates a latency histogram (~24 KB) on a command's first
 /// call, and the client's reply buffer grows on the first INFO; neither is module memory.

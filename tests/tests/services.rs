@@ -2,14 +2,7 @@
 //! helpers, and the `log` crate backend.
 
 use redis::Value;
-use rmkit_tests::Server;
-
-fn err_text(e: redis::RedisError) -> String {
-    match (e.code(), e.detail()) {
-        (Some(code), Some(detail)) => format!("{code} {detail}"),
-        _ => e.to_string(),
-    }
-}
+use rmkit_tests::{Server, err_text};
 
 #[test]
 fn resp3_types_reach_resp3_clients_and_are_downgraded_for_resp2() {

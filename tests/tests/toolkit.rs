@@ -2,14 +2,7 @@
 //! turned into error replies, duplicate names refused, unload/reload, allocator alignment.
 
 use redis::Value;
-use rmkit_tests::{Server, module_path};
-
-fn err_text(e: redis::RedisError) -> String {
-    match (e.code(), e.detail()) {
-        (Some(code), Some(detail)) => format!("{code} {detail}"),
-        _ => e.to_string(),
-    }
-}
+use rmkit_tests::{Server, err_text, module_path};
 
 #[test]
 fn three_hundred_commands_register_first_and_last_answer() {

@@ -1,0 +1,32 @@
+//! Small helpers the integration tests share.
+
+use redis::Connection;
+
+/// The error reply as it was on the wire: `"<CODE> <message>"` (redis-rs splits the two).
+///
+/// ```
+/// let e = redis::RedisError::from((redis::ErrorKind::ResponseError, "ignored", "x".to_string()));
+/// assert!(!rmkit_tests::err_text(e).is_empty());
+/// ```
+pub fn err_text(e: redis::RedisError) -> String {
+    match (e.code(), e.detail()) {
+        (Some(code), Some(detail)) => format!("{code} {detail}"),
+        (Some(code), None) => code.to_string(),
+        _ => e.to_string(),
+    }
+}
+
+/// An integer field of `INFO <section>` read over `con` (an existing connection, so that no new
+/// client allocates server memory in between). Panics if it is missing.
+pub fn info_i64(con: &mut Connection, section: &str, field: &str) -> i64 {
+    let info: String = redis::cmd("INFO").arg(section).query(con).expect("INFO");
+    info.lines()
+        .find_map(|l| l.strip_prefix(field).and_then(|r| r.strip_prefix(':')))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("INFO {section} has no integer field {field}"))
+}
+
+/// `INFO memory` `used_memory`, read over `con`.
+pub fn used_memory(con: &mut Connection) -> i64 {
+    info_i64(con, "memory", "used_memory")
+}
