@@ -76,18 +76,7 @@ pub static DATA_TYPES: [DataTypeDef];
 
 /// Whether `name` is a valid data type name (exactly 9 bytes of `[A-Za-z0-9_-]`).
 pub const fn valid_type_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    if b.len() != 9 {
-        return false;
-    }
-    let mut i = 0;
-    while i < b.len() {
-        if !(b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'-') {
-            return false;
-        }
-        i += 1;
-    }
-    true
+    name.len() == 9 && crate::name_chars_ok(name)
 }
 
 /// Registers a [`DataType`] with the module.

@@ -141,10 +141,12 @@ macro_rules! module {
 /// Whether `name` is a valid module name (1–64 bytes of `[A-Za-z0-9_-]`); used by [`module!`]
 /// at compile time.
 pub const fn valid_module_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name_chars_ok(name)
+}
+
+/// Whether every byte of `name` is in `[A-Za-z0-9_-]` (module and data type names).
+pub(crate) const fn name_chars_ok(name: &str) -> bool {
     let b = name.as_bytes();
-    if b.is_empty() || b.len() > 64 {
-        return false;
-    }
     let mut i = 0;
     while i < b.len() {
         if !(b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'-') {
