@@ -156,3 +156,18 @@ impl<T> Stored<T> {
         r
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_are_checked_like_redis_would_want_them() {
+        assert!(super::valid_type_name("rmkitjson"));
+        assert!(!super::valid_type_name("json"));
+        assert!(!super::valid_type_name("rmkit json"));
+        assert!(crate::valid_module_name("hashex"));
+        assert!(crate::valid_module_name("a-b_c9"));
+        assert!(!crate::valid_module_name(""));
+        assert!(!crate::valid_module_name("with space"));
+        assert!(!crate::valid_module_name(&"x".repeat(65)));
+    }
+}
