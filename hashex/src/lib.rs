@@ -23,7 +23,7 @@ rmkit::command! {
     info: {
         since: "1.0.0",
         complexity: "O(1)",
-        acl: "hash",
+        acl: "write hash",
         key_specs: &[KeySpec::single(1, "RW access update")],
         args: &[Arg::key("key", 0), Arg::string("field"), Arg::string("value")],
     },
@@ -50,7 +50,7 @@ rmkit::command! {
     info: {
         since: "1.0.0",
         complexity: "O(N) where N is the number of fields",
-        acl: "hash",
+        acl: "write hash",
         key_specs: &[KeySpec::single(1, "RW access update")],
         args: &[
             Arg::key("key", 0),

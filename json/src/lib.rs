@@ -21,6 +21,7 @@ pub mod template;
 
 use rmkit::args::Args;
 use rmkit::prelude::*;
+use rmkit::{Arg, KeySpec};
 use serde_json::Value;
 
 rmkit::module! { name: "json", version: 1 }
@@ -29,8 +30,9 @@ rmkit::module! { name: "json", version: 1 }
 #[derive(Debug, Clone, PartialEq)]
 pub struct Json(pub Value);
 
-/// Parses JSON text; errors read `invalid JSON: <reason> at line L column C`. Nesting deeper
-/// than 128 levels is refused (`recursion limit exceeded`), so no input can overflow the stack.
+/// Parses JSON text; errors read `invalid JSON: <reason> at line L column C`. Nesting of 128
+/// levels or more is refused (`recursion limit exceeded`; 127 is the deepest accepted), so no
+/// input can overflow the stack.
 pub fn parse(text: &[u8]) -> Result<Value, Error> {
     serde_json::from_slice(text).map_err(|e| {
         let full = e.to_string();
@@ -86,6 +88,12 @@ fn segments(p: &RedisStr) -> Result<Vec<path::Segment>> {
     path::parse(p.as_bytes()).map_err(|e| Error::new(e.to_string()))
 }
 
+/// Key specs: what each command does to its key (COMMAND INFO, ACL key permissions).
+const READS: &[KeySpec] = &[KeySpec::single(1, "RO access")];
+const WRITES: &[KeySpec] = &[KeySpec::single(1, "RW update")];
+const DELETES: &[KeySpec] = &[KeySpec::single(1, "RW delete")];
+const INCREMENTS: &[KeySpec] = &[KeySpec::single(1, "RW access update")];
+
 rmkit::keywords! {
     /// `JSON.SET`'s condition.
     pub enum Cond { Nx = "NX", Xx = "XX" }
@@ -118,6 +126,12 @@ rmkit::command! {
     /// Store a JSON document at key (replacing any JSON value there). NX: only if the key does
     /// not exist; XX: only if it does. Invalid JSON leaves the key untouched.
     name: "json.set", flags: "write deny-oom", arity: -3, keys: (1, 1, 1),
+    info: {
+        since: "1.0.0", complexity: "O(N) in the size of the document", acl: "write",
+        key_specs: WRITES,
+        args: &[Arg::key("key", 0), Arg::string("json"),
+                Arg::one_of("condition", &[Arg::token("NX"), Arg::token("XX")]).optional()],
+    },
     fn json_set(ctx, args) {
         let mut args = Args::new(args);
         let (name, text) = (args.next_arg()?, args.next_bytes()?);
@@ -138,6 +152,10 @@ rmkit::command! {
 rmkit::command! {
     /// The document at key as JSON text (PRETTY: indented), or nil.
     name: "json.get", flags: "readonly fast", arity: -2, keys: (1, 1, 1),
+    info: {
+        since: "1.0.0", complexity: "O(N) in the size of the document", acl: "read",
+        key_specs: READS, args: &[Arg::key("key", 0), Arg::token("PRETTY").optional()],
+    },
     fn json_get(ctx, args) {
         let mut args = Args::new(args);
         let name = args.next_arg()?;
@@ -150,6 +168,11 @@ rmkit::command! {
 rmkit::command! {
     /// A JSON array of the values the path selects (PRETTY: indented), or nil if no key.
     name: "json.path", flags: "readonly fast", arity: -3, keys: (1, 1, 1),
+    info: {
+        since: "1.0.0", complexity: "O(N) in the size of the document", acl: "read",
+        key_specs: READS,
+        args: &[Arg::key("key", 0), Arg::string("path"), Arg::token("PRETTY").optional()],
+    },
     fn json_path(ctx, args) {
         let mut args = Args::new(args);
         let (name, segs) = (args.next_arg()?, segments(args.next_arg()?)?);
@@ -168,6 +191,10 @@ rmkit::command! {
 rmkit::command! {
     /// Render a template with `{path}` placeholders from the document (`{{`/`}}` for braces).
     name: "json.fmt", flags: "readonly", arity: 3, keys: (1, 1, 1),
+    info: {
+        since: "1.0.0", complexity: "O(N) in the size of the template and the values", acl: "read",
+        key_specs: READS, args: &[Arg::key("key", 0), Arg::string("template")],
+    },
     fn json_fmt(ctx, args) {
         let key = ctx.open_key(&args[1]);
         match key.value::<Json>()? {
@@ -180,6 +207,10 @@ rmkit::command! {
 rmkit::command! {
     /// Remove the values the path selects (default `$`: the whole key); reply how many.
     name: "json.del", flags: "write", arity: -2, keys: (1, 1, 1),
+    info: {
+        since: "1.0.0", complexity: "O(N) in the size of the document", acl: "write",
+        key_specs: DELETES, args: &[Arg::key("key", 0), Arg::string("path").optional()],
+    },
     fn json_del(ctx, args) {
         let mut args = Args::new(args);
         let name = args.next_arg()?;
@@ -204,6 +235,10 @@ rmkit::command! {
 rmkit::command! {
     /// The JSON type of the document (or, with a path, an array of the selected values' types).
     name: "json.type", flags: "readonly fast", arity: -2, keys: (1, 1, 1),
+    info: {
+        since: "1.0.0", complexity: "O(N) in the number of matches", acl: "read",
+        key_specs: READS, args: &[Arg::key("key", 0), Arg::string("path").optional()],
+    },
     fn json_type(ctx, args) {
         let mut args = Args::new(args);
         let name = args.next_arg()?;
@@ -224,6 +259,10 @@ rmkit::command! {
     /// The length of the array at the root (or, with a path, of each selected value; nil for
     /// non-arrays).
     name: "json.arrlen", flags: "readonly fast", arity: -2, keys: (1, 1, 1),
+    info: {
+        since: "1.0.0", complexity: "O(N) in the number of matches", acl: "read",
+        key_specs: READS, args: &[Arg::key("key", 0), Arg::string("path").optional()],
+    },
     fn json_arrlen(ctx, args) {
         let mut args = Args::new(args);
         let name = args.next_arg()?;
@@ -261,6 +300,11 @@ rmkit::command! {
     /// Add n to every number the path selects; reply a JSON array of the new values (null for
     /// selected values that are not numbers).
     name: "json.numincrby", flags: "write deny-oom fast", arity: 4, keys: (1, 1, 1),
+    info: {
+        since: "1.0.0", complexity: "O(N) in the number of matches", acl: "write",
+        key_specs: INCREMENTS,
+        args: &[Arg::key("key", 0), Arg::string("path"), Arg::double("increment")],
+    },
     fn json_numincrby(ctx, args) {
         let segs = segments(&args[2])?;
         let by = match parse(args[3].as_bytes())? {
@@ -268,24 +312,32 @@ rmkit::command! {
             _ => return Err(Error::new("the increment must be a JSON number")),
         };
         let key = ctx.open_key_writable(&args[1]);
-        let results = key.update(|j: &mut Json| -> Result<Vec<Value>> {
-            let mut out = Vec::new();
-            for at in path::locate(&j.0, &segs) {
-                match path::get_mut(&mut j.0, &at) {
-                    Some(Value::Number(n)) => {
-                        let sum = add(n, &by).ok_or_else(|| Error::new("the result is not a finite number"))?;
-                        *n = sum.clone();
-                        out.push(Value::Number(sum));
-                    }
-                    _ => out.push(Value::Null),
+        let Some(doc) = key.value::<Json>()? else { return Err(Error::new("no such key")) };
+        // Compute every new value first: if one overflows, nothing changes (no half-applied
+        // command that would then not be replicated).
+        let mut planned = Vec::new();
+        let mut results = Vec::new();
+        for at in path::locate(&doc.0, &segs) {
+            match path::get(&doc.0, &at) {
+                Some(Value::Number(n)) => {
+                    let sum = add(n, &by).ok_or_else(|| Error::new("the result is not a finite number"))?;
+                    results.push(Value::Number(sum.clone()));
+                    planned.push((at, sum));
                 }
+                _ => results.push(Value::Null),
             }
-            Ok(out)
-        })?;
-        let Some(results) = results else { return Err(Error::new("no such key")) };
-        let results = results?;
-        ctx.notify_keyspace_event(Notify::Module, "json.numincrby", &args[1]);
-        ctx.replicate_verbatim();
+        }
+        if !planned.is_empty() {
+            key.update(|j: &mut Json| {
+                for (at, sum) in planned {
+                    if let Some(Value::Number(n)) = path::get_mut(&mut j.0, &at) {
+                        *n = sum;
+                    }
+                }
+            })?;
+            ctx.notify_keyspace_event(Notify::Module, "json.numincrby", &args[1]);
+            ctx.replicate_verbatim();
+        }
         Ok(Reply::Bulk(compact(&Value::Array(results))))
     }
 }
@@ -294,7 +346,10 @@ rmkit::command! {
     /// The bytes the document holds, measured by the allocator (what MEMORY USAGE adds on top
     /// of the key's own overhead).
     name: "json.debug|memory", flags: "readonly", arity: 3, keys: (2, 2, 1),
-    info: { since: "1.0.0", complexity: "O(1)", args: &[rmkit::Arg::key("key", 0)] },
+    info: {
+        since: "1.0.0", complexity: "O(1)", acl: "read",
+        key_specs: &[KeySpec::single(2, "RO")], args: &[Arg::key("key", 0)],
+    },
     fn json_debug_memory(ctx, args) {
         let key = ctx.open_key(&args[2]);
         Ok(Reply::from(key.value_bytes::<Json>()?.unwrap_or(0)))

@@ -4,9 +4,10 @@ use redis::Connection;
 
 /// The error reply as it was on the wire: `"<CODE> <message>"` (redis-rs splits the two).
 ///
-/// ```
-/// let e = redis::RedisError::from((redis::ErrorKind::ResponseError, "ignored", "x".to_string()));
-/// assert!(!rmkit_tests::err_text(e).is_empty());
+/// ```no_run
+/// let server = rmkit_tests::Server::start();
+/// let e = redis::cmd("NOPE").query::<()>(&mut server.client()).unwrap_err();
+/// assert!(rmkit_tests::err_text(e).starts_with("ERR unknown command"));
 /// ```
 pub fn err_text(e: redis::RedisError) -> String {
     match (e.code(), e.detail()) {

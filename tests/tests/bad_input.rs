@@ -8,7 +8,7 @@
 //! server answers `PING` after every case. Run with `-- --nocapture` to see the case count.
 
 use redis::{Connection, Value};
-use rmkit_tests::Server;
+use rmkit_tests::{Server, err_text};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
@@ -28,9 +28,6 @@ enum Want {
     Error(String),
     /// An error starting with this text, and the data set stays the same.
     ErrorPrefix(&'static str),
-    /// This exact error text. The data set *should* stay the same, but currently does not: a
-    /// known module issue, reported instead of failing the suite (see the note).
-    ErrorKnownIssue(&'static str, &'static str),
 }
 
 struct Case {
@@ -69,14 +66,6 @@ fn int(n: i64) -> Value {
 
 fn arr(v: Vec<Value>) -> Value {
     Value::Array(v)
-}
-
-fn err_text(e: redis::RedisError) -> String {
-    match (e.code(), e.detail()) {
-        (Some(code), Some(detail)) => format!("{code} {detail}"),
-        (Some(code), None) => code.to_string(),
-        _ => e.to_string(),
-    }
 }
 
 fn run(con: &mut Connection, args: &[Vec<u8>]) -> redis::RedisResult<Value> {
@@ -549,15 +538,11 @@ fn json_cases() -> Vec<Case> {
             args![b"json.numincrby", b"big", b"$.f", b"1.5e308"],
             "ERR the result is not a finite number",
         ),
-        Case {
-            args: args![b"json.numincrby", b"pair", b"$.*", b"1.5e308"],
-            want: Want::ErrorKnownIssue(
-                "ERR the result is not a finite number",
-                "JSON.NUMINCRBY adds to the matches before the failing one and keeps those \
-                 changes although it replies an error (and, being an error, is not replicated: \
-                 replicas and the AOF diverge from the primary)",
-            ),
-        },
+        // One match overflows: nothing may change (the error is not replicated).
+        error(
+            args![b"json.numincrby", b"pair", b"$.*", b"1.5e308"],
+            "ERR the result is not a finite number",
+        ),
     ]
 }
 
@@ -610,7 +595,7 @@ fn bad_input_matrix_replies_exactly_and_changes_nothing_on_errors() {
     let mut cases = hashex_cases();
     let hashex = cases.len();
     cases.extend(json_cases());
-    let (mut errors, mut unchanged, mut known) = (0, 0, Vec::new());
+    let (mut errors, mut unchanged) = (0, 0);
     for case in &cases {
         let before = digest(&mut con);
         let got = run(&mut con, &case.args);
@@ -636,18 +621,6 @@ fn bad_input_matrix_replies_exactly_and_changes_nothing_on_errors() {
                 assert!(e.starts_with(prefix), "{what}: {e}");
                 true
             }
-            Want::ErrorKnownIssue(text, issue) => {
-                errors += 1;
-                let e = got.expect_err(&format!("{what} should fail"));
-                assert_eq!(&err_text(e), text, "{what}");
-                if digest(&mut con) != before {
-                    eprintln!("KNOWN ISSUE ({what}): {issue}");
-                    known.push(what.clone());
-                } else {
-                    eprintln!("FIXED? ({what}) no longer changes the data set: make it strict");
-                }
-                false
-            }
         };
         if must_keep {
             assert_eq!(digest(&mut con), before, "{what} changed the data set");
@@ -660,11 +633,9 @@ fn bad_input_matrix_replies_exactly_and_changes_nothing_on_errors() {
     let total = cases.len() + over_limit;
     eprintln!(
         "bad input: {total} cases ({hashex} hashex, {} json, {over_limit} over-limit bulk); \
-         {} errors with exact text, {unchanged} with DEBUG DIGEST unchanged, PING after each; \
-         known issues: {}",
+         {} errors with exact text, {unchanged} with DEBUG DIGEST unchanged, PING after each",
         cases.len() - hashex,
         errors + over_limit,
-        known.len()
     );
     assert!(total >= 60);
 }

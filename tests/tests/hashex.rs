@@ -254,5 +254,46 @@ fn command_info_shows_arity_flags_keys_and_summary() {
         .query(&mut con)
         .unwrap();
     let text = format!("{docs:?}");
-    assert!(text.contains("return the field's previous value"), "{text}");
+    for expected in [
+        "return the field's previous value",
+        "1.0.0",
+        "O(1)",
+        "field",
+        "key_spec_index",
+    ] {
+        assert!(text.contains(expected), "{expected} in {text}");
+    }
+    let docs: Value = redis::cmd("COMMAND")
+        .arg("DOCS")
+        .arg("hmgetset")
+        .query(&mut con)
+        .unwrap();
+    assert!(format!("{docs:?}").contains("multiple"), "{docs:?}");
+}
+
+#[test]
+fn acl_categories_are_set_where_the_server_supports_them() {
+    let server = Server::builder().module("hashex").start();
+    let mut con = server.client();
+    let version = server.info("server")["redis_version"].clone();
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap());
+    let (major, minor) = (parts.next().unwrap(), parts.next().unwrap());
+    if (major, minor) >= (7, 2) {
+        for category in ["hash", "write"] {
+            let cmds: Vec<String> = redis::cmd("ACL")
+                .arg("CAT")
+                .arg(category)
+                .query(&mut con)
+                .unwrap();
+            assert!(cmds.iter().any(|c| c == "hgetset"), "@{category}: {cmds:?}");
+        }
+    } else {
+        assert!(
+            server.log().contains(
+                "ACL categories of 2 commands not set: this server lacks RedisModule_SetCommandACLCategories (Redis 7.2+)"
+            ),
+            "{}",
+            server.log()
+        );
+    }
 }

@@ -1,0 +1,405 @@
+//! ACL through module commands: command permissions (categories and single commands) and key
+//! patterns are enforced on hashex and json exactly as on native commands, at the top level,
+//! inside MULTI and inside scripts; a refused command changes nothing.
+//!
+//! Redis 7.0 has no API for a module to put its commands into ACL categories
+//! (`RedisModule_SetCommandACLCategories` is 7.2+), so on 7.0 `+@read` does not include
+//! JSON.GET: read-only users are granted the module's read commands by name. The tests take
+//! the expectation from the server's own `ACL CAT read`, so they hold on 7.0 and later.
+
+use redis::{Connection, Value};
+use rmkit_tests::{Server, err_text};
+use std::collections::HashMap;
+
+fn cmd(args: &[&str]) -> redis::Cmd {
+    let mut c = redis::cmd(args[0]);
+    for a in &args[1..] {
+        c.arg(*a);
+    }
+    c
+}
+
+fn q<T: redis::FromRedisValue>(con: &mut Connection, args: &[&str]) -> T {
+    cmd(args)
+        .query(con)
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+fn try_q(con: &mut Connection, args: &[&str]) -> Result<Value, String> {
+    cmd(args).query::<Value>(con).map_err(err_text)
+}
+
+/// A connection authenticated as `user` (password `pw`).
+fn login(server: &Server, user: &str) -> Connection {
+    let mut c = server.client();
+    let _: () = q(&mut c, &["AUTH", user, "pw"]);
+    c
+}
+
+fn digest(con: &mut Connection) -> String {
+    q(con, &["DEBUG", "DIGEST"])
+}
+
+/// The server's wording of ACL refusals (Redis's, or Valkey's where it differs).
+struct Wording {
+    valkey: bool,
+}
+
+impl Wording {
+    fn of(server: &Server) -> Wording {
+        Wording {
+            valkey: server.info("server").contains_key("valkey_version"),
+        }
+    }
+
+    /// A refused command, run by `user`.
+    fn no_command(&self, user: &str, cmd: &str) -> String {
+        if self.valkey {
+            format!("NOPERM User {user} has no permissions to run the '{cmd}' command")
+        } else {
+            format!("NOPERM this user has no permissions to run the '{cmd}' command")
+        }
+    }
+
+    /// The start of a key refused inside a script.
+    fn script_no_key(&self) -> &'static str {
+        if self.valkey {
+            "ERR ACL failure in script: No permissions to access a key"
+        } else {
+            "ERR The user executing the script can't access at least one of the keys mentioned \
+             in the command arguments"
+        }
+    }
+
+    /// A refused key.
+    fn no_key(&self) -> String {
+        if self.valkey {
+            "NOPERM No permissions to access a key".into()
+        } else {
+            "NOPERM this user has no permissions to access one of the keys used as arguments".into()
+        }
+    }
+}
+
+/// The module's read commands and write commands, on key `k` (json) and `h` (hash).
+const READS: &[&[&str]] = &[
+    &["JSON.GET", "k"],
+    &["JSON.PATH", "k", "$.a[*]"],
+    &["JSON.TYPE", "k"],
+    &["JSON.ARRLEN", "k", "$.a"],
+    &["JSON.FMT", "k", "{$.n}"],
+    &["JSON.DEBUG", "MEMORY", "k"],
+];
+const WRITES: &[&[&str]] = &[
+    &["JSON.SET", "k", "1"],
+    &["JSON.DEL", "k", "$.a"],
+    &["JSON.NUMINCRBY", "k", "$.n", "1"],
+    &["HGETSET", "h", "f", "new"],
+    &["HMGETSET", "h", "f", "new", "g", "new"],
+];
+
+fn server_with_data() -> (Server, Connection) {
+    let server = Server::builder()
+        .module("hashex")
+        .module("rmkit-json")
+        .start();
+    let mut admin = server.client();
+    let _: () = q(&mut admin, &["JSON.SET", "k", r#"{"a":[1,2],"n":1}"#]);
+    let _: () = q(&mut admin, &["HSET", "h", "f", "v"]);
+    (server, admin)
+}
+
+/// The lower-case names in `ACL CAT <category>`.
+fn category(con: &mut Connection, cat: &str) -> Vec<String> {
+    q::<Vec<String>>(con, &["ACL", "CAT", cat])
+        .into_iter()
+        .map(|c| c.to_lowercase())
+        .collect()
+}
+
+#[test]
+fn a_read_only_user_reads_and_is_refused_every_module_write() {
+    let (server, mut admin) = server_with_data();
+    let say = Wording::of(&server);
+    let before = digest(&mut admin);
+    let in_read = category(&mut admin, "read");
+    assert!(in_read.contains(&"hget".to_owned()));
+    for w in WRITES {
+        assert!(!in_read.contains(&w[0].to_lowercase()), "{w:?} in @read");
+    }
+    let json_in_read = in_read.contains(&"json.get".to_owned());
+    let version: String = server.info("server")["redis_version"].clone();
+    eprintln!(
+        "redis {version}: module commands in @read: {}",
+        if json_in_read {
+            "yes"
+        } else {
+            "no (json declares no ACL category; before 7.2 a module cannot declare any)"
+        }
+    );
+
+    // `+@read`: native reads work; the module's writes are refused by name.
+    let _: String = q(
+        &mut admin,
+        &["ACL", "SETUSER", "reader", "on", ">pw", "~*", "+@read"],
+    );
+    let mut r = login(&server, "reader");
+    let v: String = q(&mut r, &["HGET", "h", "f"]);
+    assert_eq!(v, "v");
+    match try_q(&mut r, &["JSON.GET", "k"]) {
+        Ok(v) => assert!(json_in_read, "JSON.GET allowed outside @read: {v:?}"),
+        Err(e) => {
+            assert!(!json_in_read, "JSON.GET refused although in @read: {e}");
+            assert_eq!(e, say.no_command("reader", "json.get"));
+        }
+    }
+    let mut refused = 0;
+    for w in WRITES {
+        assert_eq!(
+            try_q(&mut r, w),
+            Err(say.no_command("reader", &w[0].to_lowercase())),
+            "{w:?}"
+        );
+        refused += 1;
+    }
+
+    // The same user granted the module's read commands by name (the way on 7.0).
+    let _: String = q(
+        &mut admin,
+        &[
+            "ACL",
+            "SETUSER",
+            "reader",
+            "+json.get",
+            "+json.path",
+            "+json.type",
+            "+json.arrlen",
+            "+json.fmt",
+            "+json.debug|memory",
+            "+multi",
+            "+exec",
+        ],
+    );
+    let expected: [Value; 6] = [
+        Value::BulkString(br#"{"a":[1,2],"n":1}"#.to_vec()),
+        Value::BulkString(b"[1,2]".to_vec()),
+        Value::BulkString(b"object".to_vec()),
+        Value::Array(vec![Value::Int(2)]),
+        Value::BulkString(b"1".to_vec()),
+        Value::Int(q(&mut admin, &["JSON.DEBUG", "MEMORY", "k"])),
+    ];
+    for (read, want) in READS.iter().zip(&expected) {
+        assert_eq!(try_q(&mut r, read).as_ref(), Ok(want), "{read:?}");
+    }
+    for w in WRITES {
+        assert_eq!(
+            try_q(&mut r, w),
+            Err(say.no_command("reader", &w[0].to_lowercase())),
+            "{w:?}"
+        );
+        refused += 1;
+    }
+    // JSON.DEBUG HELP was not granted: subcommands are separate permissions.
+    assert_eq!(
+        try_q(&mut r, &["JSON.DEBUG", "HELP"]),
+        Err(say.no_command("reader", "json.debug|help"))
+    );
+
+    // Inside MULTI the refusal comes at queue time and aborts the transaction.
+    let _: () = q(&mut r, &["MULTI"]);
+    let queued: String = q(&mut r, &["JSON.GET", "k"]);
+    assert_eq!(queued, "QUEUED");
+    assert_eq!(
+        try_q(&mut r, &["HGETSET", "h", "f", "x"]),
+        Err(say.no_command("reader", "hgetset"))
+    );
+    assert_eq!(
+        try_q(&mut r, &["EXEC"]),
+        Err("EXECABORT Transaction discarded because of previous errors.".into())
+    );
+
+    assert_eq!(digest(&mut admin), before, "a refused write changed data");
+    // ACL LOG names each refused command (repeats are grouped, with a count).
+    let log: Vec<HashMap<String, Value>> = q(&mut admin, &["ACL", "LOG"]);
+    let text = |e: &HashMap<String, Value>, k: &str| -> String {
+        redis::from_redis_value(e[k].clone()).unwrap()
+    };
+    for w in WRITES {
+        let name = w[0].to_lowercase();
+        let count: i64 = log
+            .iter()
+            .filter(|e| text(e, "object") == name && text(e, "context") == "toplevel")
+            .inspect(|e| {
+                assert_eq!(
+                    (text(e, "reason"), text(e, "username")),
+                    ("command".into(), "reader".into())
+                )
+            })
+            .map(|e| redis::from_redis_value::<i64>(e["count"].clone()).unwrap())
+            .sum();
+        assert_eq!(count, 2, "ACL LOG entries for {name}");
+    }
+    assert!(
+        log.iter()
+            .any(|e| text(e, "object") == "hgetset" && text(e, "context") == "multi"),
+        "the refusal inside MULTI is logged"
+    );
+    eprintln!(
+        "acl: reader (+@read, then + the json read commands): HGET and {} json reads allowed, \
+         {refused} module writes refused with NOPERM, data unchanged",
+        READS.len()
+    );
+}
+
+#[test]
+fn key_patterns_are_enforced_through_module_commands() {
+    let (server, mut admin) = server_with_data();
+    let say = Wording::of(&server);
+    let _: String = q(
+        &mut admin,
+        &["ACL", "SETUSER", "app", "on", ">pw", "~user:*", "+@all"],
+    );
+    let _: () = q(&mut admin, &["JSON.SET", "other:1", r#"{"a":[1],"n":0}"#]);
+    let _: () = q(&mut admin, &["HSET", "other:h", "f", "v"]);
+    let before = digest(&mut admin);
+    let mut a = login(&server, "app");
+
+    // Every keyed module command: allowed on user:*, refused on other:*.
+    let mut allowed = 0;
+    let mut refused = 0;
+    let all: Vec<&[&str]> = std::iter::once(&["JSON.SET", "k", r#"{"a":[1,2],"n":1}"#][..])
+        .chain(READS.iter().copied())
+        .chain(WRITES[1..].iter().copied())
+        .collect();
+    for args in &all {
+        let ours: Vec<&str> = args
+            .iter()
+            .map(|&x| match x {
+                "k" => "user:1",
+                "h" => "user:h",
+                x => x,
+            })
+            .collect();
+        let theirs: Vec<&str> = args
+            .iter()
+            .map(|&x| match x {
+                "k" => "other:1",
+                "h" => "other:h",
+                x => x,
+            })
+            .collect();
+        assert!(try_q(&mut a, &ours).is_ok(), "{ours:?}");
+        allowed += 1;
+        assert_eq!(try_q(&mut a, &theirs), Err(say.no_key()), "{theirs:?}");
+        refused += 1;
+    }
+    // The refusals are in the ACL log, naming the user and the key.
+    let log: Vec<HashMap<String, Value>> = q(&mut admin, &["ACL", "LOG", "1"]);
+    let field = |name: &str| -> String {
+        redis::from_redis_value(log[0][name].clone()).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    assert_eq!(
+        [
+            field("reason"),
+            field("context"),
+            field("object"),
+            field("username")
+        ],
+        ["key", "toplevel", "other:h", "app"]
+    );
+
+    // Scripts cannot reach around the key patterns either.
+    assert_eq!(
+        try_q(
+            &mut a,
+            &[
+                "EVAL",
+                "return redis.call('json.set', KEYS[1], '1')",
+                "1",
+                "other:1"
+            ]
+        ),
+        Err(say.no_key())
+    );
+    refused += 1;
+    for body in [
+        "return redis.call('json.set', 'other:1', '1')",
+        "return redis.call('hgetset', 'other:h', 'f', 'x')",
+    ] {
+        let e = try_q(&mut a, &["EVAL", body, "1", "user:1"]).unwrap_err();
+        assert!(e.starts_with(say.script_no_key()), "{body}: {e}");
+        refused += 1;
+    }
+    let got: String = q(
+        &mut a,
+        &[
+            "EVAL",
+            "return redis.call('json.get', KEYS[1])",
+            "1",
+            "user:1",
+        ],
+    );
+    assert_eq!(got, r#"{"n":2}"#);
+    allowed += 1;
+
+    // Nothing of other:* changed (user:* did, by the allowed commands).
+    for k in ["user:1", "user:h"] {
+        let _: i64 = q(&mut admin, &["DEL", k]);
+    }
+    assert_eq!(digest(&mut admin), before);
+    eprintln!(
+        "acl: app (~user:* +@all): {allowed} module commands allowed on user:*, {refused} \
+         refused with NOPERM on other:* (top level and in scripts), other:* unchanged"
+    );
+}
+
+#[test]
+fn read_only_key_permissions_follow_the_module_key_specs() {
+    let (server, mut admin) = server_with_data();
+    let say = Wording::of(&server);
+    let _: String = q(
+        &mut admin,
+        &[
+            "ACL",
+            "SETUSER",
+            "ro",
+            "on",
+            ">pw",
+            "%R~*",
+            "+@read",
+            "+json.get",
+            "+hgetset",
+        ],
+    );
+    let mut r = login(&server, "ro");
+    // A native read under a read-only key pattern.
+    let v: String = q(&mut r, &["HGET", "h", "f"]);
+    assert_eq!(v, "v");
+    // HGETSET declares "RW access update": it needs write access to its key.
+    assert_eq!(
+        try_q(&mut r, &["HGETSET", "h", "f", "x"]),
+        Err(say.no_key())
+    );
+    // JSON.GET: allowed exactly when its key spec says RO.
+    let flags = key_spec_flags(&mut admin, "json.get");
+    let read_only_spec = flags.iter().any(|f| f == "RO");
+    let got = try_q(&mut r, &["JSON.GET", "k"]);
+    if read_only_spec {
+        assert!(got.is_ok(), "{got:?}");
+    } else {
+        assert_eq!(got, Err(say.no_key()));
+        eprintln!(
+            "NOTE: JSON.GET's key spec is {flags:?} (Redis's default for a command that declares \
+             none): a user with read-only key access (%R~) cannot run it"
+        );
+    }
+}
+
+/// The flags of the first key spec of `command`, from `COMMAND INFO` (element 8: the key
+/// specs, each a flat map with a `flags` array).
+fn key_spec_flags(con: &mut Connection, command: &str) -> Vec<String> {
+    let info: Vec<Vec<Value>> = q(con, &["COMMAND", "INFO", command]);
+    let specs: Vec<HashMap<String, Value>> =
+        redis::from_redis_value(info[0][8].clone()).expect("key specs");
+    redis::from_redis_value(specs[0]["flags"].clone()).expect("key spec flags")
+}
