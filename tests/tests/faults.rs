@@ -204,8 +204,9 @@ fn kill_rounds(server: &mut Server, rounds: usize, writes: u64, strict: bool) ->
             let _: Value = q(&mut con, &["BGREWRITEAOF"]);
         }
         server.stop(); // SIGKILL, mid-write
-        let (acked, error) = writer.finish();
-        assert!(error.is_some(), "the writer should have lost its server");
+        // The writer usually ends on the dead connection; it may also see the stop flag first
+        // (it was between two writes), which changes nothing: only acknowledged writes count.
+        let (acked, _error) = writer.finish();
         server.restart();
         let mut con = server.client();
         let held = held_prefix(&mut con, &ns);

@@ -1,6 +1,6 @@
 //! The command context: keys, replication, notifications, logging.
 
-use super::{Key, RedisStr, api, cstring_lossy};
+use super::{Key, RedisStr, api};
 use redis_module::raw;
 use std::marker::PhantomData;
 use std::os::raw::c_int;
@@ -118,16 +118,13 @@ impl Context {
     /// as native commands do, for clients subscribed to `class`.
     pub fn notify_keyspace_event(&self, class: Notify, event: &str, key: &RedisStr) {
         let class = class.bits();
-        let event = cstring_lossy(event);
-        // SAFETY: valid context, event and key; Redis copies what it keeps.
-        unsafe {
-            api!(RedisModule_NotifyKeyspaceEvent)(
-                self.as_ptr(),
-                class,
-                event.as_ptr(),
-                key.as_ptr(),
-            )
-        };
+        super::with_cstr(event, |event| {
+            // SAFETY: valid context, NUL-terminated event and live key; Redis copies what it
+            // keeps before returning.
+            unsafe {
+                api!(RedisModule_NotifyKeyspaceEvent)(self.as_ptr(), class, event, key.as_ptr())
+            };
+        });
     }
 
     /// Writes `msg` to the server log, prefixed with the module name.

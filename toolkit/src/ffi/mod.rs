@@ -170,6 +170,18 @@ impl Context {
     }
 }
 
+/// Calls `f` with `s` as a NUL-terminated C string, on the stack when it is short (no heap
+/// allocation on hot paths such as keyspace notifications), else as a [`cstring_lossy`].
+pub(crate) fn with_cstr<R>(s: &str, f: impl FnOnce(*const std::os::raw::c_char) -> R) -> R {
+    let mut buf = [0u8; 64];
+    if s.len() < buf.len() && !s.as_bytes().contains(&0) {
+        buf[..s.len()].copy_from_slice(s.as_bytes());
+        f(buf.as_ptr().cast())
+    } else {
+        f(cstring_lossy(s).as_ptr())
+    }
+}
+
 /// A C string of `s`, with any NUL bytes (which C would cut at) replaced by spaces.
 pub(crate) fn cstring_lossy(s: &str) -> std::ffi::CString {
     std::ffi::CString::new(s.replace('\0', " ")).expect("NULs were replaced")

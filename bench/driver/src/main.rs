@@ -1,0 +1,323 @@
+//! `rmkit-bench`: runs rmkit's benchmarks against real redis-servers. Normally started by
+//! `bench/run.sh`, which builds everything first; see bench/README.md.
+//!
+//! ```text
+//! rmkit-bench env                       # shell variables run.sh needs (target dir, redismodule.h dir)
+//! rmkit-bench run [--quick] [--only hgetset,alloc,accuracy,json] [--c-module PATH] [--results DIR]
+//! ```
+//! `BENCH_SECONDS` (default 5, `--quick` 1) and `BENCH_REPEAT` (default 3, `--quick` 1) set the
+//! length of each point and the number of interleaved repeats.
+
+mod accuracy;
+mod alloc;
+mod hgetset;
+mod json;
+mod server;
+mod stats;
+mod svg;
+
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct Config {
+    pub seconds: f64,
+    pub repeat: usize,
+    pub quick: bool,
+}
+
+/// The module libraries, all in cargo's release directory (the C one built there by run.sh).
+pub struct Libs {
+    pub hashex: PathBuf,
+    pub cmodule: PathBuf,
+    pub peer: PathBuf,
+    pub alloc_rmkit: PathBuf,
+    pub alloc_system: PathBuf,
+    pub memtest_rmkit: PathBuf,
+    pub memtest_system: PathBuf,
+    pub json: PathBuf,
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn cargo_metadata() -> Value {
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["metadata", "--format-version", "1"])
+        .current_dir(workspace_root())
+        .output()
+        .expect("cargo metadata");
+    assert!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("cargo metadata JSON")
+}
+
+/// `TARGET_DIR=...` and `REDISMODULE_H_DIR=...` (the redismodule.h the redis-module crate ships).
+fn print_env() {
+    let m = cargo_metadata();
+    let target = m["target_directory"].as_str().expect("target_directory");
+    let rm = m["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["name"] == "redis-module")
+        .expect("redis-module in cargo metadata");
+    let dir = Path::new(rm["manifest_path"].as_str().unwrap())
+        .parent()
+        .unwrap()
+        .join("src/include");
+    let q = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    println!("TARGET_DIR={}", q(target));
+    println!("REDISMODULE_H_DIR={}", q(&dir.to_string_lossy()));
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => v
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v} is not a valid number")),
+        _ => default,
+    }
+}
+
+fn sh(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+fn machine() -> Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|r| r.trim_start_matches([' ', '\t', ':']).to_string())
+            })
+        })
+        .unwrap_or_default();
+    json!({
+        "redis_server": sh("redis-server", &["--version"]),
+        "redis_benchmark": sh("redis-benchmark", &["--version"]),
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "cpu_model": cpu,
+        "kernel": sh("uname", &["-sr"]),
+        "rustc": sh("rustc", &["--version"]),
+        "cc": sh("cc", &["--version"]).lines().next().unwrap_or("").to_string(),
+        "date_utc": sh("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]),
+        "loadavg_at_start": loadavg(),
+        "git_commit": sh("git", &["-C", &workspace_root().to_string_lossy(), "rev-parse", "--short", "HEAD"]),
+    })
+}
+
+/// `/proc/loadavg`'s 1-, 5- and 15-minute load averages.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn write(dir: &Path, name: &str, contents: &str) {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    eprintln!("wrote {}", path.display());
+}
+
+fn write_json(dir: &Path, name: &str, meta: &Value, cfg: &Config, body: Value) {
+    let mut v = json!({ "machine": meta, "quick": cfg.quick });
+    if let (Some(o), Value::Object(b)) = (v.as_object_mut(), body) {
+        o.extend(b);
+    }
+    write(
+        dir,
+        name,
+        &(serde_json::to_string_pretty(&v).unwrap() + "\n"),
+    );
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "met" } else { "NOT met" }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("env") => return print_env(),
+        Some("run") => {}
+        _ => {
+            eprintln!(
+                "usage: rmkit-bench env | rmkit-bench run [--quick] [--only LIST] [--c-module PATH] [--results DIR]\n(normally: bench/run.sh)"
+            );
+            std::process::exit(2);
+        }
+    }
+    let mut quick = false;
+    let mut only: Option<Vec<String>> = None;
+    let exe_dir = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let mut cmodule = exe_dir.join("bench/libcbench.so");
+    let mut results: Option<PathBuf> = None;
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--quick" => quick = true,
+            "--only" => {
+                only = Some(
+                    it.next()
+                        .expect("--only LIST")
+                        .split(',')
+                        .map(String::from)
+                        .collect(),
+                )
+            }
+            "--c-module" => cmodule = PathBuf::from(it.next().expect("--c-module PATH")),
+            "--results" => results = Some(PathBuf::from(it.next().expect("--results DIR"))),
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    let cfg = Config {
+        seconds: env_or("BENCH_SECONDS", if quick { 1.0 } else { 5.0 }),
+        repeat: env_or("BENCH_REPEAT", if quick { 1 } else { 3 }).max(1),
+        quick,
+    };
+    // Quick runs are smoke tests: they never overwrite the committed results.
+    let dir = results.unwrap_or_else(|| {
+        let base = workspace_root().join("bench/results");
+        if quick { base.join("quick") } else { base }
+    });
+    std::fs::create_dir_all(&dir).unwrap();
+    let lib = |name: &str| exe_dir.join(format!("lib{name}.so"));
+    let libs = Libs {
+        hashex: lib("hashex"),
+        cmodule,
+        peer: lib("rmkit_bench_peer"),
+        alloc_rmkit: lib("rmkit_bench_alloc_rmkit"),
+        alloc_system: lib("rmkit_bench_alloc_system"),
+        memtest_rmkit: lib("memtest_rmkit"),
+        memtest_system: lib("memtest_system"),
+        json: lib("rmkit_json"),
+    };
+    let want = |s: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == s));
+    let meta = machine();
+    println!(
+        "# rmkit benchmarks{}\n\n{} · {} CPUs ({}) · {} · {} · load average {}",
+        if quick {
+            " (quick smoke run: numbers are not meaningful)"
+        } else {
+            ""
+        },
+        meta["redis_server"].as_str().unwrap_or(""),
+        meta["cpus"],
+        meta["cpu_model"].as_str().unwrap_or(""),
+        meta["kernel"].as_str().unwrap_or(""),
+        meta["date_utc"].as_str().unwrap_or(""),
+        meta["loadavg_at_start"].as_str().unwrap_or(""),
+    );
+    let mut targets: Vec<String> = Vec::new();
+
+    if want("hgetset") {
+        let v = hgetset::run(&cfg, &libs);
+        for r in v["results"].as_array().unwrap() {
+            if r["variant"] == "hashex HGETSET" {
+                let f = |k: &str| r[k].as_f64().unwrap();
+                let (c, l) = (f("ratio_ops_to_c"), f("ratio_ops_to_lua"));
+                let (cc, cl) = (
+                    f("ratio_cpu_efficiency_to_c"),
+                    f("ratio_cpu_efficiency_to_lua"),
+                );
+                let busy = f("server_busy_median");
+                // ops/s compare commands only while the server is the bottleneck.
+                let ops = |ratio: f64, goal: f64| {
+                    if busy >= 0.9 {
+                        verdict(ratio >= goal).to_string()
+                    } else {
+                        format!("inconclusive: server only {:.0}% busy", busy * 100.0)
+                    }
+                };
+                targets.push(format!(
+                    "HGETSET -P {:<2} >= 1.00x C: server CPU/op {cc:.3}x ({}), ops/s {c:.3}x ({}); \
+                     >= 1.5x Lua: server CPU/op {cl:.2}x ({}), ops/s {l:.2}x ({})",
+                    r["pipeline"],
+                    verdict(cc >= 1.0),
+                    ops(c, 1.0),
+                    verdict(cl >= 1.5),
+                    ops(l, 1.5)
+                ));
+            }
+        }
+        write_json(&dir, "hgetset.json", &meta, &cfg, v);
+    }
+    if want("alloc") {
+        let v = alloc::run(&cfg, &libs);
+        let r = &v["results"][1];
+        let f = |k: &str| r[k].as_f64().unwrap();
+        let (m, mw) = (f("mixed_ratio_to_raw"), f("mixed_ratio_to_raw_wall_min"));
+        let (g, gw) = (
+            f("grow_ratio_to_redis_module"),
+            f("grow_ratio_to_redis_module_wall_min"),
+        );
+        targets.push(format!(
+            "alloc/free (mixed) <= 1.03x raw RedisModule_Alloc: {m:.3}x CPU median ({}); {mw:.3}x wall minimum ({})",
+            verdict(m <= 1.03),
+            verdict(mw <= 1.03)
+        ));
+        targets.push(format!(
+            "realloc-heavy (grow) <= 1.00x redis-module RedisAlloc: {g:.3}x CPU median ({}); {gw:.3}x wall minimum ({})",
+            verdict(g <= 1.0),
+            verdict(gw <= 1.0)
+        ));
+        write_json(&dir, "alloc.json", &meta, &cfg, v);
+    }
+    if want("accuracy") {
+        match accuracy::run(&cfg, &libs) {
+            Ok((v, rows)) => {
+                let c = v["from_1mb_worst_err_vs_counted_pct"].as_f64().unwrap();
+                let n = v["from_1mb_worst_err_vs_n_pct"].as_f64().unwrap();
+                let p = v["from_1mb_worst_err_vs_n_pct_powers_of_two"]
+                    .as_f64()
+                    .unwrap();
+                targets.push(format!(
+                    "accounting <= 1% from 1 MB up: vs the module's count {c:.4}% ({}); vs n {n:.3}% ({}; powers of two {p:.4}%)",
+                    verdict(c <= 1.0), verdict(n <= 1.0)
+                ));
+                write_json(&dir, "accuracy.json", &meta, &cfg, v);
+                write(&dir, "accuracy.svg", &svg::accuracy(&rows));
+            }
+            Err(e) => println!("\naccuracy sweep skipped: {e}"),
+        }
+    }
+    if want("json") {
+        match json::run(&cfg, &libs) {
+            Ok(v) => write_json(&dir, "json.json", &meta, &cfg, v),
+            Err(e) => println!("\nJSON benchmark skipped: {e}"),
+        }
+    }
+    let busy: f64 = loadavg()
+        .split(' ')
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0.0);
+    println!("\nLoad average at the end: {} (1, 5, 15 min).", loadavg());
+    if busy > meta["cpus"].as_f64().unwrap_or(2.0) {
+        println!(
+            "Warning: the 5-minute load average exceeded the number of CPUs: something else was\n\
+             running, so ops/s ratios are noisy; prefer the server CPU columns."
+        );
+    }
+    if !targets.is_empty() {
+        println!("\n## Targets\n");
+        for t in &targets {
+            println!("- {t}");
+        }
+    }
+}
