@@ -149,11 +149,13 @@ impl Context {
                 unsafe { api!(RedisModule_UnblockClient)(handle.0.as_ptr(), data.cast()) };
             });
         if let Err(e) = spawned {
-            // The closure (and the handle) is gone: the client would stay blocked forever.
-            // SAFETY: unblock with an error outcome instead.
+            // The closure (and the handle) is gone: the client would stay blocked forever, so
+            // unblock it here with an error outcome instead.
             let data = Box::into_raw(Box::new(Outcome(Err(Error::new(format!(
                 "cannot start a worker thread: {e}"
             ))))));
+            // SAFETY: `bc` is the live blocked client created above and nothing else will
+            // unblock it; Redis hands `data` to on_reply, then to free_outcome.
             unsafe { api!(RedisModule_UnblockClient)(bc, data.cast()) };
         }
         Ok(Reply::Deferred)
