@@ -182,8 +182,9 @@ macro_rules! keywords {
     };
 }
 
-/// Parses a float as Redis does for scores and increments (`strtod` without surrounding spaces):
-/// decimal or exponent notation and `inf`/`-inf`; `nan` and empty strings are refused with
+/// Parses a float as Redis does for scores and increments (`string2d`: `strtod` without
+/// surrounding spaces): decimal or exponent notation and `inf`/`-inf`; `nan`, empty strings and
+/// out-of-range values (overflow to infinity, underflow to zero) are refused with
 /// `ERR value is not a valid float`. (C's `strtod` also reads hexadecimal floats; this does not.)
 ///
 /// ```
@@ -202,10 +203,22 @@ pub fn parse_f64(s: &[u8]) -> Result<f64, Error> {
         return Err(bad());
     }
     let text = std::str::from_utf8(s).map_err(|_| bad())?;
-    match text.parse::<f64>() {
-        Ok(v) if !v.is_nan() => Ok(v),
-        _ => Err(bad()),
+    let v = text.parse::<f64>().map_err(|_| bad())?;
+    if v.is_nan() {
+        return Err(bad());
     }
+    // strtod's ERANGE, which Redis refuses: overflow to infinity (unless the text says "inf")
+    // and underflow to zero (unless the number really is zero).
+    let unsigned = text.trim_start_matches(['+', '-']);
+    let says_inf =
+        unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity");
+    let mantissa = unsigned.split(['e', 'E']).next().unwrap_or("");
+    if (v.is_infinite() && !says_inf)
+        || (v == 0.0 && mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b)))
+    {
+        return Err(bad());
+    }
+    Ok(v)
 }
 
 /// Parses a signed 64-bit integer with the rules of Redis's `string2ll` (what `INCRBY`,
@@ -321,7 +334,9 @@ mod tests {
         ] {
             assert_eq!(parse_f64(s.as_bytes()), Ok(v), "{s}");
         }
-        for s in ["", " 1", "1 ", "nan", "NaN", "1,5", "abc", "1e", "--1"] {
+        for s in [
+            "", " 1", "1 ", "nan", "NaN", "1,5", "abc", "1e", "--1", "1e400", "-1e400", "1e-400",
+        ] {
             assert!(parse_f64(s.as_bytes()).is_err(), "{s:?}");
         }
     }
