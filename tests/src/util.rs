@@ -31,3 +31,28 @@ pub fn info_i64(con: &mut Connection, section: &str, field: &str) -> i64 {
 pub fn used_memory(con: &mut Connection) -> i64 {
     info_i64(con, "memory", "used_memory")
 }
+
+/// A command from its words: `cmd(&["HSET", "k", "f", "v"])`.
+pub fn cmd(args: &[&str]) -> redis::Cmd {
+    let mut c = redis::cmd(args[0]);
+    for a in &args[1..] {
+        c.arg(*a);
+    }
+    c
+}
+
+/// Runs a command and converts its reply; panics (naming the command) on an error reply.
+pub fn q<T: redis::FromRedisValue>(con: &mut Connection, args: &[&str]) -> T {
+    cmd(args)
+        .query(con)
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+/// Runs a command that must fail; returns its error text as on the wire.
+pub fn q_err(con: &mut Connection, args: &[&str]) -> String {
+    err_text(
+        cmd(args)
+            .query::<redis::Value>(con)
+            .expect_err(&format!("{args:?} should fail")),
+    )
+}

@@ -8,22 +8,8 @@
 //! the expectation from the server's own `ACL CAT read`, so they hold on 7.0 and later.
 
 use redis::{Connection, Value};
-use rmkit_tests::{Server, err_text};
+use rmkit_tests::{Server, cmd, err_text, q};
 use std::collections::HashMap;
-
-fn cmd(args: &[&str]) -> redis::Cmd {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c
-}
-
-fn q<T: redis::FromRedisValue>(con: &mut Connection, args: &[&str]) -> T {
-    cmd(args)
-        .query(con)
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
 
 fn try_q(con: &mut Connection, args: &[&str]) -> Result<Value, String> {
     cmd(args).query::<Value>(con).map_err(err_text)

@@ -4,35 +4,13 @@
 //! gets `CROSSSLOT`, `COMMAND GETKEYS` names exactly the key, `redis-cli -c` runs the README
 //! transcript through the cluster, and json/hashex keys move with their slot (MIGRATE).
 
-use redis::{Connection, Value};
-use rmkit_tests::{Server, err_text, tool_binary};
+use redis::Value;
+use rmkit_tests::{Server, q, q_err, tool_binary};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::{Ipv4Addr, TcpListener};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn cmd(args: &[&str]) -> redis::Cmd {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c
-}
-
-fn q<T: redis::FromRedisValue>(con: &mut Connection, args: &[&str]) -> T {
-    cmd(args)
-        .query(con)
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
-fn q_err(con: &mut Connection, args: &[&str]) -> String {
-    err_text(
-        cmd(args)
-            .query::<Value>(con)
-            .expect_err(&format!("{args:?} should fail")),
-    )
-}
 
 /// A loopback port free right now, for a node's cluster bus (the default, port + 10000, may
 /// be above 65535 for the high ports the harness hands out).

@@ -13,7 +13,7 @@
 //! `RMKIT_SOAK=1` runs more kill/restart rounds and longer writes.
 
 use redis::{Connection, Value};
-use rmkit_tests::Server;
+use rmkit_tests::{Server, q};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::{self, JoinHandle};
@@ -21,14 +21,6 @@ use std::time::{Duration, Instant};
 
 fn soak() -> bool {
     std::env::var_os("RMKIT_SOAK").is_some_and(|v| !v.is_empty() && v != "0")
-}
-
-fn q<T: redis::FromRedisValue>(con: &mut Connection, args: &[&str]) -> T {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c.query(con).unwrap_or_else(|e| panic!("{args:?}: {e}"))
 }
 
 /// The text of document `i` as JSON.GET returns it (members already in sorted order).

@@ -2,27 +2,8 @@
 //! keys, measured MEMORY USAGE, maxmemory policies and persistence.
 
 use redis::{Connection, Value};
-use rmkit_tests::{Server, err_text, info_i64, used_memory};
+use rmkit_tests::{Server, err_text, info_i64, q, q_err, used_memory};
 use std::time::Duration;
-
-fn q<T: redis::FromRedisValue>(con: &mut Connection, args: &[&str]) -> T {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c.query(con).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
-fn q_err(con: &mut Connection, args: &[&str]) -> String {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    err_text(
-        c.query::<Value>(con)
-            .expect_err(&format!("{args:?} should fail")),
-    )
-}
 
 /// Bytes of used_memory the server itself may move between two reads (0 on Redis 7.0 with
 /// jemalloc; Valkey 8 with libc malloc moves it by up to a few dozen bytes on INFO).

@@ -9,26 +9,7 @@
 //! `RMKIT_SOAK=1` runs 1,000 cycles.
 
 use redis::{Connection, Value};
-use rmkit_tests::{Server, err_text, module_path, used_memory};
-
-fn q<T: redis::FromRedisValue>(con: &mut Connection, args: &[&str]) -> T {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c.query(con).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
-fn q_err(con: &mut Connection, args: &[&str]) -> String {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    err_text(
-        c.query::<Value>(con)
-            .expect_err(&format!("{args:?} should fail")),
-    )
-}
+use rmkit_tests::{Server, module_path, q, q_err, used_memory};
 
 fn mapped(server: &Server, lib: &str) -> bool {
     std::fs::read_to_string(format!("/proc/{}/maps", server.pid()))
