@@ -15,14 +15,12 @@
 # The exit status is 1 if any target crashed.
 #
 # Environment: JOBS (parallel fuzzers, 1 or 2; default 2), RMKIT_FUZZ_ALLOC_PREFIX (8 or 16:
-# the fake server allocator's header, see fuzz-targets/src/fake.rs), RMKIT_FUZZ_TOLERATE
-# (float-roundtrip,float-range: fuzz past the bugs in fuzz/known-bugs.txt, whose committed
-# inputs otherwise stop json_value and numbers at once), EXTRA (more libFuzzer flags, e.g.
-# EXTRA=-seed=1).
+# the fake server allocator's header, see fuzz-targets/src/fake.rs), EXTRA (more libFuzzer
+# flags, e.g. EXTRA=-seed=1).
 set -euo pipefail
 
 usage() {
-    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 }
 [[ $# -ge 1 && $1 =~ ^[0-9]+$ ]] || usage

@@ -28,6 +28,24 @@ pub fn commands() -> &'static [CommandDef] {
     &[]
 }
 
+/// The registered data types' names (empty under Miri, like [`commands`]).
+pub fn data_type_names() -> Vec<&'static str> {
+    #[cfg(not(miri))]
+    let names = rmkit::datatype::DATA_TYPES.iter().map(|d| d.name).collect();
+    #[cfg(miri)]
+    let names = Vec::new();
+    names
+}
+
+/// Redis's rule for a data type name (`RM_CreateDataType`): exactly 9 characters of
+/// `A-Z a-z 0-9 - _`.
+pub fn redis_type_name_ok(name: &[u8]) -> bool {
+    name.len() == 9
+        && name
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+}
+
 /// Splits an input into argv: the first byte is the separator (see the crate docs).
 pub fn split_argv(data: &[u8]) -> Vec<&[u8]> {
     match data.split_first() {
@@ -83,6 +101,14 @@ fn checked_registry() -> &'static [(&'static CommandDef, String)] {
         if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
             panic!("command '{}' is registered twice", w[0]);
         }
+        let mut types = data_type_names();
+        for t in &types {
+            assert!(redis_type_name_ok(t.as_bytes()), "data type name {t:?}");
+        }
+        types.sort_unstable();
+        if let Some(w) = types.windows(2).find(|w| w[0] == w[1]) {
+            panic!("data type '{}' is registered twice", w[0]);
+        }
         registry
     })
 }
@@ -128,6 +154,13 @@ pub fn args(data: &[u8]) {
     walk_args(&argv);
 
     for arg in &argv {
+        if let Ok(name) = std::str::from_utf8(arg) {
+            assert_eq!(
+                rmkit::datatype::valid_type_name(name),
+                redis_type_name_ok(arg),
+                "valid_type_name({name:?})"
+            );
+        }
         let i = check_integer_arg(arg);
         // Arguments that are integers double as arities to check against Redis's rule.
         if let Some(arity) = i.and_then(|v| i32::try_from(v).ok()).filter(|&a| a != 0) {

@@ -40,18 +40,6 @@ pub fn numbers(data: &[u8]) {
     }
 }
 
-/// Environment variable value (in `RMKIT_FUZZ_TOLERATE`, comma separated) that skips the
-/// known out-of-range difference of `parse_f64` (see `fuzz/known-bugs.txt`).
-const TOLERATE_FLOAT_RANGE: &str = "float-range";
-
-fn tolerate_float_range() -> bool {
-    static TOLERATE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *TOLERATE.get_or_init(|| {
-        std::env::var(crate::TOLERATE_ENV)
-            .is_ok_and(|v| v.split(',').any(|w| w.trim() == TOLERATE_FLOAT_RANGE))
-    })
-}
-
 /// `parse_f64`: never NaN, Redis's error text, the same value as Rust's parser, and (on Linux,
 /// outside Miri) the same verdict and value as Redis's `string2d`, except for the documented
 /// difference: hexadecimal floats, which `strtod` reads and `parse_f64` refuses.
@@ -76,14 +64,6 @@ fn check_float(s: &[u8]) {
         };
         if hex {
             assert!(ours.is_err(), "parse_f64 read the hexadecimal float {s:?}");
-            return;
-        }
-        let out_of_range = redis.is_none()
-            && ours.as_ref().is_ok_and(|v| v.is_infinite() || *v == 0.0)
-            && !String::from_utf8_lossy(s)
-                .to_ascii_lowercase()
-                .contains("inf");
-        if out_of_range && tolerate_float_range() {
             return;
         }
         assert_eq!(

@@ -24,7 +24,8 @@
 
 mod common;
 
-use rmkit_fuzz_targets::{TARGETS, Target, args::registry_names, install_fake_server_allocator};
+use rmkit_fuzz_targets::args::{data_type_names, registry_names};
+use rmkit_fuzz_targets::{TARGETS, Target, install_fake_server_allocator};
 
 fn target(name: &str) -> Target {
     TARGETS
@@ -143,6 +144,12 @@ fn main() {
         if !cfg!(miri) && !names.iter().any(|n| n == expected) {
             problems.push(format!("'{expected}' is not in rmkit::COMMANDS: {names:?}"));
         }
+    }
+    if !cfg!(miri) && !data_type_names().contains(&"rmkitjson") {
+        problems.push(format!(
+            "json's data type is not in rmkit::datatype::DATA_TYPES: {:?}",
+            data_type_names()
+        ));
     }
     let known_here: Vec<_> = known
         .iter()
