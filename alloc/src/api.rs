@@ -5,7 +5,7 @@
 //! tests hand it counting wrappers around libc.
 
 use core::ffi::c_void;
-use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use core::sync::atomic::{AtomicPtr, Ordering::Relaxed};
 
 /// `RedisModule_Alloc` / `RedisModule_TryAlloc`.
 pub type AllocFn = unsafe extern "C" fn(bytes: usize) -> *mut c_void;
@@ -43,51 +43,54 @@ pub struct RedisApi {
     pub malloc_size: Option<SizeFn>,
 }
 
-/// The functions in use, stored as addresses (0 = none) so that they can be swapped atomically.
+/// The functions in use, stored as pointers (null = none) so that they can be swapped
+/// atomically. Pointers, not integers, so that they keep their provenance (Miri checks this).
 pub(crate) struct Table {
-    alloc: AtomicUsize,
-    calloc: AtomicUsize,
-    realloc: AtomicUsize,
-    free: AtomicUsize,
-    size: AtomicUsize,
+    alloc: AtomicPtr<()>,
+    calloc: AtomicPtr<()>,
+    realloc: AtomicPtr<()>,
+    free: AtomicPtr<()>,
+    size: AtomicPtr<()>,
 }
 
 pub(crate) static TABLE: Table = Table {
-    alloc: AtomicUsize::new(0),
-    calloc: AtomicUsize::new(0),
-    realloc: AtomicUsize::new(0),
-    free: AtomicUsize::new(0),
-    size: AtomicUsize::new(0),
+    alloc: AtomicPtr::new(core::ptr::null_mut()),
+    calloc: AtomicPtr::new(core::ptr::null_mut()),
+    realloc: AtomicPtr::new(core::ptr::null_mut()),
+    free: AtomicPtr::new(core::ptr::null_mut()),
+    size: AtomicPtr::new(core::ptr::null_mut()),
 };
 
 impl Table {
     /// Stores `api`, preferring the non-aborting variants.
     pub(crate) fn store(&self, api: &RedisApi) {
-        self.alloc
-            .store(api.try_alloc.unwrap_or(api.alloc) as usize, Relaxed);
-        self.calloc
-            .store(api.try_calloc.unwrap_or(api.calloc) as usize, Relaxed);
-        self.realloc
-            .store(api.try_realloc.unwrap_or(api.realloc) as usize, Relaxed);
-        self.free.store(api.free as usize, Relaxed);
-        self.size
-            .store(api.malloc_size.map_or(0, |f| f as usize), Relaxed);
+        let alloc = api.try_alloc.unwrap_or(api.alloc);
+        let calloc = api.try_calloc.unwrap_or(api.calloc);
+        let realloc = api.try_realloc.unwrap_or(api.realloc);
+        self.alloc.store(alloc as *mut (), Relaxed);
+        self.calloc.store(calloc as *mut (), Relaxed);
+        self.realloc.store(realloc as *mut (), Relaxed);
+        self.free.store(api.free as *mut (), Relaxed);
+        let size = api
+            .malloc_size
+            .map_or(core::ptr::null_mut(), |f| f as *mut ());
+        self.size.store(size, Relaxed);
     }
 
     // The loads below are only reached once the state is `REDIS`, which is published with
-    // `Release` after `store`: the addresses are non-zero and were made from the fn types.
+    // `Release` after `store`: the pointers are non-null and were made from the fn types.
 
     #[inline]
     pub(crate) unsafe fn alloc(&self, bytes: usize) -> *mut u8 {
         // SAFETY: the address was stored from an `AllocFn` (see the note above).
-        unsafe { core::mem::transmute::<usize, AllocFn>(self.alloc.load(Relaxed))(bytes).cast() }
+        unsafe { core::mem::transmute::<*mut (), AllocFn>(self.alloc.load(Relaxed))(bytes).cast() }
     }
 
     #[inline]
     pub(crate) unsafe fn calloc(&self, bytes: usize) -> *mut u8 {
         // SAFETY: the address was stored from a `CallocFn`.
         unsafe {
-            core::mem::transmute::<usize, CallocFn>(self.calloc.load(Relaxed))(1, bytes).cast()
+            core::mem::transmute::<*mut (), CallocFn>(self.calloc.load(Relaxed))(1, bytes).cast()
         }
     }
 
@@ -95,27 +98,30 @@ impl Table {
     pub(crate) unsafe fn realloc(&self, ptr: *mut u8, bytes: usize) -> *mut u8 {
         // SAFETY: the address was stored from a `ReallocFn`; `ptr` came from this table.
         unsafe {
-            core::mem::transmute::<usize, ReallocFn>(self.realloc.load(Relaxed))(ptr.cast(), bytes)
-                .cast()
+            core::mem::transmute::<*mut (), ReallocFn>(self.realloc.load(Relaxed))(
+                ptr.cast(),
+                bytes,
+            )
+            .cast()
         }
     }
 
     #[inline]
     pub(crate) unsafe fn free(&self, ptr: *mut u8) {
         // SAFETY: the address was stored from a `FreeFn`; `ptr` came from this table.
-        unsafe { core::mem::transmute::<usize, FreeFn>(self.free.load(Relaxed))(ptr.cast()) }
+        unsafe { core::mem::transmute::<*mut (), FreeFn>(self.free.load(Relaxed))(ptr.cast()) }
     }
 
     /// The bytes the server accounts for `ptr`, or `fallback` if it cannot tell us.
     #[inline]
     pub(crate) unsafe fn usable(&self, ptr: *mut u8, fallback: usize) -> usize {
         match self.size.load(Relaxed) {
-            0 => fallback,
+            f if f.is_null() => fallback,
             // SAFETY: a non-zero address was stored from a `SizeFn`; `ptr` is live and ours.
-            f => unsafe { core::mem::transmute::<usize, SizeFn>(f)(ptr.cast()) },
+            f => unsafe { core::mem::transmute::<*mut (), SizeFn>(f)(ptr.cast()) },
         }
     }
 }
 
-static_assertions::assert_eq_size!(AllocFn, usize);
-static_assertions::assert_eq_size!(SizeFn, usize);
+static_assertions::assert_eq_size!(AllocFn, *mut ());
+static_assertions::assert_eq_size!(SizeFn, *mut ());

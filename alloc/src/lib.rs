@@ -240,6 +240,9 @@ unsafe fn server_alloc(layout: Layout, zeroed: bool) -> *mut u8 {
             let user = unsafe { raw.add(offset) };
             // SAFETY: `user - 8` is inside the block, 8-aligned, and not part of the user's bytes.
             unsafe { user.cast::<*mut u8>().sub(1).write(raw) };
+            // The header is read back through the address of the pointer the caller frees,
+            // which may be narrowed to the user's bytes: expose the block's provenance.
+            let _ = raw.expose_provenance();
             user
         }
     }
@@ -252,8 +255,13 @@ unsafe fn server_block(ptr: *mut u8, layout: Layout) -> (*mut u8, usize) {
     // (it is only set while no server pointer exists).
     match plan(layout.size(), layout.align()) {
         Some(Plan::Direct(n)) => (ptr, n),
-        // SAFETY: the header word written by `server_alloc`.
-        Some(Plan::OverAligned(n)) => (unsafe { ptr.cast::<*mut u8>().sub(1).read() }, n),
+        Some(Plan::OverAligned(n)) => {
+            let header =
+                core::ptr::with_exposed_provenance::<*mut u8>(ptr.addr() - size_of::<usize>());
+            // SAFETY: the header word written by `server_alloc`, inside the block whose
+            // provenance it exposed.
+            (unsafe { header.read() }, n)
+        }
         None => unreachable!("layout was allocated, so its plan exists"),
     }
 }

@@ -37,6 +37,8 @@ impl<const PREFIX: usize> Fake<PREFIX> {
             user.sub(16).cast::<usize>().write_unaligned(MAGIC);
             user.sub(8).cast::<usize>().write_unaligned(n);
             USED.fetch_add(n, Relaxed);
+            // `open` reads the header through the caller's (possibly narrowed) pointer.
+            let _ = base.expose_provenance();
             user.cast()
         }
     }
@@ -46,7 +48,7 @@ impl<const PREFIX: usize> Fake<PREFIX> {
         // SAFETY: claimed to be ours: HEAD bytes precede `p`. A foreign pointer is read out of
         // bounds here, which is exactly the bug this fake exists to catch (and abort on).
         unsafe {
-            let user = p.cast::<u8>();
+            let user = std::ptr::with_exposed_provenance_mut::<u8>(p.addr());
             if user.sub(16).cast::<usize>().read_unaligned() != MAGIC {
                 eprintln!("fake server allocator: {p:?} is not a server pointer");
                 std::process::abort();
