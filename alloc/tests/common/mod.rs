@@ -92,8 +92,8 @@ impl<const PREFIX: usize> Fake<PREFIX> {
         // SAFETY: `p` is checked to be ours.
         unsafe {
             let (base, old) = Self::open(p);
-            p.cast::<u8>()
-                .sub(16)
+            base.cast::<u8>()
+                .add(Self::HEAD - 16)
                 .cast::<usize>()
                 .write_unaligned(LIVE_MAGIC_CLEARED);
             USED.fetch_sub(old, Relaxed);
