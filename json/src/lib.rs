@@ -111,6 +111,23 @@ fn is_pretty(args: &mut Args<'_, RedisStr>) -> Result<bool> {
     Ok(pretty)
 }
 
+/// Shared by the read commands `CMD key [path]`: parses the arguments, opens the key, and
+/// calls `f` with the document and the path (`None`: the root); nil when the key is missing.
+fn read_at_optional_path(
+    ctx: &Context,
+    args: &[RedisStr],
+    f: impl FnOnce(&Value, Option<Vec<path::Segment>>) -> Result,
+) -> Result {
+    let mut args = Args::new(args);
+    let name = args.next_arg()?;
+    let segs = optional_path(&mut args)?;
+    let key = ctx.open_key(name);
+    match key.value::<Json>()? {
+        None => Ok(Reply::Null),
+        Some(doc) => f(&doc.0, segs),
+    }
+}
+
 /// An optional path at the end of the arguments (`None`: the root).
 fn optional_path(args: &mut Args<'_, RedisStr>) -> Result<Option<Vec<path::Segment>>> {
     let p = if args.is_empty() {
@@ -240,18 +257,13 @@ rmkit::command! {
         key_specs: READS, args: &[Arg::key("key", 0), Arg::string("path").optional()],
     },
     fn json_type(ctx, args) {
-        let mut args = Args::new(args);
-        let name = args.next_arg()?;
-        let segs = optional_path(&mut args)?;
-        let key = ctx.open_key(name);
-        let Some(j) = key.value::<Json>()? else { return Ok(Reply::Null) };
-        match segs {
-            None => Ok(Reply::from(path::type_name(&j.0))),
+        read_at_optional_path(ctx, args, |doc, segs| match segs {
+            None => Ok(Reply::from(path::type_name(doc))),
             Some(segs) => {
-                let found = path::select(&j.0, &segs);
+                let found = path::select(doc, &segs);
                 Ok(Reply::Array(found.into_iter().map(|v| Reply::from(path::type_name(v))).collect()))
             }
-        }
+        })
     }
 }
 
@@ -264,25 +276,20 @@ rmkit::command! {
         key_specs: READS, args: &[Arg::key("key", 0), Arg::string("path").optional()],
     },
     fn json_arrlen(ctx, args) {
-        let mut args = Args::new(args);
-        let name = args.next_arg()?;
-        let segs = optional_path(&mut args)?;
-        let key = ctx.open_key(name);
-        let Some(j) = key.value::<Json>()? else { return Ok(Reply::Null) };
-        match segs {
-            None => match &j.0 {
+        read_at_optional_path(ctx, args, |doc, segs| match segs {
+            None => match doc {
                 Value::Array(a) => Ok(Reply::from(a.len())),
                 other => Err(Error::new(format!("the document is {} {}, not an array",
                     if path::type_name(other).starts_with(['a', 'i', 'o']) { "an" } else { "a" },
                     path::type_name(other)))),
             },
             Some(segs) => {
-                let found = path::select(&j.0, &segs);
+                let found = path::select(doc, &segs);
                 Ok(Reply::Array(
                     found.into_iter().map(|v| v.as_array().map(Vec::len).into()).collect(),
                 ))
             }
-        }
+        })
     }
 }
 
