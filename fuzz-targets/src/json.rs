@@ -1,48 +1,61 @@
 //! The `json_value`, `json_path` and `json_template` targets.
 
 use crate::split_pair;
-use rmkit_json::path::{self, Segment, Step};
-use rmkit_json::{compact, parse, template};
+use rmkit_json::doc::{Doc, Kind, Node};
+use rmkit_json::path::{self, Segment};
+use rmkit_json::{parse, template};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
 /// Inputs longer than this are ignored: every property here is linear or quadratic in the input.
 const MAX_INPUT: usize = 64 * 1024;
 
-/// The `json_value` target: the input as JSON text. What parses must survive `compact` and a
-/// second `parse` unchanged (this is what RDB save/load, AOF rewrite and `JSON.GET` →
-/// `JSON.SET` do), and nothing may panic or overflow the stack.
+/// The `json_value` target: the input as JSON text, differentially against `serde_json::Value`.
+/// - `parse` accepts exactly what serde_json accepts, and its errors read
+///   `ERR invalid JSON: ... at line L column C`;
+/// - the compact text of the document means the same as the input (compared as
+///   `serde_json::Value`s: repeated member names keep the last value in both);
+/// - parsing the compact text again gives the same encoding, and the same text (this is what
+///   RDB save/load, AOF rewrite and `JSON.GET` → `JSON.SET` do); nothing panics or overflows
+///   the stack.
 pub fn json_value(data: &[u8]) {
     if data.len() > MAX_INPUT {
         return;
     }
-    let v = match parse(data) {
-        Ok(v) => v,
+    let reference = serde_json::from_slice::<Value>(data);
+    let doc = match parse(data) {
+        Ok(doc) => doc,
         Err(e) => {
             let m = e.message();
             assert!(
                 m.starts_with("ERR invalid JSON: ") && m.contains(" at line "),
                 "{m}"
             );
+            assert!(
+                reference.is_err(),
+                "serde_json accepts what parse refuses: {m}"
+            );
             return;
         }
     };
-    let text = compact(&v);
-    let reparse = |text: &[u8]| match parse(text) {
-        Ok(again) => again,
-        Err(e) => panic!(
-            "compact output does not parse: {e:?}\ncompact: {}",
-            String::from_utf8_lossy(text)
-        ),
-    };
-    let again = reparse(&text);
+    let reference = reference.expect("serde_json refuses what parse accepts");
+    let text = doc.to_json();
+    let meaning: Value = serde_json::from_slice(&text).expect("compact output is JSON");
     assert!(
-        again == v,
-        "parse(compact(v)) != v\ninput:   {}\ncompact: {}\nvalue:   {v:?}\nagain:   {again:?}",
+        meaning == reference,
+        "the document means something else\ninput:   {}\ncompact: {}",
         String::from_utf8_lossy(data),
         String::from_utf8_lossy(&text),
     );
-    assert_eq!(compact(&again), text, "compact is not stable");
+    let again = match parse(&text) {
+        Ok(again) => again,
+        Err(e) => panic!("compact output does not parse: {e:?}"),
+    };
+    assert!(
+        again == doc,
+        "parse(compact(doc)) != doc: {doc:?} vs {again:?}"
+    );
+    assert_eq!(again.to_json(), text, "compact is not stable");
 }
 
 /// The `json_path` target: `sep path sep json`. Invalid JSON is replaced by `null` (so every
@@ -64,110 +77,163 @@ pub fn json_path(data: &[u8]) {
             return;
         }
     };
-    let doc = parse(doc).unwrap_or(Value::Null);
+    let doc = parse(doc).unwrap_or_else(|_| null());
     check_path(&doc, &segs);
 }
 
-/// Properties of one parsed path on one document:
-/// - `select` returns exactly the values `get` finds at each location `locate` lists (the same
-///   references), and `get_mut` finds equal values;
-/// - every location is as deep as the path is long (one step per segment), so no match is
-///   nested in another; locations are distinct and in document order;
-/// - `delete` (on a clone) returns 0 for the root path and otherwise exactly the number of
-///   locations, and leaves the document minus exactly those values (checked against an
-///   independent rebuild). "Fewer when matches overlap" cannot happen: equally deep locations
-///   never overlap, and deleting deepest-last-first keeps the other indexes valid.
-pub fn check_path(doc: &Value, segs: &[Segment]) {
-    let found = path::locate(doc, segs);
-    let selected = path::select(doc, segs);
-    assert_eq!(selected.len(), found.len(), "select vs locate");
-    let mut copy = doc.clone();
-    for (at, sel) in found.iter().zip(&selected) {
-        assert_eq!(at.len(), segs.len(), "location {at:?} for {segs:?}");
-        let got = path::get(doc, at).unwrap_or_else(|| panic!("located {at:?} is not there"));
-        assert!(std::ptr::eq(got, *sel), "select and get disagree at {at:?}");
-        let type_name = path::type_name(got);
-        assert!(!type_name.is_empty());
-        assert_eq!(
-            path::get_mut(&mut copy, at).as_deref(),
-            Some(got),
-            "get_mut at {at:?}"
-        );
+fn null() -> Doc {
+    Doc::parse(b"null").expect("null parses")
+}
+
+/// An independent, plain tree of a document (built through `Node`'s accessors), with a
+/// reference implementation of the path semantics on it.
+#[derive(Debug, PartialEq)]
+enum Tree {
+    Leaf(Vec<u8>),
+    Array(Vec<Tree>),
+    Object(Vec<(String, Tree)>),
+}
+
+impl Tree {
+    fn of(n: Node<'_>) -> Tree {
+        match n.kind() {
+            Kind::Array => Tree::Array(n.elements().map(Tree::of).collect()),
+            Kind::Object => Tree::Object(
+                n.members()
+                    .map(|(k, v)| (k.to_owned(), Tree::of(v)))
+                    .collect(),
+            ),
+            _ => Tree::Leaf(n.to_json()),
+        }
     }
-    let order: Vec<Vec<usize>> = found.iter().map(|at| positions(doc, at)).collect();
-    if let Some(w) = order.windows(2).position(|w| w[0] >= w[1]) {
+
+    /// Where `segs` lead: the child ordinals from the root.
+    fn select(&self, segs: &[Segment], at: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+        let Some((seg, rest)) = segs.split_first() else {
+            out.push(at.clone());
+            return;
+        };
+        let mut go = |i: usize, child: &Tree, out: &mut Vec<Vec<usize>>| {
+            at.push(i);
+            child.select(rest, at, out);
+            at.pop();
+        };
+        match (seg, self) {
+            (Segment::Key(k), Tree::Object(m)) => {
+                if let Some(i) = m.iter().position(|(name, _)| name == k) {
+                    go(i, &m[i].1, out);
+                }
+            }
+            (Segment::Key(k), Tree::Array(a)) => {
+                let canonical = k == "0" || (!k.starts_with('0') && !k.is_empty());
+                if let (true, Ok(i)) = (canonical, k.parse::<usize>()) {
+                    if i < a.len() && k.bytes().all(|b| b.is_ascii_digit()) {
+                        go(i, &a[i], out);
+                    }
+                }
+            }
+            (Segment::Index(i), Tree::Array(a)) => {
+                let i = if *i < 0 { a.len() as i64 + i } else { *i };
+                if (0..a.len() as i64).contains(&i) {
+                    go(i as usize, &a[i as usize], out);
+                }
+            }
+            (Segment::Wildcard, Tree::Object(m)) => {
+                for (i, (_, c)) in m.iter().enumerate() {
+                    go(i, c, out);
+                }
+            }
+            (Segment::Wildcard, Tree::Array(a)) => {
+                for (i, c) in a.iter().enumerate() {
+                    go(i, c, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn at(&self, path: &[usize]) -> &Tree {
+        path.iter().fold(self, |t, &i| match t {
+            Tree::Array(a) => &a[i],
+            Tree::Object(m) => &m[i].1,
+            Tree::Leaf(_) => panic!("a leaf has no children"),
+        })
+    }
+
+    /// The tree without the values at the `doomed` child-ordinal paths.
+    fn without(&self, at: &mut Vec<usize>, doomed: &BTreeSet<Vec<usize>>) -> Tree {
+        let mut keep = |i: usize, c: &Tree| {
+            at.push(i);
+            let kept = (!doomed.contains(at.as_slice())).then(|| c.without(at, doomed));
+            at.pop();
+            kept
+        };
+        match self {
+            Tree::Leaf(text) => Tree::Leaf(text.clone()),
+            Tree::Array(a) => Tree::Array(
+                a.iter()
+                    .enumerate()
+                    .filter_map(|(i, c)| keep(i, c))
+                    .collect(),
+            ),
+            Tree::Object(m) => Tree::Object(
+                m.iter()
+                    .enumerate()
+                    .filter_map(|(i, (k, c))| keep(i, c).map(|c| (k.clone(), c)))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Properties of one parsed path on one document, against the reference [`Tree`]:
+/// - `select` finds the same values, in the same order, as the reference; their offsets are
+///   strictly increasing (distinct, in document order, none nested in another);
+/// - `delete` returns `None` for the root path or no match, and otherwise the number of matches
+///   and the document minus exactly those values (compared with the reference's removal).
+pub fn check_path(doc: &Doc, segs: &[Segment]) {
+    let tree = Tree::of(doc.root());
+    let selected = path::select(doc.root(), segs);
+    let mut expected = Vec::new();
+    tree.select(segs, &mut Vec::new(), &mut expected);
+    assert_eq!(
+        selected.len(),
+        expected.len(),
+        "select vs reference for {segs:?}"
+    );
+    for (got, at) in selected.iter().zip(&expected) {
+        assert_eq!(
+            &Tree::of(*got),
+            tree.at(at),
+            "select vs reference at {at:?}"
+        );
+        assert!(!path::type_name(*got).is_empty());
+    }
+    if let Some(w) = selected
+        .windows(2)
+        .position(|w| w[0].offset() >= w[1].offset())
+    {
         panic!(
-            "locations not distinct and in document order: {:?} then {:?}",
-            found[w],
-            found[w + 1]
+            "matches not in document order: {:?} then {:?}",
+            expected[w],
+            expected[w + 1]
         );
     }
 
-    let removed = path::delete(&mut copy, segs);
-    if segs.is_empty() {
-        assert_eq!(removed, 0, "the root path deleted something");
-        assert_eq!(&copy, doc, "the root path changed the document");
+    let deleted = path::delete(doc, segs);
+    if segs.is_empty() || expected.is_empty() {
+        assert!(deleted.is_none(), "delete of {segs:?} changed something");
         return;
     }
-    assert_eq!(removed, found.len(), "delete vs locate for {segs:?}");
-    let doomed: BTreeSet<Vec<Step>> = found.into_iter().collect();
-    let expected = without(doc, &mut Vec::new(), &doomed);
+    let (edited, removed) = deleted.expect("delete of matches");
+    assert_eq!(removed, expected.len(), "delete vs select for {segs:?}");
+    let doomed: BTreeSet<Vec<usize>> = expected.into_iter().collect();
+    let want = tree.without(&mut Vec::new(), &doomed);
+    assert_eq!(Tree::of(edited.root()), want, "delete {segs:?}");
     assert!(
-        copy == expected,
-        "delete {segs:?} left\n{copy}\nexpected\n{expected}"
+        parse(&edited.to_json()).is_ok_and(|again| again == edited),
+        "the edited document does not round-trip"
     );
-}
-
-/// The document-order position of a location: member ordinals in the object's iteration order,
-/// element indexes in arrays.
-fn positions(doc: &Value, at: &[Step]) -> Vec<usize> {
-    let mut v = doc;
-    let mut out = Vec::with_capacity(at.len());
-    for step in at {
-        let (i, next) = match (step, v) {
-            (Step::Key(k), Value::Object(m)) => m
-                .iter()
-                .enumerate()
-                .find(|(_, (key, _))| *key == k)
-                .map(|(i, (_, c))| (i, c))
-                .expect("located member exists"),
-            (Step::Index(i), Value::Array(a)) => (*i, &a[*i]),
-            _ => panic!("location {at:?} does not fit the document"),
-        };
-        out.push(i);
-        v = next;
-    }
-    out
-}
-
-/// `v` rebuilt without the values at the `doomed` locations (an independent `delete`).
-fn without(v: &Value, prefix: &mut Vec<Step>, doomed: &BTreeSet<Vec<Step>>) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .filter_map(|(k, c)| {
-                    prefix.push(Step::Key(k.clone()));
-                    let kept = (!doomed.contains(prefix.as_slice()))
-                        .then(|| (k.clone(), without(c, prefix, doomed)));
-                    prefix.pop();
-                    kept
-                })
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(
-            a.iter()
-                .enumerate()
-                .filter_map(|(i, c)| {
-                    prefix.push(Step::Index(i));
-                    let kept =
-                        (!doomed.contains(prefix.as_slice())).then(|| without(c, prefix, doomed));
-                    prefix.pop();
-                    kept
-                })
-                .collect(),
-        ),
-        other => other.clone(),
-    }
 }
 
 /// The `json_template` target: `sep template sep json` (invalid JSON is replaced by `null`).
@@ -182,9 +248,10 @@ pub fn json_template(data: &[u8]) {
         return;
     }
     let (t, doc) = split_pair(data);
-    let doc = parse(doc).unwrap_or(Value::Null);
+    let doc = parse(doc).unwrap_or_else(|_| null());
+    let doc = doc.root();
 
-    let rendered = template::render(t, &doc);
+    let rendered = template::render(t, doc);
     let has_braces = t.iter().any(|&b| b == b'{' || b == b'}');
     if let (Ok(out), false) = (&rendered, has_braces) {
         assert_eq!(out.as_slice(), t, "a template without braces changed");
@@ -200,23 +267,23 @@ pub fn json_template(data: &[u8]) {
             escaped.push(b);
         }
     }
-    match template::render(&escaped, &doc) {
+    match template::render(&escaped, doc) {
         Ok(out) => assert_eq!(out, t, "escaped text did not render to itself"),
         Err(e) => panic!("escaped text is an invalid template: {e}"),
     }
 
     if t.first() != Some(&b'{') && !t.contains(&b'}') {
         let placeholder = [&b"{"[..], t, b"}"].concat();
-        let got = template::render(&placeholder, &doc);
+        let got = template::render(&placeholder, doc);
         let expected = match path::parse(t) {
             Err(_) => None,
-            Ok(segs) => match path::select(&doc, &segs).as_slice() {
+            Ok(segs) => match path::select(doc, &segs).as_slice() {
                 [] => None,
-                [Value::String(s)] => Some(s.as_bytes().to_vec()),
-                [v] => Some(compact(v)),
-                many => Some(compact(&Value::Array(
-                    many.iter().map(|&v| v.clone()).collect(),
-                ))),
+                [v] => Some(
+                    v.as_str()
+                        .map_or_else(|| v.to_json(), |s| s.as_bytes().to_vec()),
+                ),
+                many => Some(serde_json::to_vec(many).expect("nodes serialise")),
             },
         };
         match (got, expected) {

@@ -11,8 +11,8 @@
 //! |---|---|---|
 //! | [`args()`] | argv, [separated](#input-formats) | `arity_ok` agrees with Redis's arity rule for every registered command, `validate` accepts every registered command, key positions fit every argc the arity allows, `parse_i64`/`parse_u64` never panic and agree with each other, an `Args` walk agrees with the plain parsers |
 //! | [`numbers`] | raw bytes | `parse_i64`/`parse_u64` accept exactly the canonical decimal spellings of `i64`/`0..=i64::MAX` (differential against `str::parse`); `parse_f64` agrees with Redis's `string2d` (`strtod`) |
-//! | [`json_value`] | JSON text | `parse` → `compact` → `parse` gives the same value and the same text |
-//! | [`json_path`] | path, JSON, [separated](#input-formats) | `locate`/`select`/`get`/`get_mut` agree; matches are distinct, in document order and equally deep; `delete` removes exactly the located values |
+//! | [`json_value`] | JSON text | accepts what serde_json accepts; the compact text means what the input means (vs `serde_json::Value`); `parse` → `to_json` → `parse` gives the same encoding and text |
+//! | [`json_path`] | path, JSON, [separated](#input-formats) | `select` agrees with a reference implementation on a plain tree; matches are distinct and in document order; `delete` removes exactly the selected values |
 //! | [`json_template`] | template, JSON, [separated](#input-formats) | `render` never panics; brace-free text renders to itself; escaped text renders to the original; `{path}` renders what `select` finds |
 //! | [`alloc`] | operations ([`arbitrary`]) | `RedisAllocator` over a fake server allocator: alignment, zeroing, contents kept by realloc, no overlap, counters exact and back to where they started |
 //!

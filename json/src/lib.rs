@@ -12,48 +12,43 @@
 //! | `JSON.NUMINCRBY key path n` | a JSON array of the new values (nil entries for non-numbers) |
 //! | `JSON.DEBUG MEMORY key` | the bytes the document holds, as measured by the allocator |
 //!
-//! Paths are a JSONPath subset or a JSON Pointer ([`path`]). Values are stored as
-//! `serde_json::Value` (object members come back in sorted order). `MEMORY USAGE` reports the
-//! bytes the document really holds, measured by the allocator, and stays exact after edits.
+//! Paths are a JSONPath subset or a JSON Pointer ([`path`]). A document is stored in one
+//! compact buffer ([`doc`]), usually smaller than its JSON text; object members keep their
+//! order. `MEMORY USAGE` reports the bytes the document really holds, measured by the
+//! allocator, and stays exact after edits.
 
+pub mod doc;
 pub mod path;
 pub mod template;
 
+use doc::{Doc, Edit, Kind, Node};
 use rmkit::args::Args;
 use rmkit::prelude::*;
 use rmkit::{Arg, KeySpec};
-use serde_json::Value;
 
 rmkit::module! { name: "json", version: 1 }
 
 /// A JSON document stored in a key (Redis type name `rmkitjson`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Json(pub Value);
+pub struct Json(pub Doc);
 
 /// Parses JSON text; errors read `invalid JSON: <reason> at line L column C`. Nesting of 128
 /// levels or more is refused (`recursion limit exceeded`; 127 is the deepest accepted), so no
 /// input can overflow the stack.
-pub fn parse(text: &[u8]) -> Result<Value, Error> {
-    serde_json::from_slice(text).map_err(|e| {
-        let full = e.to_string();
-        let reason = full
-            .rsplit_once(" at line ")
-            .map_or(full.as_str(), |(r, _)| r);
-        Error::new(format!(
-            "invalid JSON: {reason} at line {} column {}",
-            e.line(),
-            e.column()
-        ))
-    })
+pub fn parse(text: &[u8]) -> Result<Doc, Error> {
+    Doc::parse(text).map_err(invalid)
 }
 
-/// Compact JSON text of a value.
-pub fn compact(v: &Value) -> Vec<u8> {
-    serde_json::to_vec(v).expect("a serde_json::Value always serialises")
-}
-
-fn pretty(v: &Value) -> Vec<u8> {
-    serde_json::to_vec_pretty(v).expect("a serde_json::Value always serialises")
+fn invalid(e: serde_json::Error) -> Error {
+    let full = e.to_string();
+    let reason = full
+        .rsplit_once(" at line ")
+        .map_or(full.as_str(), |(r, _)| r);
+    Error::new(format!(
+        "invalid JSON: {reason} at line {} column {}",
+        e.line(),
+        e.column()
+    ))
 }
 
 impl DataType for Json {
@@ -61,7 +56,7 @@ impl DataType for Json {
     const ENCODING_VERSION: i32 = 0;
 
     fn rdb_save(&self, rdb: &mut RdbWriter<'_>) {
-        rdb.save_bytes(&compact(&self.0));
+        rdb.save_bytes(&self.0.to_json());
     }
 
     fn rdb_load(rdb: &mut RdbReader<'_>, _version: i32) -> Result<Self> {
@@ -69,11 +64,11 @@ impl DataType for Json {
     }
 
     fn aof_rewrite(&self, key: &RedisStr, aof: &mut AofWriter<'_>) {
-        aof.emit("json.set", key, &[&compact(&self.0)]);
+        aof.emit("json.set", key, &[&self.0.to_json()]);
     }
 
     fn digest(&self, digest: &mut Digest<'_>) {
-        digest.add(&compact(&self.0));
+        digest.add(&self.0.to_json());
         digest.end_sequence();
     }
 
@@ -116,7 +111,7 @@ fn is_pretty(args: &mut Args<'_, RedisStr>) -> Result<bool> {
 fn read_at_optional_path(
     ctx: &Context,
     args: &[RedisStr],
-    f: impl FnOnce(&Value, Option<Vec<path::Segment>>) -> Result,
+    f: impl FnOnce(Node<'_>, Option<Vec<path::Segment>>) -> Result,
 ) -> Result {
     let mut args = Args::new(args);
     let name = args.next_arg()?;
@@ -124,7 +119,7 @@ fn read_at_optional_path(
     let key = ctx.open_key(name);
     match key.value::<Json>()? {
         None => Ok(Reply::Null),
-        Some(doc) => f(&doc.0, segs),
+        Some(doc) => f(doc.0.root(), segs),
     }
 }
 
@@ -178,7 +173,7 @@ rmkit::command! {
         let name = args.next_arg()?;
         let is_pretty = is_pretty(&mut args)?;
         let key = ctx.open_key(name);
-        Ok(key.value::<Json>()?.map(|j| if is_pretty { pretty(&j.0) } else { compact(&j.0) }).into())
+        Ok(key.value::<Json>()?.map(|j| if is_pretty { j.0.root().to_json_pretty() } else { j.0.to_json() }).into())
     }
 }
 
@@ -198,8 +193,9 @@ rmkit::command! {
         Ok(key
             .value::<Json>()?
             .map(|j| {
-                let found = Value::Array(path::select(&j.0, &segs).into_iter().cloned().collect());
-                if is_pretty { pretty(&found) } else { compact(&found) }
+                let found = path::select(j.0.root(), &segs);
+                if is_pretty { serde_json::to_vec_pretty(&found) } else { serde_json::to_vec(&found) }
+                    .expect("a document always serialises")
             })
             .into())
     }
@@ -216,7 +212,7 @@ rmkit::command! {
         let key = ctx.open_key(&args[1]);
         match key.value::<Json>()? {
             None => Ok(Reply::Null),
-            Some(j) => template::render(args[2].as_bytes(), &j.0).map(Reply::Bulk).map_err(Error::new),
+            Some(j) => template::render(args[2].as_bytes(), j.0.root()).map(Reply::Bulk).map_err(Error::new),
         }
     }
 }
@@ -239,7 +235,14 @@ rmkit::command! {
         let removed = if segs.is_empty() {
             usize::from(key.delete()?)
         } else {
-            key.update(|j: &mut Json| path::delete(&mut j.0, &segs))?.unwrap_or(0)
+            // The new buffer is built inside `update`, so its bytes are measured.
+            key.update(|j: &mut Json| {
+                path::delete(&j.0, &segs).map_or(0, |(edited, n)| {
+                    j.0 = edited;
+                    n
+                })
+            })?
+            .unwrap_or(0)
         };
         if removed > 0 {
             ctx.notify_keyspace_event(Notify::Module, "json.del", name);
@@ -277,16 +280,16 @@ rmkit::command! {
     },
     fn json_arrlen(ctx, args) {
         read_at_optional_path(ctx, args, |doc, segs| match segs {
-            None => match doc {
-                Value::Array(a) => Ok(Reply::from(a.len())),
+            None => match doc.kind() {
+                Kind::Array => Ok(Reply::from(doc.len().unwrap_or(0))),
                 other => Err(Error::new(format!("the document is {} {}, not an array",
-                    if path::type_name(other).starts_with(['a', 'i', 'o']) { "an" } else { "a" },
-                    path::type_name(other)))),
+                    if other.name().starts_with(['a', 'i', 'o']) { "an" } else { "a" },
+                    other.name()))),
             },
             Some(segs) => {
                 let found = path::select(doc, &segs);
                 Ok(Reply::Array(
-                    found.into_iter().map(|v| v.as_array().map(Vec::len).into()).collect(),
+                    found.into_iter().map(|v| v.len().filter(|_| v.kind() == Kind::Array).into()).collect(),
                 ))
             }
         })
@@ -314,38 +317,34 @@ rmkit::command! {
     },
     fn json_numincrby(ctx, args) {
         let segs = segments(&args[2])?;
-        let by = match parse(args[3].as_bytes())? {
-            Value::Number(n) => n,
-            _ => return Err(Error::new("the increment must be a JSON number")),
-        };
+        let by = serde_json::from_slice::<serde_json::Value>(args[3].as_bytes())
+            .map_err(invalid)?
+            .as_number()
+            .cloned()
+            .ok_or_else(|| Error::new("the increment must be a JSON number"))?;
         let key = ctx.open_key_writable(&args[1]);
         let Some(doc) = key.value::<Json>()? else { return Err(Error::new("no such key")) };
         // Compute every new value first: if one overflows, nothing changes (no half-applied
         // command that would then not be replicated).
         let mut planned = Vec::new();
         let mut results = Vec::new();
-        for at in path::locate(&doc.0, &segs) {
-            match path::get(&doc.0, &at) {
-                Some(Value::Number(n)) => {
-                    let sum = add(n, &by).ok_or_else(|| Error::new("the result is not a finite number"))?;
-                    results.push(Value::Number(sum.clone()));
-                    planned.push((at, sum));
+        for found in path::select(doc.0.root(), &segs) {
+            match found.as_number() {
+                Some(n) => {
+                    let sum = add(&n, &by).ok_or_else(|| Error::new("the result is not a finite number"))?;
+                    results.push(Some(sum.clone()));
+                    planned.push((found.offset(), Edit::Number(sum)));
                 }
-                _ => results.push(Value::Null),
+                None => results.push(None),
             }
         }
         if !planned.is_empty() {
-            key.update(|j: &mut Json| {
-                for (at, sum) in planned {
-                    if let Some(Value::Number(n)) = path::get_mut(&mut j.0, &at) {
-                        *n = sum;
-                    }
-                }
-            })?;
+            // Built inside `update`, so the new buffer's bytes are measured.
+            key.update(|j: &mut Json| j.0 = j.0.edit(&planned))?;
             ctx.notify_keyspace_event(Notify::Module, "json.numincrby", &args[1]);
             ctx.replicate_verbatim();
         }
-        Ok(Reply::Bulk(compact(&Value::Array(results))))
+        Ok(Reply::Bulk(serde_json::to_vec(&results).expect("numbers always serialise")))
     }
 }
 
@@ -409,8 +408,8 @@ mod tests {
 
     #[test]
     fn increments_keep_integers_integral_until_overflow() {
-        let n = |v: Value| match v {
-            Value::Number(n) => n,
+        let n = |v: serde_json::Value| match v {
+            serde_json::Value::Number(n) => n,
             _ => unreachable!(),
         };
         assert_eq!(add(&n(2.into()), &n(3.into())), Some(5.into()));

@@ -12,7 +12,7 @@
 //! `*` selects every member of an object or element of an array. A path selects zero or more
 //! values; selecting nothing is not an error.
 
-use serde_json::Value;
+use crate::doc::{Doc, Edit, Kind, Node};
 use std::fmt;
 
 /// One step of a parsed path.
@@ -24,15 +24,6 @@ pub enum Segment {
     Index(i64),
     /// Every member or element.
     Wildcard,
-}
-
-/// A concrete location in a document: the steps from the root.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Step {
-    /// An object member.
-    Key(String),
-    /// An array element.
-    Index(usize),
 }
 
 /// A path that does not parse: what is wrong and at which byte.
@@ -207,51 +198,47 @@ fn is_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'$' || b >= 0x80
 }
 
-/// Every location `path` selects in `root`, in document order.
-pub fn locate(root: &Value, path: &[Segment]) -> Vec<Vec<Step>> {
+/// The values `path` selects in the document under `root`, in document order (distinct:
+/// every segment descends one level, so no match contains another).
+pub fn select<'a>(root: Node<'a>, path: &[Segment]) -> Vec<Node<'a>> {
     let mut out = Vec::new();
-    let mut prefix = Vec::new();
-    walk(root, path, &mut prefix, &mut out);
+    walk(root, path, &mut out);
     out
 }
 
-fn walk(v: &Value, path: &[Segment], prefix: &mut Vec<Step>, out: &mut Vec<Vec<Step>>) {
+fn walk<'a>(v: Node<'a>, path: &[Segment], out: &mut Vec<Node<'a>>) {
+    // Recursion depth is bounded by the document's depth (< 128): each step enters a child.
     let Some((seg, rest)) = path.split_first() else {
-        out.push(prefix.clone());
+        out.push(v);
         return;
     };
-    let mut visit = |step: Step, child: &Value, prefix: &mut Vec<Step>| {
-        prefix.push(step);
-        walk(child, rest, prefix, out);
-        prefix.pop();
-    };
-    match (seg, v) {
-        (Segment::Key(k), Value::Object(m)) => {
-            if let Some(c) = m.get(k) {
-                visit(Step::Key(k.clone()), c, prefix);
+    match (seg, v.kind()) {
+        (Segment::Key(k), Kind::Object) => {
+            if let Some(c) = v.get(k) {
+                walk(c, rest, out);
             }
         }
         // JSON Pointer tokens are parsed as keys; on arrays they are indexes.
-        (Segment::Key(k), Value::Array(a)) => {
-            if let Some(i) = pointer_index(k).filter(|&i| i < a.len()) {
-                visit(Step::Index(i), &a[i], prefix);
+        (Segment::Key(k), Kind::Array) => {
+            if let Some(c) = pointer_index(k).and_then(|i| v.index(i)) {
+                walk(c, rest, out);
             }
         }
-        (Segment::Index(i), Value::Array(a)) => {
-            let len = a.len() as i64;
+        (Segment::Index(i), Kind::Array) => {
+            let len = v.len().unwrap_or(0) as i64;
             let i = if *i < 0 { len + i } else { *i };
-            if (0..len).contains(&i) {
-                visit(Step::Index(i as usize), &a[i as usize], prefix);
+            if let Some(c) = usize::try_from(i).ok().and_then(|i| v.index(i)) {
+                walk(c, rest, out);
             }
         }
-        (Segment::Wildcard, Value::Object(m)) => {
-            for (k, c) in m {
-                visit(Step::Key(k.clone()), c, prefix);
+        (Segment::Wildcard, Kind::Object) => {
+            for (_, c) in v.members() {
+                walk(c, rest, out);
             }
         }
-        (Segment::Wildcard, Value::Array(a)) => {
-            for (i, c) in a.iter().enumerate() {
-                visit(Step::Index(i), c, prefix);
+        (Segment::Wildcard, Kind::Array) => {
+            for c in v.elements() {
+                walk(c, rest, out);
             }
         }
         _ => {}
@@ -270,78 +257,37 @@ fn pointer_index(token: &str) -> Option<usize> {
     }
 }
 
-/// The value at a concrete location.
-pub fn get<'v>(root: &'v Value, at: &[Step]) -> Option<&'v Value> {
-    at.iter().try_fold(root, |v, step| match (step, v) {
-        (Step::Key(k), Value::Object(m)) => m.get(k),
-        (Step::Index(i), Value::Array(a)) => a.get(*i),
-        _ => None,
-    })
-}
-
-/// The value at a concrete location, mutably.
-pub fn get_mut<'v>(root: &'v mut Value, at: &[Step]) -> Option<&'v mut Value> {
-    at.iter().try_fold(root, |v, step| match (step, v) {
-        (Step::Key(k), Value::Object(m)) => m.get_mut(k),
-        (Step::Index(i), Value::Array(a)) => a.get_mut(*i),
-        _ => None,
-    })
-}
-
-/// The values `path` selects.
-pub fn select<'v>(root: &'v Value, path: &[Segment]) -> Vec<&'v Value> {
-    locate(root, path)
+/// Removes every value `path` selects below the root: the new document and how many values
+/// it lost (`None` when the path selects nothing below the root; the caller deletes the key
+/// for the root itself).
+pub fn delete(doc: &Doc, path: &[Segment]) -> Option<(Doc, usize)> {
+    let found: Vec<(usize, Edit)> = select(doc.root(), path)
         .iter()
-        .filter_map(|at| get(root, at))
-        .collect()
-}
-
-/// Removes every value `path` selects; returns how many. The root itself cannot be removed this
-/// way (the caller deletes the key).
-pub fn delete(root: &mut Value, path: &[Segment]) -> usize {
-    let mut found = locate(root, path);
-    // Deepest and last first, so earlier removals do not shift later indexes.
-    found.sort();
-    found.dedup();
-    let mut removed = 0;
-    for at in found.iter().rev() {
-        let Some((last, parent)) = at.split_last() else {
-            continue;
-        };
-        match (get_mut(root, parent), last) {
-            (Some(Value::Object(m)), Step::Key(k)) => removed += usize::from(m.remove(k).is_some()),
-            (Some(Value::Array(a)), Step::Index(i)) if *i < a.len() => {
-                a.remove(*i);
-                removed += 1;
-            }
-            _ => {}
-        }
-    }
-    removed
+        .filter(|n| n.offset() != 0)
+        .map(|n| (n.offset(), Edit::Remove))
+        .collect();
+    (!found.is_empty()).then(|| (doc.edit(&found), found.len()))
 }
 
 /// The type name of a value, as RedisJSON names them.
-pub fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_f64() => "number",
-        Value::Number(_) => "integer",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
+pub fn type_name(v: Node<'_>) -> &'static str {
+    v.kind().name()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
-    fn sel(doc: &Value, p: &str) -> Vec<Value> {
-        select(doc, &parse(p.as_bytes()).unwrap())
+    fn doc(v: Value) -> Doc {
+        Doc::parse(&serde_json::to_vec(&v).unwrap()).unwrap()
+    }
+
+    fn sel(v: &Value, p: &str) -> Vec<Value> {
+        let d = doc(v.clone());
+        select(d.root(), &parse(p.as_bytes()).unwrap())
             .into_iter()
-            .cloned()
+            .map(|n| serde_json::from_slice(&n.to_json()).unwrap())
             .collect()
     }
 
@@ -388,11 +334,14 @@ mod tests {
 
     #[test]
     fn delete_removes_every_match_without_shifting_errors() {
-        let mut doc = json!({"a": [1, 2, 3, 4], "b": {"c": 1, "d": 2}});
-        assert_eq!(delete(&mut doc, &parse(b"$.a[*]").unwrap()), 4);
-        assert_eq!(doc, json!({"a": [], "b": {"c": 1, "d": 2}}));
-        assert_eq!(delete(&mut doc, &parse(b"$.b.c").unwrap()), 1);
-        assert_eq!(delete(&mut doc, &parse(b"$.nope").unwrap()), 0);
-        assert_eq!(doc, json!({"a": [], "b": {"d": 2}}));
+        let d = doc(json!({"a": [1, 2, 3, 4], "b": {"c": 1, "d": 2}}));
+        let (d, n) = delete(&d, &parse(b"$.a[*]").unwrap()).unwrap();
+        assert_eq!(n, 4);
+        assert_eq!(d, doc(json!({"a": [], "b": {"c": 1, "d": 2}})));
+        let (d, n) = delete(&d, &parse(b"$.b.c").unwrap()).unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(delete(&d, &parse(b"$.nope").unwrap()), None);
+        assert_eq!(delete(&d, &parse(b"$").unwrap()), None);
+        assert_eq!(d, doc(json!({"a": [], "b": {"d": 2}})));
     }
 }

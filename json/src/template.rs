@@ -11,11 +11,11 @@
 //! result:   Hello Ada, you have 3 messages {inbox}
 //! ```
 
+use crate::doc::Node;
 use crate::path;
-use serde_json::Value;
 
 /// Renders `template` against `doc`, or explains what is wrong.
-pub fn render(template: &[u8], doc: &Value) -> Result<Vec<u8>, String> {
+pub fn render(template: &[u8], doc: Node<'_>) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(template.len());
     let mut i = 0;
     while i < template.len() {
@@ -50,9 +50,13 @@ pub fn render(template: &[u8], doc: &Value) -> Result<Vec<u8>, String> {
                             String::from_utf8_lossy(p)
                         ));
                     }
-                    [Value::String(s)] => out.extend_from_slice(s.as_bytes()),
-                    [v] => out.extend(serde_json::to_vec(v).map_err(|e| e.to_string())?),
-                    many => out.extend(serde_json::to_vec(many).map_err(|e| e.to_string())?),
+                    [v] => match v.as_str() {
+                        Some(s) => out.extend_from_slice(s.as_bytes()),
+                        None => out.extend(v.to_json()),
+                    },
+                    many => {
+                        out.extend(serde_json::to_vec(many).expect("a document always serialises"))
+                    }
                 }
                 i += len + 2;
             }
@@ -68,42 +72,48 @@ pub fn render(template: &[u8], doc: &Value) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::doc::Doc;
+
+    fn doc(text: &str) -> Doc {
+        Doc::parse(text.as_bytes()).unwrap()
+    }
 
     #[test]
     fn fills_placeholders_and_keeps_escaped_braces() {
-        let doc = json!({"name": "Ada", "unread": 3, "tags": ["a", "b"], "o": {"k": null}});
+        let d = doc(r#"{"name": "Ada", "unread": 3, "tags": ["a", "b"], "o": {"k": null}}"#);
+        let doc = d.root();
         let r = render(
             b"Hello {$.name}, you have {$.unread} messages {{inbox}}",
-            &doc,
+            doc,
         )
         .unwrap();
         assert_eq!(r, b"Hello Ada, you have 3 messages {inbox}");
         assert_eq!(
-            render(b"{$.tags[*]}|{$.o}|{/tags/1}", &doc).unwrap(),
+            render(b"{$.tags[*]}|{$.o}|{/tags/1}", doc).unwrap(),
             b"[\"a\",\"b\"]|{\"k\":null}|b"
         );
-        assert_eq!(render(b"", &doc).unwrap(), b"");
+        assert_eq!(render(b"", doc).unwrap(), b"");
     }
 
     #[test]
     fn unbalanced_braces_and_missing_paths_are_errors() {
-        let doc = json!({"a": 1});
+        let d = doc(r#"{"a": 1}"#);
+        let doc = d.root();
         assert!(
-            render(b"x {$.a", &doc)
+            render(b"x {$.a", doc)
                 .unwrap_err()
                 .contains("unmatched '{' at byte 2")
         );
         assert!(
-            render(b"x } y", &doc)
+            render(b"x } y", doc)
                 .unwrap_err()
                 .contains("unmatched '}' at byte 2")
         );
         assert!(
-            render(b"{$.b}", &doc)
+            render(b"{$.b}", doc)
                 .unwrap_err()
                 .contains("matches nothing")
         );
-        assert!(render(b"{a}", &doc).unwrap_err().contains("invalid path"));
+        assert!(render(b"{a}", doc).unwrap_err().contains("invalid path"));
     }
 }

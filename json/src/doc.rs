@@ -1,0 +1,793 @@
+//! The stored form of a document: one compact byte buffer per key.
+//!
+//! A parsed document is not a tree of heap nodes (a `serde_json::Value` takes ~18 bytes of
+//! server memory per byte of JSON text, RedisJSON's interned values ~3.3) but one allocation
+//! holding a tagged, length-prefixed encoding that is usually smaller than the JSON text itself.
+//! Reading walks it in place ([`Node`]); writing (`JSON.DEL`, `JSON.NUMINCRBY`) builds a new
+//! buffer in one pass ([`Doc::edit`]), copying untouched subtrees as whole byte ranges.
+//!
+//! ```text
+//! value   = NULL | FALSE | TRUE
+//!         | I8 i8 | I16 i16 | I32 i32 | I64 i64 | U64 u64 | F64 f64     (little endian)
+//!         | STR8 u8-len bytes | STR32 u32-len bytes                      (UTF-8)
+//!         | ARR8 u8-body-len u8-count value*  | ARR32 u32-body-len u32-count value*
+//!         | OBJ8 u8-body-len u8-count (string value)* | OBJ32 u32-body-len u32-count (string value)*
+//! ```
+//! Object members keep the order of the JSON text; a repeated member name keeps its first
+//! position and its last value (what JavaScript's `JSON.parse` does).
+//!
+//! ```
+//! use rmkit_json::doc::{Doc, Kind};
+//!
+//! let doc = Doc::parse(br#"{"name": "Ada", "langs": ["en", "fr"], "age": 36}"#).unwrap();
+//! assert_eq!(doc.to_json(), br#"{"name":"Ada","langs":["en","fr"],"age":36}"#);
+//! let langs = doc.root().get("langs").unwrap();
+//! assert_eq!(langs.kind(), Kind::Array);
+//! assert_eq!(langs.len(), Some(2));
+//! assert_eq!(langs.index(1).unwrap().as_str(), Some("fr"));
+//! assert!(doc.bytes().len() < 45); // smaller than the text
+//! ```
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use std::fmt;
+
+const NULL: u8 = 0;
+const FALSE: u8 = 1;
+const TRUE: u8 = 2;
+const I8: u8 = 3;
+const I16: u8 = 4;
+const I32: u8 = 5;
+const I64: u8 = 6;
+const U64: u8 = 7;
+const F64: u8 = 8;
+const STR8: u8 = 9;
+const STR32: u8 = 10;
+const ARR8: u8 = 11;
+const ARR32: u8 = 12;
+const OBJ8: u8 = 13;
+const OBJ32: u8 = 14;
+
+/// Bytes of a long container header: tag, u32 body length, u32 count.
+const LONG: usize = 9;
+/// Bytes of a short container header: tag, u8 body length, u8 count.
+const SHORT: usize = 3;
+
+/// A JSON document in its compact encoding (see the module docs).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Doc {
+    buf: Box<[u8]>,
+}
+
+/// The JSON type of a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `null`
+    Null,
+    /// `true` or `false`
+    Bool,
+    /// A number without fraction or exponent that fits i64 or u64.
+    Integer,
+    /// Any other number.
+    Number,
+    /// A string.
+    String,
+    /// An array.
+    Array,
+    /// An object.
+    Object,
+}
+
+impl Kind {
+    /// The type name as RedisJSON's `JSON.TYPE` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Null => "null",
+            Kind::Bool => "boolean",
+            Kind::Integer => "integer",
+            Kind::Number => "number",
+            Kind::String => "string",
+            Kind::Array => "array",
+            Kind::Object => "object",
+        }
+    }
+}
+
+/// One change for [`Doc::edit`], at the offset of a value ([`Node::offset`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Edit {
+    /// Remove the value (with its member name, in an object).
+    Remove,
+    /// Replace the value by a number.
+    Number(serde_json::Number),
+}
+
+impl Doc {
+    /// Parses JSON text. Errors are serde_json's (reason, line and column); nesting deeper than
+    /// 127 levels is refused (`recursion limit exceeded`), so no input can overflow the stack.
+    pub fn parse(text: &[u8]) -> Result<Doc, serde_json::Error> {
+        let mut de = serde_json::Deserializer::from_slice(text);
+        let mut out = Vec::with_capacity(text.len() + 16);
+        Build { out: &mut out }.deserialize(&mut de)?;
+        de.end()?;
+        Ok(Doc {
+            buf: out.into_boxed_slice(),
+        })
+    }
+
+    /// The root value.
+    pub fn root(&self) -> Node<'_> {
+        Node {
+            buf: &self.buf,
+            at: 0,
+        }
+    }
+
+    /// The encoding (what the key holds besides the toolkit's box).
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Compact JSON text.
+    pub fn to_json(&self) -> Vec<u8> {
+        self.root().to_json()
+    }
+
+    /// A new document with `edits` applied. Each edit names the [`offset`](Node::offset) of a
+    /// value below the root (offsets not found are ignored). Untouched subtrees are copied as
+    /// byte ranges, so the cost is one pass over the bytes plus the work along the edited paths.
+    pub fn edit(&self, edits: &[(usize, Edit)]) -> Doc {
+        let mut sorted: Vec<&(usize, Edit)> = edits.iter().collect();
+        sorted.sort_by_key(|e| e.0);
+        sorted.dedup_by_key(|e| e.0);
+        let mut out = Vec::with_capacity(self.buf.len());
+        copy_edited(self.root(), &sorted, &mut out);
+        Doc {
+            buf: out.into_boxed_slice(),
+        }
+    }
+}
+
+impl fmt::Debug for Doc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.to_json()))
+    }
+}
+
+fn copy_edited(node: Node<'_>, edits: &[&(usize, Edit)], out: &mut Vec<u8>) {
+    let (start, end) = (node.at, node.end());
+    let lo = edits.partition_point(|e| e.0 <= start);
+    let hi = edits.partition_point(|e| e.0 < end);
+    let inside = &edits[lo..hi];
+    let object = match node.kind() {
+        _ if inside.is_empty() => {
+            out.extend_from_slice(&node.buf[start..end]);
+            return;
+        }
+        Kind::Array => false,
+        Kind::Object => true,
+        _ => unreachable!("an edit inside a scalar"),
+    };
+    let header = open(out);
+    let mut count = 0;
+    for (name, child) in node.children() {
+        match inside.binary_search_by_key(&child.at, |e| e.0) {
+            Ok(i) => match &inside[i].1 {
+                Edit::Remove => continue,
+                Edit::Number(n) => {
+                    if let Some(name) = name {
+                        put_str(out, name.as_bytes());
+                    }
+                    put_number(out, n);
+                }
+            },
+            Err(_) => {
+                if let Some(name) = name {
+                    out.extend_from_slice(&node.buf[name.at..child.at]);
+                }
+                copy_edited(child, inside, out);
+            }
+        }
+        count += 1;
+    }
+    close(out, header, count, object);
+}
+
+/// A value inside a [`Doc`]: a position in its buffer. Cheap to copy.
+#[derive(Clone, Copy)]
+pub struct Node<'a> {
+    buf: &'a [u8],
+    at: usize,
+}
+
+/// Where a member name sits in the buffer (for copying it) and its text.
+#[derive(Clone, Copy)]
+struct Name<'a> {
+    at: usize,
+    text: &'a str,
+}
+
+impl Name<'_> {
+    fn as_bytes(&self) -> &[u8] {
+        self.text.as_bytes()
+    }
+}
+
+impl<'a> Node<'a> {
+    fn tag(&self) -> u8 {
+        self.buf[self.at]
+    }
+
+    fn bytes_at<const N: usize>(&self, at: usize) -> [u8; N] {
+        self.buf[at..at + N].try_into().expect("slice of N bytes")
+    }
+
+    fn u32_at(&self, at: usize) -> usize {
+        u32::from_le_bytes(self.bytes_at(at)) as usize
+    }
+
+    /// The value's offset in the document's buffer (what [`Doc::edit`] takes).
+    pub fn offset(&self) -> usize {
+        self.at
+    }
+
+    /// The JSON type.
+    pub fn kind(&self) -> Kind {
+        match self.tag() {
+            NULL => Kind::Null,
+            FALSE | TRUE => Kind::Bool,
+            I8 | I16 | I32 | I64 | U64 => Kind::Integer,
+            F64 => Kind::Number,
+            STR8 | STR32 => Kind::String,
+            ARR8 | ARR32 => Kind::Array,
+            _ => Kind::Object,
+        }
+    }
+
+    /// (first body byte, body length, count) of a container.
+    fn container(&self) -> Option<(usize, usize, usize)> {
+        match self.tag() {
+            ARR8 | OBJ8 => Some((
+                self.at + SHORT,
+                self.buf[self.at + 1] as usize,
+                self.buf[self.at + 2] as usize,
+            )),
+            ARR32 | OBJ32 => Some((
+                self.at + LONG,
+                self.u32_at(self.at + 1),
+                self.u32_at(self.at + 5),
+            )),
+            _ => None,
+        }
+    }
+
+    /// The string's bytes: (first byte, length).
+    fn string(&self) -> Option<(usize, usize)> {
+        match self.tag() {
+            STR8 => Some((self.at + 2, self.buf[self.at + 1] as usize)),
+            STR32 => Some((self.at + 5, self.u32_at(self.at + 1))),
+            _ => None,
+        }
+    }
+
+    /// The offset just past the value.
+    fn end(&self) -> usize {
+        match self.tag() {
+            NULL | FALSE | TRUE => self.at + 1,
+            I8 => self.at + 2,
+            I16 => self.at + 3,
+            I32 => self.at + 5,
+            I64 | U64 | F64 => self.at + 9,
+            _ => match (self.string(), self.container()) {
+                (Some((start, len)), _) | (_, Some((start, len, _))) => start + len,
+                (None, None) => unreachable!("unknown tag {}", self.tag()),
+            },
+        }
+    }
+
+    /// The value's encoding.
+    pub fn encoded(&self) -> &'a [u8] {
+        &self.buf[self.at..self.end()]
+    }
+
+    /// The text of a string.
+    pub fn as_str(&self) -> Option<&'a str> {
+        self.string().map(|(start, len)| {
+            std::str::from_utf8(&self.buf[start..start + len])
+                .expect("the parser stores only UTF-8 strings")
+        })
+    }
+
+    /// The value of `true`/`false`.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self.tag() {
+            FALSE => Some(false),
+            TRUE => Some(true),
+            _ => None,
+        }
+    }
+
+    /// The value of a number.
+    pub fn as_number(&self) -> Option<serde_json::Number> {
+        let at = self.at + 1;
+        Some(match self.tag() {
+            I8 => (self.buf[at] as i8).into(),
+            I16 => i16::from_le_bytes(self.bytes_at(at)).into(),
+            I32 => i32::from_le_bytes(self.bytes_at(at)).into(),
+            I64 => i64::from_le_bytes(self.bytes_at(at)).into(),
+            U64 => u64::from_le_bytes(self.bytes_at(at)).into(),
+            F64 => serde_json::Number::from_f64(f64::from_le_bytes(self.bytes_at(at)))
+                .expect("the parser stores only finite numbers"),
+            _ => return None,
+        })
+    }
+
+    /// How many elements (array) or members (object); `None` for other values.
+    pub fn len(&self) -> Option<usize> {
+        self.container().map(|(_, _, n)| n)
+    }
+
+    /// Whether this is an empty array or object (`None` for other values).
+    pub fn is_empty(&self) -> Option<bool> {
+        self.len().map(|n| n == 0)
+    }
+
+    /// The children of an array or object (with member names); nothing for other values.
+    fn children(&self) -> Children<'a> {
+        let (next, len, _) = self.container().unwrap_or((self.at, 0, 0));
+        Children {
+            buf: self.buf,
+            next,
+            end: next + len,
+            object: matches!(self.tag(), OBJ8 | OBJ32),
+        }
+    }
+
+    /// The elements of an array (nothing for other values).
+    pub fn elements(&self) -> impl Iterator<Item = Node<'a>> + use<'a> {
+        let is_array = self.kind() == Kind::Array;
+        self.children().filter(move |_| is_array).map(|(_, v)| v)
+    }
+
+    /// The members of an object, in document order (nothing for other values).
+    pub fn members(&self) -> impl Iterator<Item = (&'a str, Node<'a>)> + use<'a> {
+        self.children()
+            .filter_map(|(name, v)| name.map(|n| (n.text, v)))
+    }
+
+    /// The member `name` of an object.
+    pub fn get(&self, name: &str) -> Option<Node<'a>> {
+        self.members().find(|(k, _)| *k == name).map(|(_, v)| v)
+    }
+
+    /// Element `i` of an array.
+    pub fn index(&self, i: usize) -> Option<Node<'a>> {
+        self.elements().nth(i)
+    }
+
+    /// Compact JSON text of this value.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a document always serialises")
+    }
+
+    /// JSON text indented by two spaces.
+    pub fn to_json_pretty(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("a document always serialises")
+    }
+}
+
+struct Children<'a> {
+    buf: &'a [u8],
+    next: usize,
+    end: usize,
+    object: bool,
+}
+
+impl<'a> Iterator for Children<'a> {
+    type Item = (Option<Name<'a>>, Node<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next >= self.end {
+            return None;
+        }
+        let mut node = Node {
+            buf: self.buf,
+            at: self.next,
+        };
+        let name = if self.object {
+            let name = Name {
+                at: node.at,
+                text: node.as_str().expect("a member name is a string"),
+            };
+            node.at = node.end();
+            Some(name)
+        } else {
+            None
+        };
+        self.next = node.end();
+        Some((name, node))
+    }
+}
+
+impl Serialize for Node<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.kind() {
+            Kind::Null => s.serialize_unit(),
+            Kind::Bool => s.serialize_bool(self.tag() == TRUE),
+            Kind::Integer | Kind::Number => self
+                .as_number()
+                .expect("a number node has a value")
+                .serialize(s),
+            Kind::String => s.serialize_str(self.as_str().unwrap_or_default()),
+            Kind::Array => {
+                let mut seq = s.serialize_seq(self.len())?;
+                for e in self.elements() {
+                    seq.serialize_element(&e)?;
+                }
+                seq.end()
+            }
+            Kind::Object => {
+                let mut map = s.serialize_map(self.len())?;
+                for (k, v) in self.members() {
+                    map.serialize_entry(k, &v)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Node<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.to_json()))
+    }
+}
+
+// ---- writing -------------------------------------------------------------------------------
+
+fn put_int(out: &mut Vec<u8>, v: i64) {
+    if let Ok(v) = i8::try_from(v) {
+        out.extend_from_slice(&[I8, v as u8]);
+    } else if let Ok(v) = i16::try_from(v) {
+        out.push(I16);
+        out.extend_from_slice(&v.to_le_bytes());
+    } else if let Ok(v) = i32::try_from(v) {
+        out.push(I32);
+        out.extend_from_slice(&v.to_le_bytes());
+    } else {
+        out.push(I64);
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+}
+
+fn put_u64(out: &mut Vec<u8>, v: u64) {
+    match i64::try_from(v) {
+        Ok(v) => put_int(out, v),
+        Err(_) => {
+            out.push(U64);
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+}
+
+fn put_f64(out: &mut Vec<u8>, v: f64) {
+    out.push(F64);
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_number(out: &mut Vec<u8>, n: &serde_json::Number) {
+    if let Some(v) = n.as_i64() {
+        put_int(out, v);
+    } else if let Some(v) = n.as_u64() {
+        put_u64(out, v);
+    } else {
+        put_f64(out, n.as_f64().unwrap_or_default());
+    }
+}
+
+fn put_str(out: &mut Vec<u8>, s: &[u8]) {
+    match u8::try_from(s.len()) {
+        Ok(len) => out.extend_from_slice(&[STR8, len]),
+        Err(_) => {
+            // The parser refuses longer strings (visit_str); edits copy names it accepted.
+            let len = u32::try_from(s.len()).expect("a string under 4 GiB");
+            out.push(STR32);
+            out.extend_from_slice(&len.to_le_bytes());
+        }
+    }
+    out.extend_from_slice(s);
+}
+
+/// Starts a container: a long header to be fixed by [`close`]; returns where it starts.
+fn open(out: &mut Vec<u8>) -> usize {
+    let at = out.len();
+    out.extend_from_slice(&[0; LONG]);
+    at
+}
+
+/// Finishes a container opened at `at` with `count` children: a short header when it fits.
+/// `None` if the body exceeds the 4 GiB a long header can describe.
+fn try_close(out: &mut Vec<u8>, at: usize, count: usize, object: bool) -> Option<()> {
+    let body = out.len() - at - LONG;
+    if let (Ok(b), Ok(n)) = (u8::try_from(body), u8::try_from(count)) {
+        out[at..at + SHORT].copy_from_slice(&[if object { OBJ8 } else { ARR8 }, b, n]);
+        out.copy_within(at + LONG.., at + SHORT);
+        out.truncate(out.len() - (LONG - SHORT));
+    } else {
+        out[at] = if object { OBJ32 } else { ARR32 };
+        out[at + 1..at + 5].copy_from_slice(&u32::try_from(body).ok()?.to_le_bytes());
+        out[at + 5..at + 9].copy_from_slice(&u32::try_from(count).ok()?.to_le_bytes());
+    }
+    Some(())
+}
+
+fn close(out: &mut Vec<u8>, at: usize, count: usize, object: bool) {
+    // An edit never makes a container larger than one the parser accepted by more than a
+    // number's 9 bytes per member.
+    try_close(out, at, count, object).expect("container within 4 GiB")
+}
+
+/// Builds the encoding while serde_json parses (no intermediate tree).
+struct Build<'b> {
+    out: &'b mut Vec<u8>,
+}
+
+fn too_large<E: de::Error>() -> E {
+    E::custom("document too large (a container over 4 GiB encoded)")
+}
+
+impl<'de> DeserializeSeed<'de> for Build<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Build<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.out.push(NULL);
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
+        self.out.push(if v { TRUE } else { FALSE });
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
+        put_int(self.out, v);
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
+        put_u64(self.out, v);
+        Ok(())
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        if !v.is_finite() {
+            return Err(E::custom("number out of range"));
+        }
+        put_f64(self.out, v);
+        Ok(())
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        if u32::try_from(v.len()).is_err() {
+            return Err(too_large());
+        }
+        put_str(self.out, v.as_bytes());
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let at = open(self.out);
+        let mut count = 0;
+        while seq.next_element_seed(Build { out: self.out })?.is_some() {
+            count += 1;
+        }
+        try_close(self.out, at, count, false).ok_or_else(too_large)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let at = open(self.out);
+        let mut count = 0;
+        while map.next_key_seed(Build { out: self.out })?.is_some() {
+            map.next_value_seed(Build { out: self.out })?;
+            count += 1;
+        }
+        let count = dedup_members(self.out, at + LONG, count);
+        try_close(self.out, at, count, true).ok_or_else(too_large)
+    }
+}
+
+/// Member names of the object body starting at `body` (to the end of `out`) are unique: a
+/// repeated name keeps its first position and its last value. Returns the member count.
+fn dedup_members(out: &mut Vec<u8>, body: usize, count: usize) -> usize {
+    if count < 2 {
+        return count;
+    }
+    let members = || Node { buf: out, at: 0 }.children_from(body, true);
+    // Fast path, no allocation: compare names pairwise for small objects, sort above that.
+    let has_dup = if count <= 16 {
+        let mut names = [&b""[..]; 16];
+        for (slot, (name, _)) in names.iter_mut().zip(members()) {
+            *slot = name.map_or(&b""[..], |n| n.text.as_bytes());
+        }
+        (1..count).any(|i| names[..i].contains(&names[i]))
+    } else {
+        let mut names: Vec<&[u8]> = members()
+            .map(|(n, _)| n.map_or(&b""[..], |n| n.text.as_bytes()))
+            .collect();
+        names.sort_unstable();
+        names.windows(2).any(|w| w[0] == w[1])
+    };
+    if !has_dup {
+        return count;
+    }
+    // Rare: rebuild the body. Each name's last value goes to its first position.
+    let entries: Vec<(&str, usize, usize)> = members()
+        .map(|(n, v)| (n.map_or("", |n| n.text), v.at, v.end()))
+        .collect();
+    let mut last = std::collections::HashMap::new();
+    for (i, (name, _, _)) in entries.iter().enumerate() {
+        last.insert(*name, i);
+    }
+    let mut body_out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (name, _, _) in &entries {
+        if seen.insert(*name) {
+            let (_, start, end) = entries[last[name]];
+            put_str(&mut body_out, name.as_bytes());
+            body_out.extend_from_slice(&out[start..end]);
+        }
+    }
+    let unique = seen.len();
+    out.truncate(body);
+    out.extend_from_slice(&body_out);
+    unique
+}
+
+impl<'a> Node<'a> {
+    fn children_from(&self, next: usize, object: bool) -> Children<'a> {
+        Children {
+            buf: self.buf,
+            next,
+            end: self.buf.len(),
+            object,
+        }
+    }
+}
+
+/// The encoding of a number, for [`Edit::Number`] users that want to know its size.
+pub fn encoded_number(n: &serde_json::Number) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_number(&mut out, n);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round(text: &str) -> String {
+        String::from_utf8(Doc::parse(text.as_bytes()).unwrap().to_json()).unwrap()
+    }
+
+    #[test]
+    fn round_trips_every_kind_of_value_in_order() {
+        for t in [
+            "null",
+            "true",
+            "false",
+            "0",
+            "-1",
+            "127",
+            "128",
+            "-129",
+            "40000",
+            "-2147483649",
+            "9223372036854775807",
+            "18446744073709551615",
+            "-9223372036854775808",
+            "1.5",
+            "-0.0",
+            "1e300",
+            "\"\"",
+            "\"h\\u00e9\\n\\\"\"",
+            "[]",
+            "{}",
+            "[1,[2,[3,{}]],{\"z\":1,\"a\":[true,null]}]",
+            "{\"b\":1,\"a\":2,\"c\":{\"y\":[],\"x\":\"s\"}}",
+        ] {
+            let expect: serde_json::Value = serde_json::from_str(t).unwrap();
+            let got = round(t);
+            assert_eq!(
+                serde_json::from_str::<serde_json::Value>(&got).unwrap(),
+                expect,
+                "{t} -> {got}"
+            );
+            assert_eq!(round(&got), got, "compact text is a fixed point");
+        }
+        assert_eq!(round("{\"b\":1,\"a\":2}"), "{\"b\":1,\"a\":2}");
+    }
+
+    #[test]
+    fn long_strings_and_big_containers_use_long_headers() {
+        let s = "x".repeat(300);
+        let arr: Vec<u32> = (0..1000).collect();
+        let text = serde_json::to_string(&serde_json::json!({"s": s, "a": arr})).unwrap();
+        let doc = Doc::parse(text.as_bytes()).unwrap();
+        assert_eq!(String::from_utf8(doc.to_json()).unwrap(), text);
+        let root = doc.root();
+        assert_eq!(root.get("s").unwrap().as_str().unwrap().len(), 300);
+        let a = root.get("a").unwrap();
+        assert_eq!(a.len(), Some(1000));
+        assert_eq!(
+            a.index(999).unwrap().as_number().unwrap().as_u64(),
+            Some(999)
+        );
+        assert!(a.index(1000).is_none());
+    }
+
+    #[test]
+    fn repeated_names_keep_first_position_and_last_value() {
+        assert_eq!(round("{\"a\":1,\"b\":2,\"a\":3}"), "{\"a\":3,\"b\":2}");
+        let many: Vec<String> = (0..40).map(|i| format!("\"k{}\":{i}", i % 20)).collect();
+        let text = format!("{{{}}}", many.join(","));
+        let got: serde_json::Value = serde_json::from_str(&round(&text)).unwrap();
+        let expect: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(got, expect);
+        assert_eq!(Doc::parse(text.as_bytes()).unwrap().root().len(), Some(20));
+    }
+
+    #[test]
+    fn smaller_than_the_text_for_typical_records() {
+        let text = br#"[{"id":1,"name":"user00001","email":"user1@example.com","active":false,"score":847.434,"tags":["red"],"address":{"city":"Berlin","zip":"10001"}}]"#;
+        let doc = Doc::parse(text).unwrap();
+        assert!(doc.bytes().len() < text.len(), "{}", doc.bytes().len());
+    }
+
+    #[test]
+    fn edits_remove_and_replace_values_anywhere() {
+        let doc = Doc::parse(br#"{"a":[1,2,3],"b":{"c":1,"d":"x"},"e":5}"#).unwrap();
+        let r = doc.root();
+        let a = r.get("a").unwrap();
+        let edits = [
+            (a.index(1).unwrap().offset(), Edit::Remove),
+            (r.get("b").unwrap().get("c").unwrap().offset(), Edit::Remove),
+            (r.get("e").unwrap().offset(), Edit::Number(100_000.into())),
+            (
+                a.index(0).unwrap().offset(),
+                Edit::Number(serde_json::Number::from_f64(0.5).unwrap()),
+            ),
+        ];
+        let edited = doc.edit(&edits);
+        assert_eq!(
+            edited.to_json(),
+            br#"{"a":[0.5,3],"b":{"d":"x"},"e":100000}"#
+        );
+        assert_eq!(doc.edit(&[]), doc);
+    }
+
+    #[test]
+    fn errors_and_limits() {
+        assert!(Doc::parse(b"[1,").is_err());
+        assert!(Doc::parse(b"1 2").is_err());
+        assert!(
+            Doc::parse(&[b'['; 200])
+                .unwrap_err()
+                .to_string()
+                .contains("recursion limit")
+        );
+        let deepest = format!("{}{}", "[".repeat(127), "]".repeat(127));
+        assert_eq!(round(&deepest), deepest);
+    }
+}
