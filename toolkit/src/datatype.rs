@@ -4,7 +4,9 @@
 //! The toolkit stores each value boxed together with the exact number of server bytes it holds,
 //! measured by the allocator ([`rmkit_alloc::measure`]) when the value is built, loaded, copied
 //! and every time it is changed through [`Key::update`](crate::Key::update). `MEMORY USAGE`
-//! reports that figure, so it is measured, never guessed, and stays right after edits.
+//! reports that figure plus the two 16-byte blocks the server itself allocates around every
+//! module value (its object header and module-value record, at the allocator's usable size),
+//! so it is measured, never guessed, stays right after edits, and is what `DEL` gives back.
 
 use crate::ffi::{AofWriter, Digest, RdbReader, RdbWriter, TypeHandle};
 use crate::{Error, RedisStr};

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! rmkit-bench env                       # shell variables run.sh needs (target dir, redismodule.h dir)
-//! rmkit-bench run [--quick] [--only hgetset,alloc,accuracy,json] [--c-module PATH] [--results DIR]
+//! rmkit-bench run [--quick] [--only hgetset,alloc,accuracy,json] [--c-module PATH] [--rejson PATH] [--results DIR]
 //! ```
 //! `BENCH_SECONDS` (default 5, `--quick` 1) and `BENCH_REPEAT` (default 3, `--quick` 1) set the
 //! length of each point and the number of interleaved repeats.
@@ -36,6 +36,8 @@ pub struct Libs {
     pub memtest_rmkit: PathBuf,
     pub memtest_system: PathBuf,
     pub json: PathBuf,
+    /// RedisJSON's module (`--rejson`), the yardstick of the JSON section.
+    pub rejson: Option<PathBuf>,
 }
 
 fn workspace_root() -> PathBuf {
@@ -153,7 +155,7 @@ fn main() {
         Some("run") => {}
         _ => {
             eprintln!(
-                "usage: rmkit-bench env | rmkit-bench run [--quick] [--only LIST] [--c-module PATH] [--results DIR]\n(normally: bench/run.sh)"
+                "usage: rmkit-bench env | rmkit-bench run [--quick] [--only LIST] [--c-module PATH] [--rejson PATH] [--results DIR]\n(normally: bench/run.sh)"
             );
             std::process::exit(2);
         }
@@ -167,6 +169,7 @@ fn main() {
         .to_path_buf();
     let mut cmodule = exe_dir.join("bench/libcbench.so");
     let mut results: Option<PathBuf> = None;
+    let mut rejson: Option<PathBuf> = None;
     let mut it = args.iter().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -181,6 +184,7 @@ fn main() {
                 )
             }
             "--c-module" => cmodule = PathBuf::from(it.next().expect("--c-module PATH")),
+            "--rejson" => rejson = Some(PathBuf::from(it.next().expect("--rejson PATH"))),
             "--results" => results = Some(PathBuf::from(it.next().expect("--results DIR"))),
             other => panic!("unknown argument {other}"),
         }
@@ -206,6 +210,7 @@ fn main() {
         memtest_rmkit: lib("memtest_rmkit"),
         memtest_system: lib("memtest_system"),
         json: lib("rmkit_json"),
+        rejson,
     };
     let want = |s: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == s));
     let meta = machine();
@@ -298,7 +303,10 @@ fn main() {
     }
     if want("json") {
         match json::run(&cfg, &libs) {
-            Ok(v) => write_json(&dir, "json.json", &meta, &cfg, v),
+            Ok(v) => {
+                targets.extend(json_targets(&v));
+                write_json(&dir, "json.json", &meta, &cfg, v)
+            }
             Err(e) => println!("\nJSON benchmark skipped: {e}"),
         }
     }
@@ -320,4 +328,53 @@ fn main() {
             println!("- {t}");
         }
     }
+}
+
+/// The issue's goals for the JSON module, from the JSON section's results: memory per document
+/// no more than RedisJSON's, MEMORY USAGE within 5 % of Δused_memory, at least as fast.
+fn json_targets(v: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let mem = v["memory"].as_array().cloned().unwrap_or_default();
+    let find = |doc: &Value, variant: &str| {
+        mem.iter()
+            .find(|m| m["doc_bytes"] == *doc && m["variant"] == variant)
+            .cloned()
+    };
+    for m in mem.iter().filter(|m| m["variant"] == "rmkit JSON.SET") {
+        let doc = &m["doc_bytes"];
+        let ours = m["used_memory_per_doc"].as_f64().unwrap_or(f64::NAN);
+        let truth = m["memory_usage_to_used_memory"]
+            .as_f64()
+            .unwrap_or(f64::NAN);
+        let mut line = format!(
+            "JSON {doc} B: MEMORY USAGE within 5% of Δused_memory: {:+.1}% ({})",
+            (truth - 1.0) * 100.0,
+            verdict((truth - 1.0).abs() <= 0.05)
+        );
+        if let Some(rj) = find(doc, "RedisJSON JSON.SET") {
+            let theirs = rj["used_memory_per_doc"].as_f64().unwrap_or(f64::NAN);
+            let rj_truth = rj["memory_usage_to_used_memory"]
+                .as_f64()
+                .unwrap_or(f64::NAN);
+            line += &format!(
+                " [RedisJSON {:+.1}%]; memory per document <= RedisJSON: {ours:.0} vs {theirs:.0} B = {:.2}x ({})",
+                (rj_truth - 1.0) * 100.0,
+                ours / theirs,
+                verdict(ours <= theirs)
+            );
+        }
+        out.push(line);
+    }
+    for r in v["results"].as_array().into_iter().flatten() {
+        if let Some(x) = r["ratio_cpu_efficiency_to_redisjson"].as_f64() {
+            out.push(format!(
+                "JSON {} B {} at least as fast as RedisJSON: server CPU efficiency {x:.2}x ({}), ops/s {:.2}x",
+                r["doc_bytes"],
+                r["op"].as_str().unwrap_or("").trim_start_matches("rmkit "),
+                verdict(x >= 1.0),
+                r["ratio_ops_to_redisjson"].as_f64().unwrap_or(f64::NAN)
+            ));
+        }
+    }
+    out
 }

@@ -10,7 +10,7 @@ use std::marker::PhantomData;
 use std::os::raw::c_int;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 /// Where a registered data type's `RedisModuleType *` lives (set by `RedisModule_OnLoad`).
 #[derive(Debug)]
@@ -48,6 +48,23 @@ fn guarded<R>(what: &str, type_name: &str, f: impl FnOnce() -> R) -> Option<R> {
             std::mem::forget(payload);
             None
         }
+    }
+}
+
+/// What the server allocates for every module value besides the module's own bytes: a `robj`
+/// and a `moduleValue`, 16 bytes each, at this server allocator's usable size (measured when
+/// the first type is registered). `MEMORY USAGE` counts neither for module values; `mem_usage`
+/// adds them so the figure is what deleting the key gives back.
+static SERVER_WRAPPER: AtomicUsize = AtomicUsize::new(0);
+
+fn measure_server_wrapper() -> usize {
+    // SAFETY: a block of our own, allocated, sized and freed right here by the server's
+    // allocator (the module API is initialised: this runs from OnLoad).
+    unsafe {
+        let p = api!(RedisModule_Alloc)(16);
+        let usable = api!(RedisModule_MallocSize)(p);
+        api!(RedisModule_Free)(p);
+        2 * usable
     }
 }
 
@@ -89,6 +106,7 @@ pub unsafe fn register_type<T: Registered>(ctx: *mut raw::RedisModuleCtx) -> Res
         ));
     }
     T::handle().0.store(t, Ordering::Release);
+    SERVER_WRAPPER.store(measure_server_wrapper(), Ordering::Relaxed);
     Ok(())
 }
 
@@ -165,7 +183,8 @@ unsafe extern "C" fn aof_rewrite<T: Registered>(
 
 unsafe extern "C" fn mem_usage<T: Registered>(value: *const c_void) -> usize {
     // SAFETY: see `stored`.
-    unsafe { stored::<T>(value as *mut c_void) }.bytes
+    let bytes = unsafe { stored::<T>(value as *mut c_void) }.bytes;
+    bytes + SERVER_WRAPPER.load(Ordering::Relaxed)
 }
 
 unsafe extern "C" fn digest<T: Registered>(md: *mut raw::RedisModuleDigest, value: *mut c_void) {
