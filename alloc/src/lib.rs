@@ -53,6 +53,10 @@ static STATE: AtomicU8 = AtomicU8::new(SYSTEM);
 static EARLY_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 /// The alignment every server allocation of at least 16 bytes is known to have.
 static MIN_ALIGN: AtomicUsize = AtomicUsize::new(16);
+/// The hot path's one check: layouts aligned to at most this go straight to the server with
+/// one call. 0 until [`install`] has switched (set last, with release ordering, after `STATE`),
+/// so a non-zero value also means "installed".
+static DIRECT: AtomicUsize = AtomicUsize::new(0);
 
 /// The global allocator. See the [crate docs](crate).
 #[derive(Debug, Default, Clone, Copy)]
@@ -67,9 +71,23 @@ impl RedisAllocator {
 
 // SAFETY: every pointer returned is valid for `layout` (see `server_alloc`), and each pointer is
 // released by the allocator that produced it (System pointers are recorded in `preinit`).
+//
+// Each method is a short inlined fast path for the common case (installed, alignment served
+// directly, not an early pointer) and an out-of-line slow path for everything else.
 unsafe impl GlobalAlloc for RedisAllocator {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let align = layout.align();
+        if align <= DIRECT.load(Ordering::Acquire) {
+            let n = layout.size().max(align);
+            // SAFETY: installed (DIRECT != 0); the server allocator accepts any size.
+            let raw = unsafe { TABLE.alloc(n) };
+            if !raw.is_null() {
+                account_alloc(raw, n);
+                check_aligned(raw, align);
+            }
+            return raw;
+        }
         // SAFETY: forwarded contract.
         unsafe { allocate(layout, false) }
     }
@@ -82,40 +100,83 @@ unsafe impl GlobalAlloc for RedisAllocator {
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // Before the switch every live pointer is a System one; after it, only recorded ones.
-        let early = preinit::remove(ptr) || STATE.load(Ordering::Acquire) != REDIS;
-        if early {
-            // SAFETY: `ptr` came from System with this layout.
-            unsafe { System.dealloc(ptr, layout) }
-        } else {
-            // SAFETY: `ptr` came from `server_alloc`/`server_realloc` with this layout.
-            unsafe { server_free(ptr, layout) }
+        let align = layout.align();
+        if align <= DIRECT.load(Ordering::Acquire) && !preinit::may_contain(ptr) {
+            let n = layout.size().max(align);
+            if measure::active() {
+                // SAFETY: `ptr` is a live server block of `n` requested bytes.
+                measure::record(-(unsafe { TABLE.usable(ptr, n) } as isize));
+            }
+            stats::on_free(n);
+            // SAFETY: a server pointer (installed, and not an early System one).
+            return unsafe { TABLE.free(ptr) };
         }
+        // SAFETY: forwarded contract.
+        unsafe { dealloc_slow(ptr, layout) }
     }
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if STATE.load(Ordering::Acquire) == REDIS && !preinit::contains(ptr) {
-            // SAFETY: `ptr` is a server pointer allocated with `layout`.
-            return unsafe { server_realloc(ptr, layout, new_size) };
+        let align = layout.align();
+        if align <= DIRECT.load(Ordering::Acquire)
+            && !measure::active()
+            && !preinit::may_contain(ptr)
+        {
+            let (old, new) = (layout.size().max(align), new_size.max(align));
+            // SAFETY: `ptr` is a live server block (installed, not an early pointer).
+            let p = unsafe { TABLE.realloc(ptr, new) };
+            if !p.is_null() {
+                check_aligned(p, align);
+                stats::on_resize(old, new);
+            }
+            return p; // on failure the old block is untouched, as GlobalAlloc requires
         }
-        // SAFETY: `ptr` is a System pointer; forwarded contract.
-        if let Some(p) = unsafe { early_realloc(ptr, layout, new_size) } {
-            return p;
-        }
-        // The allocator was installed meanwhile: move the block to the server.
-        // SAFETY: `new_size` > 0 and does not overflow with `align` (GlobalAlloc::realloc contract).
-        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
         // SAFETY: forwarded contract.
-        let new = unsafe { allocate(new_layout, false) };
-        if !new.is_null() {
-            // SAFETY: both blocks are valid for the smaller size and do not overlap.
-            unsafe { ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size)) };
-            // SAFETY: `ptr` is a live System pointer allocated with `layout`.
-            unsafe { self.dealloc(ptr, layout) };
-        }
-        new
+        unsafe { realloc_slow(ptr, layout, new_size) }
     }
+}
+
+/// `dealloc` off the fast path: over-aligned server blocks, early System pointers, and
+/// everything before [`install`].
+#[cold]
+#[inline(never)]
+unsafe fn dealloc_slow(ptr: *mut u8, layout: Layout) {
+    // Before the switch every live pointer is a System one; after it, only recorded ones.
+    let early = preinit::remove(ptr) || STATE.load(Ordering::Acquire) != REDIS;
+    if early {
+        // SAFETY: `ptr` came from System with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    } else {
+        // SAFETY: `ptr` came from `server_alloc`/`server_realloc` with this layout.
+        unsafe { server_free(ptr, layout) }
+    }
+}
+
+/// `realloc` off the fast path: over-aligned blocks, inside a [`measure`] scope, early System
+/// pointers, and everything before [`install`].
+#[cold]
+#[inline(never)]
+unsafe fn realloc_slow(ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+    if STATE.load(Ordering::Acquire) == REDIS && !preinit::contains(ptr) {
+        // SAFETY: `ptr` is a server pointer allocated with `layout`.
+        return unsafe { server_realloc(ptr, layout, new_size) };
+    }
+    // SAFETY: `ptr` is a System pointer; forwarded contract.
+    if let Some(p) = unsafe { early_realloc(ptr, layout, new_size) } {
+        return p;
+    }
+    // The allocator was installed meanwhile: move the block to the server.
+    // SAFETY: `new_size` > 0 and does not overflow with `align` (GlobalAlloc::realloc contract).
+    let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+    // SAFETY: forwarded contract.
+    let new = unsafe { allocate(new_layout, false) };
+    if !new.is_null() {
+        // SAFETY: both blocks are valid for the smaller size and do not overlap.
+        unsafe { ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size)) };
+        // SAFETY: `ptr` is a live System pointer allocated with `layout`.
+        unsafe { dealloc_slow(ptr, layout) };
+    }
+    new
 }
 
 /// `System.realloc` of an early pointer while still on System, keeping the record exact.
@@ -141,8 +202,8 @@ unsafe fn early_realloc(ptr: *mut u8, layout: Layout, new_size: usize) -> Option
     result
 }
 
-/// Serves `layout` from the server once installed, from System (recorded) before.
-#[inline]
+/// Serves `layout` from the server once installed, from System (recorded) before: `alloc`'s
+/// slow path and `alloc_zeroed`.
 unsafe fn allocate(layout: Layout, zeroed: bool) -> *mut u8 {
     loop {
         match STATE.load(Ordering::Acquire) {
@@ -409,6 +470,7 @@ pub unsafe fn install(api: RedisApi) -> Result<(), InstallError> {
     TABLE.store(&api);
     stats::claim_owner();
     STATE.store(REDIS, Ordering::Release);
+    DIRECT.store(min_align, Ordering::Release);
     Ok(())
 }
 

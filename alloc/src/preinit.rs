@@ -14,7 +14,7 @@
 //! nothing before `RedisModule_OnLoad`. In a plain `cargo test` that never installs, the table
 //! simply stops recording once full.
 
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 const SLOTS: usize = 1 << 14;
 const MAX_PROBE: usize = 64;
@@ -24,6 +24,10 @@ const TOMBSTONE: usize = 1;
 static TABLE: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(EMPTY) }; SLOTS];
 /// Recorded pointers still live.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
+/// One bit per home slot of every pointer ever inserted (never cleared): 2 KiB that stay in
+/// cache, so the allocator's hot path rules out nearly every server pointer without touching
+/// the 128 KiB table.
+static FILTER: [AtomicU64; SLOTS / 64] = [const { AtomicU64::new(0) }; SLOTS / 64];
 static OVERFLOWED: AtomicBool = AtomicBool::new(false);
 
 #[inline]
@@ -40,6 +44,8 @@ pub(crate) fn insert(ptr: *mut u8) -> bool {
     }
     let p = ptr as usize;
     let h = home(p);
+    // Before the pointer can be found in the table (and before `install` can complete).
+    FILTER[h / 64].fetch_or(1 << (h % 64), Relaxed);
     for i in 0..MAX_PROBE {
         let slot = &TABLE[(h + i) & (SLOTS - 1)];
         let cur = slot.load(Relaxed);
@@ -52,6 +58,17 @@ pub(crate) fn insert(ptr: *mut u8) -> bool {
     }
     OVERFLOWED.store(true, Relaxed);
     false
+}
+
+/// Whether `ptr` may be recorded: false for nearly every pointer that is not (one load from a
+/// 2 KiB bit set), true for every pointer that is.
+#[inline]
+pub(crate) fn may_contain(ptr: *mut u8) -> bool {
+    if LIVE.load(Relaxed) == 0 {
+        return false;
+    }
+    let h = home(ptr as usize);
+    FILTER[h / 64].load(Relaxed) & (1 << (h % 64)) != 0
 }
 
 /// Forgets `ptr` if it was recorded; returns whether it was.

@@ -9,18 +9,20 @@
 
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
+/// One thread class's counters. Live allocations are `total - frees`, so an allocation and a
+/// free each update two words.
 struct Set {
     bytes: AtomicUsize,
-    allocs: AtomicUsize,
     total: AtomicU64,
+    frees: AtomicU64,
 }
 
 impl Set {
     const fn new() -> Self {
         Set {
             bytes: AtomicUsize::new(0),
-            allocs: AtomicUsize::new(0),
             total: AtomicU64::new(0),
+            frees: AtomicU64::new(0),
         }
     }
 }
@@ -77,22 +79,18 @@ fn on_owner() -> bool {
 
 #[inline]
 pub(crate) fn on_alloc(bytes: usize) {
-    if on_owner() {
-        MAIN.bytes
-            .store(MAIN.bytes.load(Relaxed).wrapping_add(bytes), Relaxed);
-        MAIN.allocs
-            .store(MAIN.allocs.load(Relaxed).wrapping_add(1), Relaxed);
+    let main = if on_owner() {
+        let b = MAIN.bytes.load(Relaxed).wrapping_add(bytes);
+        MAIN.bytes.store(b, Relaxed);
         MAIN.total
             .store(MAIN.total.load(Relaxed).wrapping_add(1), Relaxed);
+        b
     } else {
         OTHER.bytes.fetch_add(bytes, Relaxed);
-        OTHER.allocs.fetch_add(1, Relaxed);
         OTHER.total.fetch_add(1, Relaxed);
-    }
-    let live = live_bytes();
-    if live > PEAK.load(Relaxed) {
-        PEAK.fetch_max(live, Relaxed);
-    }
+        MAIN.bytes.load(Relaxed)
+    };
+    note_peak(main.wrapping_add(OTHER.bytes.load(Relaxed)));
 }
 
 #[inline]
@@ -100,26 +98,29 @@ pub(crate) fn on_free(bytes: usize) {
     if on_owner() {
         MAIN.bytes
             .store(MAIN.bytes.load(Relaxed).wrapping_sub(bytes), Relaxed);
-        MAIN.allocs
-            .store(MAIN.allocs.load(Relaxed).wrapping_sub(1), Relaxed);
+        MAIN.frees
+            .store(MAIN.frees.load(Relaxed).wrapping_add(1), Relaxed);
     } else {
         OTHER.bytes.fetch_sub(bytes, Relaxed);
-        OTHER.allocs.fetch_sub(1, Relaxed);
+        OTHER.frees.fetch_add(1, Relaxed);
     }
 }
 
-/// A realloc: one allocation changes size in place (no change to the allocation counts).
 #[inline]
 pub(crate) fn on_resize(old: usize, new: usize) {
-    if on_owner() {
-        MAIN.bytes.store(
-            MAIN.bytes.load(Relaxed).wrapping_sub(old).wrapping_add(new),
-            Relaxed,
-        );
+    let main = if on_owner() {
+        let b = MAIN.bytes.load(Relaxed).wrapping_sub(old).wrapping_add(new);
+        MAIN.bytes.store(b, Relaxed);
+        b
     } else {
         OTHER.bytes.fetch_add(new.wrapping_sub(old), Relaxed);
-    }
-    let live = live_bytes();
+        MAIN.bytes.load(Relaxed)
+    };
+    note_peak(main.wrapping_add(OTHER.bytes.load(Relaxed)));
+}
+
+#[inline]
+fn note_peak(live: usize) {
     if live > PEAK.load(Relaxed) {
         PEAK.fetch_max(live, Relaxed);
     }
@@ -133,9 +134,12 @@ pub(crate) fn live_bytes() -> usize {
 }
 
 pub(crate) fn live_allocations() -> usize {
-    MAIN.allocs
+    let total = total_allocations();
+    let frees = MAIN
+        .frees
         .load(Relaxed)
-        .wrapping_add(OTHER.allocs.load(Relaxed))
+        .wrapping_add(OTHER.frees.load(Relaxed));
+    total.wrapping_sub(frees) as usize
 }
 
 pub(crate) fn total_allocations() -> u64 {
