@@ -359,6 +359,58 @@ fn memory_usage_is_measured_and_stays_exact_after_edits() {
     );
 }
 
+/// MEMORY USAGE of a small document is what deleting the key gives back: the module's bytes
+/// plus the server's own per-value blocks (the part where a wrong guess would show most).
+#[test]
+fn memory_usage_of_small_documents_is_what_del_gives_back() {
+    let server = Server::builder()
+        .module("rmkit-json")
+        .config("slowlog-log-slower-than", "-1")
+        .config("lazyfree-lazy-user-del", "no")
+        .start();
+    let mut c = server.client();
+    let text =
+        r#"{"id":1,"name":"user-000001","email":"u1@example.com","tags":["a","b"],"active":false}"#;
+    for args in [
+        &["json.set", "w", text][..],
+        &["memory", "usage", "w"],
+        &["del", "w"],
+    ] {
+        let _: Value = q(&mut c, args);
+    }
+    // 4,000 keys, of which the second half is deleted: the keyspace's table stays over 10 %
+    // full, so Redis does not shrink it meanwhile (that would free memory no key owns).
+    let n = 4_000;
+    let mut p = redis::pipe();
+    for i in 0..n {
+        p.cmd("json.set").arg(format!("k{i}")).arg(text).ignore();
+    }
+    p.query::<()>(&mut c).unwrap();
+    let mut p = redis::pipe();
+    for i in n / 2..n {
+        p.cmd("memory").arg("usage").arg(format!("k{i}"));
+    }
+    let reported: i64 = p.query::<Vec<i64>>(&mut c).unwrap().iter().sum();
+    let before = used_memory(&mut c);
+    let mut p = redis::pipe();
+    for i in n / 2..n {
+        p.cmd("del").arg(format!("k{i}")).ignore();
+    }
+    p.query::<()>(&mut c).unwrap();
+    let freed = before - used_memory(&mut c);
+    let err = (reported - freed) as f64 / freed as f64 * 100.0;
+    eprintln!(
+        "[{}] {} documents of {} bytes: Σ MEMORY USAGE {reported}, freed by DEL {freed} ({err:+.1} %)",
+        server.describe(),
+        n / 2,
+        text.len()
+    );
+    assert!(
+        err.abs() < 5.0,
+        "MEMORY USAGE {reported} vs freed by DEL {freed}"
+    );
+}
+
 #[test]
 fn used_memory_follows_documents_and_returns_after_del_and_flushall() {
     let server = Server::builder()

@@ -4,9 +4,10 @@
 //! The toolkit stores each value boxed together with the exact number of server bytes it holds,
 //! measured by the allocator ([`rmkit_alloc::measure`]) when the value is built, loaded, copied
 //! and every time it is changed through [`Key::update`](crate::Key::update). `MEMORY USAGE`
-//! reports that figure plus the two 16-byte blocks the server itself allocates around every
-//! module value (its object header and module-value record, at the allocator's usable size),
-//! so it is measured, never guessed, stays right after edits, and is what `DEL` gives back.
+//! reports that figure plus the server's own per-value blocks that it would otherwise leave out
+//! (on Redis the object header and the module-value record, 16 bytes each; on Valkey 8 the
+//! latter), at the allocator's usable size: measured, never guessed, right after edits, and
+//! what `DEL` gives back.
 
 use crate::ffi::{AofWriter, Digest, RdbReader, RdbWriter, TypeHandle};
 use crate::{Error, RedisStr};

@@ -51,20 +51,43 @@ fn guarded<R>(what: &str, type_name: &str, f: impl FnOnce() -> R) -> Option<R> {
     }
 }
 
-/// What the server allocates for every module value besides the module's own bytes: a `robj`
-/// and a `moduleValue`, 16 bytes each, at this server allocator's usable size (measured when
-/// the first type is registered). `MEMORY USAGE` counts neither for module values; `mem_usage`
-/// adds them so the figure is what deleting the key gives back.
+/// What the server allocates for every module value besides the module's own bytes and that
+/// `MEMORY USAGE` leaves out; `mem_usage` adds it, so the figure is what deleting the key gives
+/// back. Measured when the first type is registered (see [`measure_server_wrapper`]).
 static SERVER_WRAPPER: AtomicUsize = AtomicUsize::new(0);
 
-fn measure_server_wrapper() -> usize {
+/// Redis allocates a `moduleValue` (16 bytes) and an object header `robj` (16 bytes) per module
+/// value and counts neither in `MEMORY USAGE`; it counts the key's dict entry as 24 bytes where
+/// the allocator gives it its usable size for 24 (32 on jemalloc). Valkey 8 embeds the key in
+/// the `robj`, has no dict entry, and counts that block as the key's, so there only the
+/// `moduleValue` is missing. Sizes are this server allocator's usable sizes (16 → 16 on
+/// jemalloc, 24 on glibc malloc).
+fn measure_server_wrapper(ctx: *mut raw::RedisModuleCtx) -> usize {
     // SAFETY: a block of our own, allocated, sized and freed right here by the server's
     // allocator (the module API is initialised: this runs from OnLoad).
-    unsafe {
-        let p = api!(RedisModule_Alloc)(16);
+    let usable = |n: usize| unsafe {
+        let p = api!(RedisModule_Alloc)(n);
         let usable = api!(RedisModule_MallocSize)(p);
         api!(RedisModule_Free)(p);
-        2 * usable
+        usable
+    };
+    // SAFETY: the load context; the info object is freed before returning and the field's
+    // string is only compared for null while it lives.
+    let valkey = unsafe {
+        let info = api!(RedisModule_GetServerInfo)(ctx, c"server".as_ptr());
+        if info.is_null() {
+            false
+        } else {
+            let found =
+                !api!(RedisModule_ServerInfoGetFieldC)(info, c"valkey_version".as_ptr()).is_null();
+            api!(RedisModule_FreeServerInfo)(ctx, info);
+            found
+        }
+    };
+    if valkey {
+        usable(16)
+    } else {
+        2 * usable(16) + usable(24).saturating_sub(24)
     }
 }
 
@@ -106,7 +129,7 @@ pub unsafe fn register_type<T: Registered>(ctx: *mut raw::RedisModuleCtx) -> Res
         ));
     }
     T::handle().0.store(t, Ordering::Release);
-    SERVER_WRAPPER.store(measure_server_wrapper(), Ordering::Relaxed);
+    SERVER_WRAPPER.store(measure_server_wrapper(ctx), Ordering::Relaxed);
     Ok(())
 }
 
