@@ -224,7 +224,7 @@ impl<'a> Node<'a> {
     }
 
     fn bytes_at<const N: usize>(&self, at: usize) -> [u8; N] {
-        self.buf[at..at + N].try_into().expect("slice of N bytes")
+        fixed(self.buf, at)
     }
 
     fn u32_at(&self, at: usize) -> usize {
@@ -465,10 +465,16 @@ impl fmt::Debug for Node<'_> {
 
 // ---- writing -------------------------------------------------------------------------------
 
+/// The `N` bytes at `at` (a fixed-size field of the encoding).
+#[inline]
+fn fixed<const N: usize>(buf: &[u8], at: usize) -> [u8; N] {
+    buf[at..at + N].try_into().expect("a field of N bytes")
+}
+
 /// Writes the value at `at` as compact JSON; returns the offset just past it. One pass over
 /// the encoding: every header is read once, nothing is validated again.
 fn write_value(buf: &[u8], at: usize, out: &mut Vec<u8>) -> usize {
-    let u32_at = |i: usize| u32::from_le_bytes(buf[i..i + 4].try_into().expect("4 bytes")) as usize;
+    let u32_at = |i: usize| u32::from_le_bytes(fixed(buf, i)) as usize;
     let mut f = serde_json::ser::CompactFormatter;
     let written = match buf[at] {
         NULL => {
@@ -489,28 +495,16 @@ fn write_value(buf: &[u8], at: usize, out: &mut Vec<u8>) -> usize {
             .write_i16(out, i16::from_le_bytes([buf[at + 1], buf[at + 2]]))
             .map(|()| at + 3),
         I32 => f
-            .write_i32(
-                out,
-                i32::from_le_bytes(buf[at + 1..at + 5].try_into().expect("4 bytes")),
-            )
+            .write_i32(out, i32::from_le_bytes(fixed(buf, at + 1)))
             .map(|()| at + 5),
         I64 => f
-            .write_i64(
-                out,
-                i64::from_le_bytes(buf[at + 1..at + 9].try_into().expect("8 bytes")),
-            )
+            .write_i64(out, i64::from_le_bytes(fixed(buf, at + 1)))
             .map(|()| at + 9),
         U64 => f
-            .write_u64(
-                out,
-                u64::from_le_bytes(buf[at + 1..at + 9].try_into().expect("8 bytes")),
-            )
+            .write_u64(out, u64::from_le_bytes(fixed(buf, at + 1)))
             .map(|()| at + 9),
         F64 => f
-            .write_f64(
-                out,
-                f64::from_le_bytes(buf[at + 1..at + 9].try_into().expect("8 bytes")),
-            )
+            .write_f64(out, f64::from_le_bytes(fixed(buf, at + 1)))
             .map(|()| at + 9),
         STR8 => {
             let (start, len) = (at + 2, buf[at + 1] as usize);
