@@ -161,13 +161,13 @@ fn copy_edited(node: Node<'_>, edits: &[&(usize, Edit)], out: &mut Vec<u8>) {
     let hi = edits.partition_point(|e| e.0 < end);
     let inside = &edits[lo..hi];
     let object = match node.kind() {
-        _ if inside.is_empty() => {
+        Kind::Array if !inside.is_empty() => false,
+        Kind::Object if !inside.is_empty() => true,
+        // Nothing to change below (an offset inside a scalar names no value: ignored).
+        _ => {
             out.extend_from_slice(&node.buf[start..end]);
             return;
         }
-        Kind::Array => false,
-        Kind::Object => true,
-        _ => unreachable!("an edit inside a scalar"),
     };
     let header = open(out);
     let mut count = 0;
@@ -942,6 +942,12 @@ mod tests {
             br#"{"a":[0.5,3],"b":{"d":"x"},"e":100000}"#
         );
         assert_eq!(doc.edit(&[]), doc);
+        // Offsets that name no value (inside a string, a member name, the root) change nothing.
+        let d = r.get("b").unwrap().get("d").unwrap().offset();
+        let name = r.get("b").unwrap().offset() + 3;
+        for at in [0, d + 2, name] {
+            assert_eq!(doc.edit(&[(at, Edit::Remove)]), doc, "offset {at}");
+        }
     }
 
     #[test]
