@@ -57,16 +57,26 @@ impl<'a, T: AsRef<[u8]>> Args<'a, T> {
 
     /// The next argument as it was passed (e.g. a `RedisStr` to open a key with), or the arity
     /// error if there is none.
+    #[inline]
     pub fn next_arg(&mut self) -> Result<&'a T, Error> {
-        let a = self
-            .argv
-            .get(self.pos)
-            .ok_or_else(|| Error::wrong_arity(&self.command()))?;
-        self.pos += 1;
-        Ok(a)
+        match self.argv.get(self.pos) {
+            Some(a) => {
+                self.pos += 1;
+                Ok(a)
+            }
+            None => Err(self.missing()),
+        }
+    }
+
+    /// The arity error for a missing argument (off the hot path).
+    #[cold]
+    #[inline(never)]
+    fn missing(&self) -> Error {
+        Error::wrong_arity(&self.command())
     }
 
     /// The next argument's bytes.
+    #[inline]
     pub fn next_bytes(&mut self) -> Result<&'a [u8], Error> {
         self.next_arg().map(AsRef::as_ref)
     }

@@ -40,11 +40,34 @@ struct Point {
     cpu_us: f64,
     /// Server CPU busy fraction during the point (1.0 = the server was the bottleneck).
     busy: f64,
+    /// Microseconds per call of the command itself, as Redis times it (INFO commandstats): the
+    /// implementation's cost without networking, parsing and batching effects.
+    us_per_call: f64,
     n: u64,
     secs: f64,
 }
 
+/// (calls, usec) of `command` in INFO commandstats.
+fn command_stats(con: &mut redis::Connection, command: &str) -> (f64, f64) {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(con)
+        .expect("INFO commandstats");
+    let prefix = format!("cmdstat_{}:", command.to_ascii_lowercase());
+    let Some(line) = info.lines().find_map(|l| l.strip_prefix(prefix.as_str())) else {
+        return (0.0, 0.0);
+    };
+    let field = |name: &str| {
+        line.split(',')
+            .find_map(|kv| kv.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    };
+    (field("calls"), field("usec"))
+}
+
 fn bench(port: u16, pipeline: u32, n: u64, cmd: &[String], con: &mut redis::Connection) -> Point {
+    let stats0 = command_stats(con, &cmd[0]);
     let cpu0 = cpu_seconds(con);
     let t0 = Instant::now();
     let out = Command::new("redis-benchmark")
@@ -56,6 +79,7 @@ fn bench(port: u16, pipeline: u32, n: u64, cmd: &[String], con: &mut redis::Conn
         .expect("redis-benchmark (apt install redis-tools; see scripts/setup.sh)");
     let secs = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds(con) - cpu0;
+    let stats1 = command_stats(con, &cmd[0]);
     let text = String::from_utf8_lossy(&out.stdout);
     let row = text
         .lines()
@@ -84,6 +108,7 @@ fn bench(port: u16, pipeline: u32, n: u64, cmd: &[String], con: &mut redis::Conn
         max: cells[6],
         cpu_us: cpu / n as f64 * 1e6,
         busy: cpu / secs,
+        us_per_call: (stats1.1 - stats0.1) / (stats1.0 - stats0.0).max(1.0),
         n,
         secs,
     }
@@ -194,10 +219,13 @@ pub fn run(cfg: &Config, libs: &Libs) -> Value {
         let c_cpu = med(&points[c][pi], |x| x.cpu_us);
         let lua_rps = med(&points[3][pi], |x| x.rps);
         let lua_cpu = med(&points[3][pi], |x| x.cpu_us);
+        let c_call = med(&points[c][pi], |x| x.us_per_call);
+        let lua_call = med(&points[3][pi], |x| x.us_per_call);
         for (vi, v) in variants.iter().enumerate() {
             let pts = &points[vi][pi];
             let rps = med(pts, |x| x.rps);
             let cpu = med(pts, |x| x.cpu_us);
+            let call = med(pts, |x| x.us_per_call);
             let row = [
                 v.name.to_string(),
                 p.to_string(),
@@ -209,6 +237,9 @@ pub fn run(cfg: &Config, libs: &Libs) -> Value {
                 format!("{:.3}", cpu),
                 format!("{:.3}x", c_cpu / cpu),
                 format!("{:.0}%", med(pts, |x| x.busy) * 100.0),
+                format!("{:.3}", call),
+                format!("{:.3}x", c_call / call),
+                format!("{:.2}x", lua_call / call),
             ];
             rows.push(row.to_vec());
             json_rows.push(json!({
@@ -230,6 +261,9 @@ pub fn run(cfg: &Config, libs: &Libs) -> Value {
                 "ratio_ops_to_lua": rps / lua_rps,
                 "ratio_cpu_efficiency_to_c": c_cpu / cpu,
                 "ratio_cpu_efficiency_to_lua": lua_cpu / cpu,
+                "us_per_call_median": call,
+                "ratio_call_efficiency_to_c": c_call / call,
+                "ratio_call_efficiency_to_lua": lua_call / call,
             }));
         }
     }
@@ -246,7 +280,10 @@ pub fn run(cfg: &Config, libs: &Libs) -> Value {
                 "vs Lua",
                 "server µs/op",
                 "CPU vs C",
-                "server busy"
+                "server busy",
+                "µs/call",
+                "call vs C",
+                "call vs Lua"
             ],
             &rows
         )
@@ -254,7 +291,10 @@ pub fn run(cfg: &Config, libs: &Libs) -> Value {
     println!(
         "vs C / vs Lua: ops/s ratios (higher is faster). server µs/op: the server main thread's CPU\n\
          time per command (INFO cpu), independent of the client; CPU vs C = C's µs/op / this one's.\n\
-         server busy < ~95% means redis-benchmark (one thread, same 2 cores), not the server, set the pace."
+         server busy < ~95% means redis-benchmark (one thread, same 2 cores), not the server, set the pace.\n\
+         µs/call: the command's own execution time as Redis measures it (INFO commandstats usec/calls),\n\
+         free of networking and of how many commands each event-loop pass batches; call vs C/Lua =\n\
+         their µs/call / this one's (higher = cheaper)."
     );
     json!({
         "clients": CLIENTS,

@@ -249,12 +249,18 @@ fn main() {
                         format!("inconclusive: server only {:.0}% busy", busy * 100.0)
                     }
                 };
+                let (kc, kl) = (
+                    f("ratio_call_efficiency_to_c"),
+                    f("ratio_call_efficiency_to_lua"),
+                );
                 targets.push(format!(
-                    "HGETSET -P {:<2} >= 1.00x C: server CPU/op {cc:.3}x ({}), ops/s {c:.3}x ({}); \
-                     >= 1.5x Lua: server CPU/op {cl:.2}x ({}), ops/s {l:.2}x ({})",
+                    "HGETSET -P {:<2} >= 1.00x C: per call {kc:.3}x ({}), server CPU/op {cc:.3}x ({}), ops/s {c:.3}x ({}); \
+                     >= 1.5x Lua: per call {kl:.2}x ({}), server CPU/op {cl:.2}x ({}), ops/s {l:.2}x ({})",
                     r["pipeline"],
+                    verdict(kc >= 1.0),
                     verdict(cc >= 1.0),
                     ops(c, 1.0),
+                    verdict(kl >= 1.5),
                     verdict(cl >= 1.5),
                     ops(l, 1.5)
                 ));

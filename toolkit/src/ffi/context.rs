@@ -74,6 +74,7 @@ impl Notify {
 impl Context {
     /// # Safety
     /// `ptr` is the valid context Redis passed to the current callback.
+    #[inline]
     pub(crate) unsafe fn from_raw(ptr: *mut raw::RedisModuleCtx) -> Context {
         Context {
             ptr: NonNull::new(ptr).expect("Redis passed a NULL context"),
@@ -86,6 +87,7 @@ impl Context {
     }
 
     /// Opens `name` for reading. A missing key reads as [`KeyKind::Empty`](super::KeyKind::Empty).
+    #[inline]
     pub fn open_key(&self, name: &RedisStr) -> Key<'_> {
         // SAFETY: valid context and key name; the key is closed by `Key`'s Drop, before the
         // context ends (the borrow ties it to `self`).
@@ -97,6 +99,7 @@ impl Context {
     }
 
     /// Opens `name` for reading and writing (a missing key can then be created).
+    #[inline]
     pub fn open_key_writable(&self, name: &RedisStr) -> Key<'_> {
         let mode = (raw::REDISMODULE_READ | raw::REDISMODULE_WRITE) as c_int;
         // SAFETY: as in `open_key`.
@@ -109,6 +112,7 @@ impl Context {
     ///
     /// Use it when the command is deterministic (the same arguments give the same effect);
     /// it is sent once, after the command, wrapped with the rest of the command's effects.
+    #[inline]
     pub fn replicate_verbatim(&self) {
         // SAFETY: valid context.
         unsafe { api!(RedisModule_ReplicateVerbatim)(self.as_ptr()) };
@@ -116,6 +120,7 @@ impl Context {
 
     /// Emits a keyspace notification (`__keyspace@<db>__:<key>` / `__keyevent@<db>__:<event>`),
     /// as native commands do, for clients subscribed to `class`.
+    #[inline]
     pub fn notify_keyspace_event(&self, class: Notify, event: &str, key: &RedisStr) {
         let class = class.bits();
         super::with_cstr(event, |event| {

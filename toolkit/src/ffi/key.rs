@@ -40,6 +40,7 @@ pub struct Key<'c> {
 impl<'c> Key<'c> {
     /// # Safety
     /// `ptr` is NULL or a key handle of the current context, not closed elsewhere.
+    #[inline]
     pub(crate) unsafe fn from_raw(ptr: *mut raw::RedisModuleKey, writable: bool) -> Key<'c> {
         Key {
             ptr: NonNull::new(ptr),
@@ -48,11 +49,13 @@ impl<'c> Key<'c> {
         }
     }
 
+    #[inline]
     pub(super) fn raw(&self) -> *mut raw::RedisModuleKey {
         self.ptr.map_or(ptr::null_mut(), NonNull::as_ptr)
     }
 
     /// What the key holds.
+    #[inline]
     pub fn kind(&self) -> KeyKind {
         let Some(p) = self.ptr else {
             return KeyKind::Empty;
@@ -87,6 +90,7 @@ impl<'c> Key<'c> {
     }
 
     /// The key as a hash (empty or holding a hash), or `WRONGTYPE ...`.
+    #[inline]
     pub fn hash(&self) -> Result<Hash<'_, 'c>> {
         match self.kind() {
             KeyKind::Empty | KeyKind::Hash => Ok(Hash { key: self }),
@@ -96,6 +100,7 @@ impl<'c> Key<'c> {
 }
 
 impl Drop for Key<'_> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(p) = self.ptr {
             // SAFETY: an open key handle, closed exactly once.
@@ -116,6 +121,7 @@ const HASH_DELETE: *mut raw::RedisModuleString = ptr::without_provenance_mut(1);
 
 impl Hash<'_, '_> {
     /// The value of `field`, or `None`.
+    #[inline]
     pub fn get(&self, field: &RedisStr) -> Option<RedisString> {
         self.key.ptr?;
         let mut out: *mut raw::RedisModuleString = ptr::null_mut();
@@ -143,6 +149,7 @@ impl Hash<'_, '_> {
     }
 
     /// Sets `field` to `value`, creating the hash if the key was empty.
+    #[inline]
     pub fn set(&self, field: &RedisStr, value: &RedisStr) -> Result<()> {
         self.set_raw(field, value.as_ptr()).map(drop)
     }
@@ -161,6 +168,7 @@ impl Hash<'_, '_> {
     }
 
     /// One `RedisModule_HashSet` call; returns how many existing fields it updated or deleted.
+    #[inline]
     fn set_raw(&self, field: &RedisStr, value: *mut raw::RedisModuleString) -> Result<c_int> {
         if !self.key.writable {
             return Err(Error::new(

@@ -172,6 +172,7 @@ impl Context {
 
 /// Calls `f` with `s` as a NUL-terminated C string, on the stack when it is short (no heap
 /// allocation on hot paths such as keyspace notifications), else as a [`cstring_lossy`].
+#[inline]
 pub(crate) fn with_cstr<R>(s: &str, f: impl FnOnce(*const std::os::raw::c_char) -> R) -> R {
     let mut buf = [0u8; 64];
     if s.len() < buf.len() && !s.as_bytes().contains(&0) {

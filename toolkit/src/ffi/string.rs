@@ -140,6 +140,7 @@ impl RedisString {
 }
 
 impl Drop for RedisString {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: we own one reference; NULL context because it is not auto-memory managed.
         unsafe { api!(RedisModule_FreeString)(std::ptr::null_mut(), self.inner.as_ptr()) }
