@@ -16,7 +16,10 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
-const SLOTS: usize = 1 << 14;
+/// Slots of the table. Smaller under Miri: there every use of the static reborrows (retags)
+/// the whole array, a cost proportional to its size, so with 16384 slots a test that fills the
+/// table ran for over ten minutes.
+const SLOTS: usize = if cfg!(miri) { 1 << 12 } else { 1 << 14 };
 const MAX_PROBE: usize = 64;
 const EMPTY: usize = 0;
 const TOMBSTONE: usize = 1;
@@ -46,8 +49,9 @@ pub(crate) fn insert(ptr: *mut u8) -> bool {
     let h = home(p);
     // Before the pointer can be found in the table (and before `install` can complete).
     FILTER[h / 64].fetch_or(1 << (h % 64), Relaxed);
+    let table = &TABLE; // once, not per probe (see SLOTS)
     for i in 0..MAX_PROBE {
-        let slot = &TABLE[(h + i) & (SLOTS - 1)];
+        let slot = &table[(h + i) & (SLOTS - 1)];
         let cur = slot.load(Relaxed);
         if (cur == EMPTY || cur == TOMBSTONE)
             && slot.compare_exchange(cur, p, Relaxed, Relaxed).is_ok()
@@ -81,8 +85,9 @@ pub(crate) fn remove(ptr: *mut u8) -> bool {
     }
     let p = ptr as usize;
     let h = home(p);
+    let table = &TABLE;
     for i in 0..MAX_PROBE {
-        let slot = &TABLE[(h + i) & (SLOTS - 1)];
+        let slot = &table[(h + i) & (SLOTS - 1)];
         match slot.load(Relaxed) {
             cur if cur == p => {
                 slot.store(TOMBSTONE, Relaxed);
@@ -103,8 +108,9 @@ pub(crate) fn contains(ptr: *mut u8) -> bool {
     }
     let p = ptr as usize;
     let h = home(p);
+    let table = &TABLE;
     for i in 0..MAX_PROBE {
-        match TABLE[(h + i) & (SLOTS - 1)].load(Relaxed) {
+        match table[(h + i) & (SLOTS - 1)].load(Relaxed) {
             cur if cur == p => return true,
             EMPTY => return false,
             _ => {}

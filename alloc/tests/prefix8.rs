@@ -14,8 +14,8 @@ static A: RedisAllocator = RedisAllocator::new();
 fn eight_aligned_server_still_serves_every_layout() {
     common::install::<8>();
     assert_eq!(rmkit_alloc::stats().min_align, 8);
-    for &align in &ALIGNS {
-        for &size in &SIZES {
+    for &align in ALIGNS {
+        for &size in SIZES {
             let layout = Layout::from_size_align(size, align).unwrap();
             // SAFETY: non-zero size, freed with the same layout.
             unsafe {

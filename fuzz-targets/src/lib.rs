@@ -14,6 +14,7 @@
 //! | [`json_value`] | JSON text | accepts what serde_json accepts; the compact text means what the input means (vs `serde_json::Value`); `parse` → `to_json` → `parse` gives the same encoding and text |
 //! | [`json_path`] | path, JSON, [separated](#input-formats) | `select` agrees with a reference implementation on a plain tree; matches are distinct and in document order; `delete` removes exactly the selected values |
 //! | [`json_template`] | template, JSON, [separated](#input-formats) | `render` never panics; brace-free text renders to itself; escaped text renders to the original; `{path}` renders what `select` finds |
+//! | [`rdb_load()`] | a saved json value, [framed](rmkit::ffi::RdbWriter#byte-framing) | `Json`'s `rdb_load` through `RdbReader::from_bytes` returns `Ok` or `Err`, never panics or over-allocates; what loads saves and loads back equal, saves identically again, and does not load without its last byte |
 //! | [`alloc`] | operations ([`arbitrary`]) | `RedisAllocator` over a fake server allocator: alignment, zeroing, contents kept by realloc, no overlap, counters exact and back to where they started |
 //!
 //! # Input formats
@@ -24,6 +25,9 @@
 //!   picking a separator it does not contain. The empty input is the empty argv.
 //! - `json_path`, `json_template`: the rest up to the first separator is the path (template),
 //!   everything after it the JSON document: `|$.a[0]|{"a":[1]}`.
+//!
+//! `rdb_load` reads the byte framing of [`RdbWriter::to_buffer`](rmkit::ffi::RdbWriter::to_buffer):
+//! a JSON document is the byte `05`, its length as 8 bytes little endian, then the text.
 //!
 //! `alloc` decodes its operations with [`arbitrary`] (see [`alloc()`]).
 //!
@@ -61,11 +65,13 @@ pub mod args;
 pub mod fake;
 mod json;
 mod numbers;
+mod rdb;
 
 pub use alloc::{alloc, install_fake_server_allocator};
 pub use args::args;
 pub use json::{json_path, json_template, json_value};
 pub use numbers::numbers;
+pub use rdb::rdb_load;
 
 /// A target: bytes in, a panic if a property fails.
 pub type Target = fn(&[u8]);
@@ -77,6 +83,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("json_value", json_value),
     ("json_path", json_path),
     ("json_template", json_template),
+    ("rdb_load", rdb_load),
     ("alloc", alloc),
 ];
 

@@ -84,11 +84,16 @@ pub const fn valid_type_name(name: &str) -> bool {
 
 /// Registers a [`DataType`] with the module.
 ///
+/// Persistence can be tested without a server: [`RdbWriter::to_buffer`] saves a value to
+/// bytes, [`RdbReader::from_bytes`] loads it back (with the server's checks: a truncated or
+/// mistyped payload is an error).
+///
 /// ```
 /// use rmkit::datatype::DataType;
 /// use rmkit::ffi::{AofWriter, RdbReader, RdbWriter};
 /// use rmkit::{Error, RedisStr};
 ///
+/// #[derive(Debug, PartialEq)]
 /// struct Counter(u64);
 ///
 /// impl DataType for Counter {
@@ -105,7 +110,17 @@ pub const fn valid_type_name(name: &str) -> bool {
 /// }
 ///
 /// rmkit::data_type!(Counter);
-/// # fn main() {}
+///
+/// fn main() -> Result<(), Error> {
+///     let mut buf = Vec::new();
+///     Counter(42).rdb_save(&mut RdbWriter::to_buffer(&mut buf));
+///     let loaded = Counter::rdb_load(&mut RdbReader::from_bytes(&buf), Counter::ENCODING_VERSION)?;
+///     assert_eq!(loaded, Counter(42));
+///
+///     let truncated = &buf[..buf.len() - 1];
+///     assert!(Counter::rdb_load(&mut RdbReader::from_bytes(truncated), 0).is_err());
+///     Ok(())
+/// }
 /// ```
 #[macro_export]
 macro_rules! data_type {
