@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Runs rmkit's pure and unsafe code under Miri (nightly), which checks for undefined behaviour:
 #
-#   1. cargo +nightly miri test -p rmkit-alloc           the allocator's tests over the fake server allocator
-#   2. cargo +nightly miri test -p rmkit --lib           the toolkit's unit tests (argument parser, ...)
+#   1. cargo +nightly miri test -p rmkit-alloc           the allocator's tests over the fake server
+#        allocator; under Miri they sweep fewer layouts, threads and iterations (the cfg(miri)
+#        constants in alloc/tests/) and the early-pointer table is smaller (alloc/src/preinit.rs)
+#   2. cargo +nightly miri test -p rmkit --lib           the toolkit's unit tests (argument parser,
+#        RDB byte I/O, ...)
 #   3. cargo +nightly miri test -p rmkit-fuzz-targets    the corpus replay, in two runs:
-#        replay-pure   the parser targets (`-- --skip alloc`), replay_hashex and the unit tests
+#        replay-pure   the parser targets and rdb_load (`-- --skip alloc`), replay_hashex and the
+#                      unit tests
 #        replay-alloc  the alloc target (`--test replay -- alloc`): RedisAllocator over the fake
 #
 #   fuzz/miri.sh                 all steps: alloc toolkit replay-pure replay-alloc
