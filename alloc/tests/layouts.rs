@@ -10,8 +10,9 @@ use std::alloc::{GlobalAlloc, Layout};
 #[global_allocator]
 static A: RedisAllocator = RedisAllocator::new();
 
-/// Elements pushed in `vec_growth_uses_server_realloc_in_place`. Miri: 10 000, which still grows
-/// the Vec through 12 reallocations (capacity 4 to 16384).
+/// Elements pushed in `vec_growth_moves_small_blocks_and_reallocs_large_ones`. Miri: 10 000,
+/// which still grows the Vec through 12 reallocations (capacity 4 to 16384; the last past
+/// `REALLOC_MOVES_UP_TO`).
 const PUSHES: u64 = if cfg!(miri) { 10_000 } else { 100_000 };
 /// Bytes of the zeroed Vec in `alloc_zeroed_uses_server_calloc` (Miri: 64 KiB).
 const ZEROED: usize = if cfg!(miri) { 1 << 16 } else { 1 << 20 };
@@ -106,17 +107,39 @@ fn measured_bytes_match_the_server_and_return_to_zero() {
 }
 
 #[test]
-fn vec_growth_uses_server_realloc_in_place() {
+fn vec_growth_moves_small_blocks_and_reallocs_large_ones() {
+    use std::sync::atomic::Ordering::Relaxed;
     common::install::<16>();
-    let before = common::REALLOCS.load(std::sync::atomic::Ordering::Relaxed);
+    let (allocs, reallocs) = (common::ALLOCS.load(Relaxed), common::REALLOCS.load(Relaxed));
     let mut v: Vec<u64> = Vec::new();
     for i in 0..PUSHES {
         v.push(i);
     }
-    let reallocs = common::REALLOCS.load(std::sync::atomic::Ordering::Relaxed) - before;
+    let allocs = common::ALLOCS.load(Relaxed) - allocs;
+    let reallocs = common::REALLOCS.load(Relaxed) - reallocs;
+    // Capacities 4, 8, 16, ...: each growth to at most REALLOC_MOVES_UP_TO bytes is a fresh
+    // allocation (plus the first one), each larger one a RedisModule_Realloc. Other tests run in
+    // parallel on the same fake, so these are lower bounds.
+    let grown: Vec<usize> = std::iter::successors(Some(8usize), |c| Some(c * 2))
+        .take_while(|&c| c / 2 < PUSHES as usize)
+        .map(|c| c * 8)
+        .collect();
+    let small = grown
+        .iter()
+        .filter(|&&b| b <= rmkit_alloc::REALLOC_MOVES_UP_TO)
+        .count();
+    let large = grown.len() - small;
     assert!(
-        reallocs >= 10,
-        "Vec growth should go through RedisModule_Realloc ({reallocs} calls)"
+        large >= 1,
+        "the test must reach a large block ({PUSHES} pushes)"
+    );
+    assert!(
+        allocs > small,
+        "small growth allocates anew: {allocs} allocations for {small} growths"
+    );
+    assert!(
+        reallocs >= large,
+        "large growth goes through RedisModule_Realloc: {reallocs} calls for {large} growths"
     );
     assert_eq!(v.iter().sum::<u64>(), PUSHES * (PUSHES - 1) / 2);
 }
