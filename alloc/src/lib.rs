@@ -136,9 +136,9 @@ unsafe impl GlobalAlloc for RedisAllocator {
         {
             let (old, new) = (layout.size().max(align), new_size.max(align));
             let p = if new > old && new <= REALLOC_MOVES_UP_TO {
-                // Growing a small block: jemalloc's realloc would move it anyway, after trying
-                // (under the arena lock) to extend it in place; allocating, copying and freeing
-                // is cheaper.
+                // Growing a small block: the server malloc's realloc usually moves it anyway
+                // (jemalloc after trying to extend it in place under its arena lock), so
+                // allocating, copying and freeing is cheaper (see REALLOC_MOVES_UP_TO).
                 // SAFETY: installed; any size.
                 let p = unsafe { TABLE.alloc(new) };
                 if !p.is_null() {
