@@ -474,7 +474,8 @@ fn fixed<const N: usize>(buf: &[u8], at: usize) -> [u8; N] {
 /// Writes the value at `at` as compact JSON; returns the offset just past it. One pass over
 /// the encoding: every header is read once, nothing is validated again.
 fn write_value(buf: &[u8], at: usize, out: &mut Vec<u8>) -> usize {
-    let u32_at = |i: usize| u32::from_le_bytes(fixed(buf, i)) as usize;
+    // Headers are read by Node's own decoders; numbers straight from their bytes.
+    let node = Node { buf, at };
     let mut f = serde_json::ser::CompactFormatter;
     let written = match buf[at] {
         NULL => {
@@ -506,21 +507,14 @@ fn write_value(buf: &[u8], at: usize, out: &mut Vec<u8>) -> usize {
         F64 => f
             .write_f64(out, f64::from_le_bytes(fixed(buf, at + 1)))
             .map(|()| at + 9),
-        STR8 => {
-            let (start, len) = (at + 2, buf[at + 1] as usize);
-            write_str(out, &buf[start..start + len]);
-            return start + len;
-        }
-        STR32 => {
-            let (start, len) = (at + 5, u32_at(at + 1));
+        STR8 | STR32 => {
+            let (start, len) = node.string().expect("a string tag");
             write_str(out, &buf[start..start + len]);
             return start + len;
         }
         tag => {
-            let (mut p, end) = match tag {
-                ARR8 | OBJ8 => (at + SHORT, at + SHORT + buf[at + 1] as usize),
-                _ => (at + LONG, at + LONG + u32_at(at + 1)),
-            };
+            let (mut p, len, _) = node.container().expect("a container tag");
+            let end = p + len;
             let object = matches!(tag, OBJ8 | OBJ32);
             out.push(if object { b'{' } else { b'[' });
             while p < end {
