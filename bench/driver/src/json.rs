@@ -139,9 +139,9 @@ fn memory(
     )?;
     q(con, redis::cmd("DEL").arg("warm").to_owned())?;
     let base = info_f64(con, "memory", "used_memory");
-    for chunk in (0..n).collect::<Vec<_>>().chunks(64) {
+    for start in (0..n).step_by(64) {
         let mut p = redis::pipe();
-        for i in chunk {
+        for i in start..(start + 64).min(n) {
             p.add_command(command(&(op.args)(&format!("m:{i}"), text)))
                 .ignore();
         }
@@ -149,9 +149,9 @@ fn memory(
     }
     let used = info_f64(con, "memory", "used_memory") - base;
     let mut reported = 0.0;
-    for chunk in (0..n).collect::<Vec<_>>().chunks(256) {
+    for start in (0..n).step_by(256) {
         let mut p = redis::pipe();
-        for i in chunk {
+        for i in start..(start + 256).min(n) {
             p.cmd("MEMORY").arg("USAGE").arg(format!("m:{i}"));
         }
         let sizes: Vec<Option<i64>> = p.query(con).map_err(|e| e.to_string())?;
