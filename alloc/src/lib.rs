@@ -130,37 +130,90 @@ unsafe impl GlobalAlloc for RedisAllocator {
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let align = layout.align();
-        if align <= DIRECT.load(Ordering::Acquire)
-            && !measure::active()
-            && !preinit::may_contain(ptr)
-        {
-            let (old, new) = (layout.size().max(align), new_size.max(align));
-            let p = if new > old && new <= REALLOC_MOVES_UP_TO {
-                // Growing a small block: the server malloc's realloc usually moves it anyway
-                // (jemalloc after trying to extend it in place under its arena lock), so
-                // allocating, copying and freeing is cheaper (see REALLOC_MOVES_UP_TO).
-                // SAFETY: installed; any size.
-                let p = unsafe { TABLE.alloc(new) };
-                if !p.is_null() {
-                    // SAFETY: `ptr` holds `layout.size()` bytes, `p` at least as many; distinct.
-                    unsafe { ptr::copy_nonoverlapping(ptr, p, layout.size()) };
-                    // SAFETY: a live server block, replaced by `p`.
-                    unsafe { TABLE.free(ptr) };
-                }
-                p
-            } else {
-                // SAFETY: `ptr` is a live server block (installed, not an early pointer).
-                unsafe { TABLE.realloc(ptr, new) }
-            };
-            if !p.is_null() {
-                check_aligned(p, align);
-                stats::on_resize(old, new);
-            }
-            return p; // on failure the old block is untouched, as GlobalAlloc requires
+        let (old, new) = (layout.size().max(align), new_size.max(align));
+        let route = route(
+            DIRECT.load(Ordering::Acquire),
+            align,
+            old,
+            new,
+            measure::on_this_thread(),
+            preinit::may_contain(ptr),
+        );
+        let p = match route {
+            // SAFETY: installed, `ptr` is a live server block of `old` requested bytes.
+            Route::Move => unsafe { move_block(ptr, layout.size(), new) },
+            // SAFETY: `ptr` is a live server block (installed, not an early pointer).
+            Route::Resize => unsafe { TABLE.realloc(ptr, new) },
+            // SAFETY: forwarded contract.
+            Route::Slow => return unsafe { realloc_slow(ptr, layout, new_size) },
+        };
+        if !p.is_null() {
+            check_aligned(p, align);
+            stats::on_resize(old, new);
         }
-        // SAFETY: forwarded contract.
-        unsafe { realloc_slow(ptr, layout, new_size) }
+        p // on failure the old block is untouched, as GlobalAlloc requires
     }
+}
+
+/// How [`GlobalAlloc::realloc`] serves a block, decided from nothing but its arguments (so it is
+/// unit-tested exhaustively): `direct` is [`DIRECT`] (0 before [`install`]), `old`/`new` the
+/// requested sizes (`size.max(align)`), `measuring` whether a [`measure`] scope is open on the
+/// calling thread, `maybe_early` the early-pointer filter's answer for the block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// Allocate, copy, free: a block growing to at most [`REALLOC_MOVES_UP_TO`] bytes.
+    Move,
+    /// `RedisModule_Realloc`: shrinking, or growing past [`REALLOC_MOVES_UP_TO`].
+    Resize,
+    /// Off the fast path ([`realloc_slow`]): not installed, over-aligned, measured on this
+    /// thread, or possibly an early System pointer. The slow path serves server blocks with
+    /// the same [`grows_small`] rule, so only the accounting differs, never the server call.
+    Slow,
+}
+
+#[inline]
+const fn route(
+    direct: usize,
+    align: usize,
+    old: usize,
+    new: usize,
+    measuring: bool,
+    maybe_early: bool,
+) -> Route {
+    if align > direct || measuring || maybe_early {
+        Route::Slow
+    } else if grows_small(old, new) {
+        Route::Move
+    } else {
+        Route::Resize
+    }
+}
+
+/// Whether a block growing from `old` to `new` requested bytes is moved (allocate + copy +
+/// free) rather than resized: the server malloc's realloc usually moves such a block anyway
+/// (jemalloc after trying to extend it in place under its arena lock); see
+/// [`REALLOC_MOVES_UP_TO`].
+#[inline]
+const fn grows_small(old: usize, new: usize) -> bool {
+    new > old && new <= REALLOC_MOVES_UP_TO
+}
+
+/// Moves the `len` live bytes of server block `ptr` into a new server block of `new` bytes and
+/// frees `ptr`; null (and `ptr` untouched) if the server has no memory.
+///
+/// # Safety
+/// Installed; `ptr` is a live server block holding at least `len` bytes, `len <= new`.
+#[inline]
+unsafe fn move_block(ptr: *mut u8, len: usize, new: usize) -> *mut u8 {
+    // SAFETY: installed; any size.
+    let p = unsafe { TABLE.alloc(new) };
+    if !p.is_null() {
+        // SAFETY: `ptr` holds `len` bytes, `p` at least as many; distinct blocks.
+        unsafe { ptr::copy_nonoverlapping(ptr, p, len) };
+        // SAFETY: a live server block, replaced by `p`.
+        unsafe { TABLE.free(ptr) };
+    }
+    p
 }
 
 /// `dealloc` off the fast path: over-aligned server blocks, early System pointers, and
@@ -378,8 +431,13 @@ unsafe fn server_realloc(ptr: *mut u8, layout: Layout, new_size: usize) -> *mut 
             } else {
                 0
             };
-            // SAFETY: `ptr` is a live server pointer.
-            let p = unsafe { TABLE.realloc(ptr, new) };
+            let p = if grows_small(old, new) {
+                // SAFETY: `ptr` is a live server block holding `layout.size()` <= `new` bytes.
+                unsafe { move_block(ptr, layout.size(), new) }
+            } else {
+                // SAFETY: `ptr` is a live server pointer.
+                unsafe { TABLE.realloc(ptr, new) }
+            };
             if p.is_null() {
                 return p; // the old block is untouched, as GlobalAlloc requires
             }
@@ -568,4 +626,63 @@ pub fn is_routed() -> bool {
 /// Starts a new peak window at the current live size.
 pub fn reset_peak() {
     stats::reset_peak()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{REALLOC_MOVES_UP_TO, Route, grows_small, route};
+
+    /// Sizes around every boundary the decision looks at.
+    const SIZES: &[usize] = &[
+        1,
+        8,
+        15,
+        16,
+        17,
+        4096,
+        REALLOC_MOVES_UP_TO - 1,
+        REALLOC_MOVES_UP_TO,
+        REALLOC_MOVES_UP_TO + 1,
+        1 << 20,
+        usize::MAX,
+    ];
+
+    #[test]
+    fn realloc_route_is_decided_by_its_arguments_alone() {
+        for direct in [0, 8, 16] {
+            for align in (0..=12).map(|s| 1usize << s) {
+                for &old in SIZES {
+                    for &new in SIZES {
+                        for measuring in [false, true] {
+                            for maybe_early in [false, true] {
+                                let got = route(direct, align, old, new, measuring, maybe_early);
+                                let expected =
+                                    if direct == 0 || align > direct || measuring || maybe_early {
+                                        Route::Slow
+                                    } else if new > old && new <= REALLOC_MOVES_UP_TO {
+                                        Route::Move
+                                    } else {
+                                        Route::Resize
+                                    };
+                                assert_eq!(
+                                    got, expected,
+                                    "direct {direct} align {align} {old} -> {new} \
+                                     measuring {measuring} maybe_early {maybe_early}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn only_growth_up_to_the_threshold_moves() {
+        assert!(grows_small(16, 32));
+        assert!(grows_small(REALLOC_MOVES_UP_TO - 1, REALLOC_MOVES_UP_TO));
+        assert!(!grows_small(REALLOC_MOVES_UP_TO, REALLOC_MOVES_UP_TO + 1));
+        assert!(!grows_small(32, 16), "shrinking resizes in place");
+        assert!(!grows_small(32, 32), "same size");
+    }
 }

@@ -17,6 +17,14 @@ pub(crate) fn active() -> bool {
     ACTIVE.load(Relaxed) != 0
 }
 
+/// Whether a scope is open on *this* thread: what changes how this thread's blocks are resized.
+/// Costs one relaxed load while no thread measures; the thread-local is read only when some
+/// thread does.
+#[inline]
+pub(crate) fn on_this_thread() -> bool {
+    active() && DELTA.try_with(|d| d.get().is_some()).unwrap_or(false)
+}
+
 /// Adds `bytes` (negative for frees) to this thread's open scope, if any.
 pub(crate) fn record(bytes: isize) {
     // `try_with`: never panic inside the allocator, even while TLS is being torn down.

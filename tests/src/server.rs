@@ -20,6 +20,9 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long [`Server::wait_for_sync`] waits for a replica to finish syncing.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long [`Server::wait_caught_up_with`] waits for a replica to apply the primary's stream.
+const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Interval between two checks while polling.
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
@@ -377,6 +380,37 @@ impl Server {
                 let info = server.info("replication");
                 info.get("master_link_status").map(String::as_str) == Some("up")
                     && info.get("master_sync_in_progress").map(String::as_str) == Some("0")
+            },
+        );
+    }
+
+    /// For a replica: waits (at most 30 s) until it has applied everything `primary` had
+    /// propagated when this was called, i.e. until its `slave_repl_offset` reaches the
+    /// primary's `master_repl_offset` read first.
+    ///
+    /// Call it after the writes to compare have been acknowledged: they are then part of
+    /// the primary's offset. (`WAIT` would do the same only on the connection that wrote: it
+    /// waits for the offset of that connection's last write, and returns at once on a
+    /// connection that never wrote.)
+    ///
+    /// # Panics
+    ///
+    /// On timeout, with the primary's offset and the replica's log.
+    pub fn wait_caught_up_with(&self, primary: &Server) {
+        let target = primary.info_u64("replication", "master_repl_offset");
+        self.wait_for(
+            &format!(
+                "the replica to reach the primary's replication offset {target} (port {})",
+                primary.port()
+            ),
+            CATCH_UP_TIMEOUT,
+            |replica| {
+                let info = replica.info("replication");
+                let applied: u64 = info
+                    .get("slave_repl_offset")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                applied >= target
             },
         );
     }

@@ -166,16 +166,10 @@ fn replica_receives_writes() {
 
     let mut con = primary.client();
     let _: () = con.set("replicated", "value").unwrap();
-    let _: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut con).unwrap();
-
-    replica.wait_for(
-        "the key to reach the replica",
-        Duration::from_secs(10),
-        |r| {
-            let value: Option<String> = r.client().get("replicated").unwrap();
-            value.as_deref() == Some("value")
-        },
-    );
+    replica.wait_caught_up_with(&primary);
+    // Caught up means applied: the key is there without waiting any further.
+    let value: Option<String> = replica.client().get("replicated").unwrap();
+    assert_eq!(value.as_deref(), Some("value"));
 }
 
 #[test]

@@ -160,12 +160,7 @@ fn replicates_once_to_replica_and_aof() {
     cmd(&mut con, &[b"hgetset", b"r", b"f", b"1"]).unwrap();
     cmd(&mut con, &[b"hgetset", b"r", b"f", b"2"]).unwrap();
     cmd(&mut con, &[b"hmgetset", b"r", b"g", b"3", b"h", b"4"]).unwrap();
-    let _: () = redis::cmd("WAIT")
-        .arg(1)
-        .arg(5000)
-        .query(&mut con)
-        .map(|_: i64| ())
-        .unwrap();
+    replica.wait_caught_up_with(&primary);
     let mut rcon = replica.client();
     let got: Vec<String> = redis::cmd("HMGET")
         .arg("r")

@@ -750,7 +750,7 @@ fn a_replica_receives_identical_documents() {
         let _: String = q(&mut c, &["json.set", &format!("doc:{i}"), &doc(i, 3000)]); // streamed
     }
     let _: String = q(&mut c, &["json.numincrby", "doc:30", "$.id", "5"]);
-    let _: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut c).unwrap();
+    replica.wait_caught_up_with(&primary);
     let mut r = replica.client();
     assert_eq!(snapshot(&mut r, n), snapshot(&mut c, n));
 }

@@ -131,7 +131,7 @@ fn replicate_sends_its_own_command_to_replicas() {
         .arg("rk")
         .query(&mut c)
         .unwrap();
-    let _: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut c).unwrap();
+    replica.wait_caught_up_with(&primary);
     let here: Option<String> = redis::cmd("GET").arg("rk").query(&mut c).unwrap();
     assert_eq!(here, None, "replicate() does not run the command locally");
     let mut r = replica.client();

@@ -8,6 +8,7 @@
 
 use core::ffi::c_void;
 use rmkit_alloc::RedisApi;
+use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 const MAGIC: usize = 0x5245_4449_535f_4d4d;
@@ -19,6 +20,18 @@ pub static REALLOCS: AtomicUsize = AtomicUsize::new(0);
 pub static FREES: AtomicUsize = AtomicUsize::new(0);
 /// Bytes the fake holds for its callers (what `used_memory` would count).
 pub static USED: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// `alloc` calls made on this thread (tests run in parallel: only these are theirs).
+    pub static THREAD_ALLOCS: Cell<usize> = const { Cell::new(0) };
+    /// `realloc` calls made on this thread.
+    pub static THREAD_REALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn bump(counter: &'static std::thread::LocalKey<Cell<usize>>) {
+    // `try_with`: the allocator may run while this thread's locals are being destroyed.
+    let _ = counter.try_with(|c| c.set(c.get() + 1));
+}
 
 pub struct Fake<const PREFIX: usize>;
 
@@ -62,6 +75,7 @@ impl<const PREFIX: usize> Fake<PREFIX> {
 
     unsafe extern "C" fn alloc(n: usize) -> *mut c_void {
         ALLOCS.fetch_add(1, Relaxed);
+        bump(&THREAD_ALLOCS);
         // SAFETY: plain libc.
         unsafe { Self::finish(libc::malloc(Self::HEAD + n), n) }
     }
@@ -75,6 +89,7 @@ impl<const PREFIX: usize> Fake<PREFIX> {
 
     unsafe extern "C" fn realloc(p: *mut c_void, n: usize) -> *mut c_void {
         REALLOCS.fetch_add(1, Relaxed);
+        bump(&THREAD_REALLOCS);
         // SAFETY: `p` is checked to be ours; libc realloc of its block keeps the header.
         unsafe {
             let (base, old) = Self::open(p);
