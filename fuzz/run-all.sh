@@ -3,7 +3,7 @@
 # summary line per target: execs/s, coverage (cov: and ft: of libFuzzer's final stats line),
 # corpus size (corp: entries/bytes) and how many crash files it wrote.
 #
-#   fuzz/run-all.sh 600                 # 10 minutes per target (~40 min wall time for 7 targets)
+#   fuzz/run-all.sh 600                 # 10 minutes per target (~40 min wall time for 8 targets)
 #   fuzz/run-all.sh 60 numbers args     # only some targets
 #   JOBS=1 fuzz/run-all.sh 30           # one at a time
 #
@@ -28,7 +28,7 @@ seconds=$1
 shift
 
 cd "$(dirname "$0")"
-all_targets=(args numbers json_value json_path json_template rdb_load alloc)
+all_targets=(args numbers json_value json_path json_template json_ops rdb_load alloc)
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=("${all_targets[@]}")
 jobs=${JOBS:-2}
@@ -42,6 +42,7 @@ max_len() {
     case $1 in
     numbers) echo 64 ;;
     alloc) echo 2560 ;; # 256 operations of at most 10 bytes
+    json_ops) echo 4096 ;;
     json_path | json_template) echo 4096 ;;
     *) echo 8192 ;;
     esac

@@ -40,7 +40,7 @@ use api::TABLE;
 use core::alloc::{GlobalAlloc, Layout};
 use core::fmt;
 use core::ptr;
-use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::alloc::System;
 
 /// Serving from `System`: not installed yet (or installing was refused).
@@ -69,6 +69,11 @@ static DIRECT: AtomicUsize = AtomicUsize::new(0);
 /// `RedisModule_Realloc` 1.10x the time of alloc + copy + free, this threshold 1.05x (the rest
 /// is the counters).
 pub const REALLOC_MOVES_UP_TO: usize = 64 * 1024;
+/// Set at [`install`] when the server can allocate without aborting (`RedisModule_TryAlloc`) but
+/// not reallocate (no `RedisModule_TryRealloc`, as on Redis 7.0): then every growing block moves
+/// (allocate + copy + free), so a failed growth is a null `realloc` (an `Err` from
+/// `Vec::try_reserve`) instead of the server's out-of-memory abort.
+static MOVE_LARGE: AtomicBool = AtomicBool::new(false);
 
 /// The global allocator. See the [crate docs](crate).
 #[derive(Debug, Default, Clone, Copy)]
@@ -136,6 +141,7 @@ unsafe impl GlobalAlloc for RedisAllocator {
             align,
             old,
             new,
+            MOVE_LARGE.load(Ordering::Relaxed),
             measure::on_this_thread(),
             preinit::may_contain(ptr),
         );
@@ -157,17 +163,19 @@ unsafe impl GlobalAlloc for RedisAllocator {
 
 /// How [`GlobalAlloc::realloc`] serves a block, decided from nothing but its arguments (so it is
 /// unit-tested exhaustively): `direct` is [`DIRECT`] (0 before [`install`]), `old`/`new` the
-/// requested sizes (`size.max(align)`), `measuring` whether a [`measure`] scope is open on the
-/// calling thread, `maybe_early` the early-pointer filter's answer for the block.
+/// requested sizes (`size.max(align)`), `move_large` is [`MOVE_LARGE`], `measuring` whether a
+/// [`measure`] scope is open on the calling thread, `maybe_early` the early-pointer filter's
+/// answer for the block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
-    /// Allocate, copy, free: a block growing to at most [`REALLOC_MOVES_UP_TO`] bytes.
+    /// Allocate, copy, free: a block growing to at most [`REALLOC_MOVES_UP_TO`] bytes, or any
+    /// growth on a server whose realloc cannot fail without aborting ([`MOVE_LARGE`]).
     Move,
     /// `RedisModule_Realloc`: shrinking, or growing past [`REALLOC_MOVES_UP_TO`].
     Resize,
     /// Off the fast path ([`realloc_slow`]): not installed, over-aligned, measured on this
     /// thread, or possibly an early System pointer. The slow path serves server blocks with
-    /// the same [`grows_small`] rule, so only the accounting differs, never the server call.
+    /// the same [`moves`] rule, so only the accounting differs, never the server call.
     Slow,
 }
 
@@ -177,12 +185,13 @@ const fn route(
     align: usize,
     old: usize,
     new: usize,
+    move_large: bool,
     measuring: bool,
     maybe_early: bool,
 ) -> Route {
     if align > direct || measuring || maybe_early {
         Route::Slow
-    } else if grows_small(old, new) {
+    } else if moves(old, new, move_large) {
         Route::Move
     } else {
         Route::Resize
@@ -190,12 +199,15 @@ const fn route(
 }
 
 /// Whether a block growing from `old` to `new` requested bytes is moved (allocate + copy +
-/// free) rather than resized: the server malloc's realloc usually moves such a block anyway
-/// (jemalloc after trying to extend it in place under its arena lock); see
-/// [`REALLOC_MOVES_UP_TO`].
+/// free) rather than resized:
+/// - up to [`REALLOC_MOVES_UP_TO`] bytes, because the server malloc's realloc usually moves
+///   such a block anyway (jemalloc after trying to extend it in place under its arena lock);
+/// - at any size when `move_large` ([`MOVE_LARGE`]): the server has `RedisModule_TryAlloc` but
+///   no `RedisModule_TryRealloc` (Redis 7.0–7.2), so only a fresh allocation can fail without
+///   aborting the server, and `Vec::try_reserve` must be able to fail.
 #[inline]
-const fn grows_small(old: usize, new: usize) -> bool {
-    new > old && new <= REALLOC_MOVES_UP_TO
+const fn moves(old: usize, new: usize, move_large: bool) -> bool {
+    new > old && (new <= REALLOC_MOVES_UP_TO || move_large)
 }
 
 /// Moves the `len` live bytes of server block `ptr` into a new server block of `new` bytes and
@@ -431,7 +443,7 @@ unsafe fn server_realloc(ptr: *mut u8, layout: Layout, new_size: usize) -> *mut 
             } else {
                 0
             };
-            let p = if grows_small(old, new) {
+            let p = if moves(old, new, MOVE_LARGE.load(Ordering::Relaxed)) {
                 // SAFETY: `ptr` is a live server block holding `layout.size()` <= `new` bytes.
                 unsafe { move_block(ptr, layout.size(), new) }
             } else {
@@ -552,6 +564,10 @@ pub unsafe fn install(api: RedisApi) -> Result<(), InstallError> {
         return Err(InstallError::TooManyEarlyAllocations);
     }
     MIN_ALIGN.store(min_align, Ordering::Relaxed);
+    MOVE_LARGE.store(
+        api.try_realloc.is_none() && api.try_alloc.is_some(),
+        Ordering::Relaxed,
+    );
     TABLE.store(&api);
     stats::claim_owner();
     STATE.store(REDIS, Ordering::Release);
@@ -630,7 +646,7 @@ pub fn reset_peak() {
 
 #[cfg(test)]
 mod tests {
-    use super::{REALLOC_MOVES_UP_TO, Route, grows_small, route};
+    use super::{REALLOC_MOVES_UP_TO, Route, moves, route};
 
     /// Sizes around every boundary the decision looks at.
     const SIZES: &[usize] = &[
@@ -649,27 +665,29 @@ mod tests {
 
     #[test]
     fn realloc_route_is_decided_by_its_arguments_alone() {
+        let flags = [false, true];
         for direct in [0, 8, 16] {
             for align in (0..=12).map(|s| 1usize << s) {
                 for &old in SIZES {
                     for &new in SIZES {
-                        for measuring in [false, true] {
-                            for maybe_early in [false, true] {
-                                let got = route(direct, align, old, new, measuring, maybe_early);
-                                let expected =
-                                    if direct == 0 || align > direct || measuring || maybe_early {
-                                        Route::Slow
-                                    } else if new > old && new <= REALLOC_MOVES_UP_TO {
-                                        Route::Move
-                                    } else {
-                                        Route::Resize
-                                    };
-                                assert_eq!(
-                                    got, expected,
-                                    "direct {direct} align {align} {old} -> {new} \
-                                     measuring {measuring} maybe_early {maybe_early}"
-                                );
-                            }
+                        for (move_large, measuring, maybe_early) in flags.iter().flat_map(|&a| {
+                            flags.iter().flat_map(move |&b| flags.map(|c| (a, b, c)))
+                        }) {
+                            let got =
+                                route(direct, align, old, new, move_large, measuring, maybe_early);
+                            let expected =
+                                if direct == 0 || align > direct || measuring || maybe_early {
+                                    Route::Slow
+                                } else if new > old && (new <= REALLOC_MOVES_UP_TO || move_large) {
+                                    Route::Move
+                                } else {
+                                    Route::Resize
+                                };
+                            assert_eq!(
+                                got, expected,
+                                "direct {direct} align {align} {old} -> {new} move_large \
+                                 {move_large} measuring {measuring} maybe_early {maybe_early}"
+                            );
                         }
                     }
                 }
@@ -678,11 +696,15 @@ mod tests {
     }
 
     #[test]
-    fn only_growth_up_to_the_threshold_moves() {
-        assert!(grows_small(16, 32));
-        assert!(grows_small(REALLOC_MOVES_UP_TO - 1, REALLOC_MOVES_UP_TO));
-        assert!(!grows_small(REALLOC_MOVES_UP_TO, REALLOC_MOVES_UP_TO + 1));
-        assert!(!grows_small(32, 16), "shrinking resizes in place");
-        assert!(!grows_small(32, 32), "same size");
+    fn growth_moves_up_to_the_threshold_or_always_without_try_realloc() {
+        assert!(moves(16, 32, false));
+        assert!(moves(REALLOC_MOVES_UP_TO - 1, REALLOC_MOVES_UP_TO, false));
+        assert!(!moves(REALLOC_MOVES_UP_TO, REALLOC_MOVES_UP_TO + 1, false));
+        assert!(moves(REALLOC_MOVES_UP_TO, REALLOC_MOVES_UP_TO + 1, true));
+        assert!(moves(1 << 20, 1 << 30, true));
+        for move_large in [false, true] {
+            assert!(!moves(32, 16, move_large), "shrinking resizes in place");
+            assert!(!moves(32, 32, move_large), "same size");
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::split_pair;
 use rmkit_json::doc::{Doc, Kind, Node};
+use rmkit_json::ops::{self, Effect};
 use rmkit_json::path::{self, Segment};
 use rmkit_json::{parse, template};
 use serde_json::Value;
@@ -195,8 +196,9 @@ impl Tree {
 /// Properties of one parsed path on one document, against the reference [`Tree`]:
 /// - `select` finds the same values, in the same order, as the reference; their offsets are
 ///   strictly increasing (distinct, in document order, none nested in another);
-/// - `delete` returns `None` for the root path or no match, and otherwise the number of matches
-///   and the document minus exactly those values (compared with the reference's removal).
+/// - `ops::del` (what `JSON.DEL` runs) changes nothing when nothing matches, deletes the key
+///   when the root matches, and otherwise removes exactly the matches (compared with the
+///   reference's removal).
 pub fn check_path(doc: &Doc, segs: &[Segment]) {
     let tree = Tree::of(doc.root());
     let selected = path::select(doc.root(), segs);
@@ -226,13 +228,22 @@ pub fn check_path(doc: &Doc, segs: &[Segment]) {
         );
     }
 
-    let deleted = path::delete(doc, segs);
-    if segs.is_empty() || expected.is_empty() {
-        assert!(deleted.is_none(), "delete of {segs:?} changed something");
+    let (effect, removed) = ops::del(doc.root(), segs);
+    if expected.is_empty() {
+        assert_eq!(
+            effect,
+            Effect::Nothing,
+            "delete of {segs:?} changed something"
+        );
+        assert_eq!(removed, 0);
         return;
     }
-    let (edited, removed) = deleted.expect("delete of matches");
     assert_eq!(removed, expected.len(), "delete vs select for {segs:?}");
+    if expected.iter().any(Vec::is_empty) {
+        assert_eq!(effect, Effect::DeleteKey, "delete of the root {segs:?}");
+        return;
+    }
+    let edited = effect.apply(doc).expect("below the root: the key stays");
     let doomed: BTreeSet<Vec<usize>> = expected.into_iter().collect();
     let want = tree.without(&mut Vec::new(), &doomed);
     assert_eq!(Tree::of(edited.root()), want, "delete {segs:?}");
@@ -282,6 +293,8 @@ pub fn json_template(data: &[u8]) {
         let placeholder = [&b"{"[..], t, b"}"].concat();
         let got = template::render(&placeholder, doc);
         let expected = match path::parse(t) {
+            // `{}` is an error (write `{$}`), not the whole document.
+            _ if t.is_empty() => None,
             Err(_) => None,
             Ok(segs) => match path::select(doc, &segs).as_slice() {
                 [] => None,

@@ -14,6 +14,7 @@
 //! | [`json_value`] | JSON text | accepts what serde_json accepts; the compact text means what the input means (vs `serde_json::Value`); `parse` → `to_json` → `parse` gives the same encoding and text |
 //! | [`json_path`] | path, JSON, [separated](#input-formats) | `select` agrees with a reference implementation on a plain tree; matches are distinct and in document order; `delete` removes exactly the selected values |
 //! | [`json_template`] | template, JSON, [separated](#input-formats) | `render` never panics; brace-free text renders to itself; escaped text renders to the original; `{path}` renders what `select` finds |
+//! | [`json_ops()`] | commands ([`arbitrary`]) | a stateful differential test: `JSON.SET`, `JSON.DEL`, `JSON.NUMINCRBY` (through `rmkit_json::ops`, what the commands run) and RDB save/load applied to the store and to a plain reference tree; after every step the content, the reply, and whether the key was written at all agree |
 //! | [`rdb_load()`] | a saved json value, [framed](rmkit::ffi::RdbWriter#byte-framing) | `Json`'s `rdb_load` through `RdbReader::from_bytes` returns `Ok` or `Err`, never panics or over-allocates; what loads saves and loads back equal, saves identically again, and does not load without its last byte |
 //! | [`alloc`] | operations ([`arbitrary`]) | `RedisAllocator` over a fake server allocator: alignment, zeroing, contents kept by realloc, no overlap, counters exact and back to where they started |
 //!
@@ -64,12 +65,14 @@ pub mod args;
 #[allow(unsafe_code)]
 pub mod fake;
 mod json;
+mod json_ops;
 mod numbers;
 mod rdb;
 
 pub use alloc::{alloc, install_fake_server_allocator};
 pub use args::args;
 pub use json::{json_path, json_template, json_value};
+pub use json_ops::json_ops;
 pub use numbers::numbers;
 pub use rdb::rdb_load;
 
@@ -83,6 +86,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("json_value", json_value),
     ("json_path", json_path),
     ("json_template", json_template),
+    ("json_ops", json_ops),
     ("rdb_load", rdb_load),
     ("alloc", alloc),
 ];

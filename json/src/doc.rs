@@ -137,10 +137,21 @@ impl Doc {
     /// A new document with `edits` applied. Each edit names the [`offset`](Node::offset) of a
     /// value below the root (offsets not found are ignored). Untouched subtrees are copied as
     /// byte ranges, so the cost is one pass over the bytes plus the work along the edited paths.
+    ///
+    /// An edit at offset 0 (the root itself) replaces the whole document by its number
+    /// ([`Edit::Number`]); removing the root is the caller's business (delete the key), so
+    /// [`Edit::Remove`] at offset 0 is ignored.
     pub fn edit(&self, edits: &[(usize, Edit)]) -> Doc {
         let mut sorted: Vec<&(usize, Edit)> = edits.iter().collect();
         sorted.sort_by_key(|e| e.0);
         sorted.dedup_by_key(|e| e.0);
+        if let Some((0, Edit::Number(n))) = sorted.first().map(|e| (e.0, &e.1)) {
+            let mut out = Vec::with_capacity(9);
+            put_number(&mut out, n);
+            return Doc {
+                buf: out.into_boxed_slice(),
+            };
+        }
         let mut out = Vec::with_capacity(self.buf.len());
         copy_edited(self.root(), &sorted, &mut out);
         Doc {
@@ -234,6 +245,15 @@ impl<'a> Node<'a> {
     /// The value's offset in the document's buffer (what [`Doc::edit`] takes).
     pub fn offset(&self) -> usize {
         self.at
+    }
+
+    /// The value at `offset` of the same document: an offset that an earlier
+    /// [`offset`](Self::offset) of one of its values returned.
+    pub(crate) fn node_at(&self, offset: usize) -> Node<'a> {
+        Node {
+            buf: self.buf,
+            at: offset,
+        }
     }
 
     /// The JSON type.
@@ -389,9 +409,138 @@ impl<'a> Node<'a> {
         write_value(self.buf, self.at, out);
     }
 
-    /// JSON text indented by two spaces.
+    /// An upper bound of [`json_len`](Self::json_len), in O(1): no byte of the encoding
+    /// becomes more than 6 bytes of text (`\u00XX` for a control character in a string, `false,`
+    /// for a one-byte `false`).
+    pub fn json_len_bound(&self) -> usize {
+        (self.end() - self.at).saturating_mul(6)
+    }
+
+    /// The exact length of [`to_json`](Self::to_json)'s text, counted without writing it; `None`
+    /// as soon as it exceeds `cap` (the count then stops early: its cost is bounded by `cap`,
+    /// not by the value's size).
+    pub fn json_len(&self, cap: usize) -> Option<usize> {
+        let mut count = Count::new(cap);
+        write_value(self.buf, self.at, &mut count);
+        count.total()
+    }
+
+    /// JSON text indented by two spaces (serde_json's pretty format).
     pub fn to_json_pretty(&self) -> Vec<u8> {
         serde_json::to_vec_pretty(self).expect("a document always serialises")
+    }
+
+    /// The exact length of [`to_json_pretty`](Self::to_json_pretty)'s text, or `None` as soon as
+    /// it exceeds `cap` (indentation makes pretty text of a deep document many times larger
+    /// than the document: count before building it).
+    pub fn json_pretty_len(&self, cap: usize) -> Option<usize> {
+        pretty_len(self, cap)
+    }
+
+    /// Appends the pretty text to `out` (whose capacity should come from
+    /// [`json_pretty_len`](Self::json_pretty_len)).
+    pub fn write_json_pretty(&self, out: &mut Vec<u8>) {
+        serde_json::to_writer_pretty(out, self).expect("writing to a Vec cannot fail");
+    }
+}
+
+/// The exact length of `serde_json::to_vec_pretty(value)`, or `None` as soon as it exceeds
+/// `cap` (counted without building the text; the walk stops at the cap).
+pub fn pretty_len<T: Serialize + ?Sized>(value: &T, cap: usize) -> Option<usize> {
+    let mut count = Count::new(cap);
+    // Counting cannot fail but by exceeding the cap, which stops the walk early.
+    let _ = serde_json::to_writer_pretty(&mut count, value);
+    count.total()
+}
+
+/// Where [`write_value`] writes: a `Vec<u8>`, or a [`Count`] that only measures.
+trait Sink: std::io::Write {
+    fn byte(&mut self, b: u8);
+    fn slice(&mut self, s: &[u8]);
+    /// Replaces a trailing `,` by `close`, else appends `close` (see [`close_bracket`]).
+    fn close(&mut self, close: u8);
+    /// Whether the output is already past what the caller wants: stop early.
+    fn full(&self) -> bool {
+        false
+    }
+}
+
+impl Sink for Vec<u8> {
+    #[inline]
+    fn byte(&mut self, b: u8) {
+        self.push(b);
+    }
+    #[inline]
+    fn slice(&mut self, s: &[u8]) {
+        self.extend_from_slice(s);
+    }
+    #[inline]
+    fn close(&mut self, close: u8) {
+        match self.last_mut() {
+            Some(last @ b',') => *last = close,
+            _ => self.push(close),
+        }
+    }
+}
+
+/// Counts the bytes a writer would produce, up to a cap.
+struct Count {
+    len: usize,
+    cap: usize,
+    last: u8,
+}
+
+impl Count {
+    fn new(cap: usize) -> Self {
+        Count {
+            len: 0,
+            cap,
+            last: 0,
+        }
+    }
+
+    fn total(&self) -> Option<usize> {
+        (self.len <= self.cap).then_some(self.len)
+    }
+}
+
+impl std::io::Write for Count {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.slice(buf);
+        if self.full() {
+            // Ends serde_json's pretty writer early; `total` reports the overflow.
+            return Err(std::io::Error::other("over the cap"));
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Sink for Count {
+    #[inline]
+    fn byte(&mut self, b: u8) {
+        self.len = self.len.saturating_add(1);
+        self.last = b;
+    }
+    #[inline]
+    fn slice(&mut self, s: &[u8]) {
+        self.len = self.len.saturating_add(s.len());
+        if let Some(&b) = s.last() {
+            self.last = b;
+        }
+    }
+    #[inline]
+    fn close(&mut self, close: u8) {
+        if self.last != b',' {
+            self.len = self.len.saturating_add(1);
+        }
+        self.last = close;
+    }
+    #[inline]
+    fn full(&self) -> bool {
+        self.len > self.cap
     }
 }
 
@@ -472,22 +621,23 @@ fn fixed<const N: usize>(buf: &[u8], at: usize) -> [u8; N] {
 }
 
 /// Writes the value at `at` as compact JSON; returns the offset just past it. One pass over
-/// the encoding: every header is read once, nothing is validated again.
-fn write_value(buf: &[u8], at: usize, out: &mut Vec<u8>) -> usize {
+/// the encoding: every header is read once, nothing is validated again. A sink that is
+/// [`full`](Sink::full) stops the walk at the next container member.
+fn write_value<S: Sink>(buf: &[u8], at: usize, out: &mut S) -> usize {
     // Headers are read by Node's own decoders; numbers straight from their bytes.
     let node = Node { buf, at };
     let mut f = serde_json::ser::CompactFormatter;
     let written = match buf[at] {
         NULL => {
-            out.extend_from_slice(b"null");
+            out.slice(b"null");
             return at + 1;
         }
         FALSE => {
-            out.extend_from_slice(b"false");
+            out.slice(b"false");
             return at + 1;
         }
         TRUE => {
-            out.extend_from_slice(b"true");
+            out.slice(b"true");
             return at + 1;
         }
         // serde_json's own number formatting (itoa, and its float printer).
@@ -516,14 +666,17 @@ fn write_value(buf: &[u8], at: usize, out: &mut Vec<u8>) -> usize {
             let (mut p, len, _) = node.container().expect("a container tag");
             let end = p + len;
             let object = matches!(tag, OBJ8 | OBJ32);
-            out.push(if object { b'{' } else { b'[' });
+            out.byte(if object { b'{' } else { b'[' });
             while p < end {
+                if out.full() {
+                    return end;
+                }
                 if object {
                     p = write_value(buf, p, out);
-                    out.push(b':');
+                    out.byte(b':');
                 }
                 p = write_value(buf, p, out);
-                out.push(b',');
+                out.byte(b',');
             }
             close_bracket(out, object);
             return end;
@@ -534,12 +687,8 @@ fn write_value(buf: &[u8], at: usize, out: &mut Vec<u8>) -> usize {
 
 /// Ends a container: the last `,` written after each child becomes the closing bracket (an
 /// empty container gets one appended after its opening bracket).
-fn close_bracket(out: &mut Vec<u8>, object: bool) {
-    let close = if object { b'}' } else { b']' };
-    match out.last_mut() {
-        Some(last @ b',') => *last = close,
-        _ => out.push(close),
-    }
+fn close_bracket<S: Sink>(out: &mut S, object: bool) {
+    out.close(if object { b'}' } else { b']' });
 }
 
 /// How each byte appears inside a JSON string literal: 0 as is, else the escape letter (`u`:
@@ -563,20 +712,19 @@ static ESCAPE: [u8; 256] = {
 
 /// A JSON string literal, escaped exactly like serde_json does: `"` and `\\`, the short
 /// escapes `\b \f \n \r \t`, `\u00XX` for other control characters; everything else as is.
-fn write_str(out: &mut Vec<u8>, s: &[u8]) {
-    out.reserve(s.len() + 2);
-    out.push(b'"');
+fn write_str<S: Sink>(out: &mut S, s: &[u8]) {
+    out.byte(b'"');
     let mut start = 0;
     for (i, &b) in s.iter().enumerate() {
         let escape = ESCAPE[b as usize];
         if escape == 0 {
             continue;
         }
-        out.extend_from_slice(&s[start..i]);
+        out.slice(&s[start..i]);
         start = i + 1;
         if escape == b'u' {
             const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.extend_from_slice(&[
+            out.slice(&[
                 b'\\',
                 b'u',
                 b'0',
@@ -585,11 +733,11 @@ fn write_str(out: &mut Vec<u8>, s: &[u8]) {
                 HEX[(b & 15) as usize],
             ]);
         } else {
-            out.extend_from_slice(&[b'\\', escape]);
+            out.slice(&[b'\\', escape]);
         }
     }
-    out.extend_from_slice(&s[start..]);
-    out.push(b'"');
+    out.slice(&s[start..]);
+    out.byte(b'"');
 }
 
 fn put_int(out: &mut Vec<u8>, v: i64) {

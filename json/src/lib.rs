@@ -18,10 +18,11 @@
 //! allocator, and stays exact after edits.
 
 pub mod doc;
+pub mod ops;
 pub mod path;
 pub mod template;
 
-use doc::{Doc, Edit, Kind, Node};
+use doc::{Doc, Kind, Node};
 use rmkit::args::Args;
 use rmkit::prelude::*;
 use rmkit::{Arg, KeySpec};
@@ -78,6 +79,44 @@ impl DataType for Json {
 }
 
 rmkit::data_type!(Json);
+
+/// The largest reply a command whose output can outgrow the document (`JSON.FMT`, `PRETTY`)
+/// may build, in bytes (`CONFIG SET json.max-reply-bytes`); never more than the server's
+/// `proto-max-bulk-len`.
+pub static MAX_REPLY_BYTES: rmkit::config::NumberConfig =
+    rmkit::config::NumberConfig::new("max-reply-bytes", 64 << 20, 1 << 10, i64::MAX);
+rmkit::config!(MAX_REPLY_BYTES);
+
+/// The reply limit in bytes.
+fn max_reply() -> usize {
+    usize::try_from(MAX_REPLY_BYTES.get()).unwrap_or(usize::MAX)
+}
+
+/// An output buffer of exactly `len` bytes, or `OOM` if the server cannot give it (never an
+/// abort: the allocator's fallible path).
+fn reply_buffer(len: usize) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    out.try_reserve_exact(len).map_err(|_| {
+        Error::out_of_memory(format!("not enough memory for a reply of {len} bytes"))
+    })?;
+    Ok(out)
+}
+
+/// The pretty text of `v`, measured and checked against the reply limit before it is built.
+fn pretty(ctx: &Context, v: Node<'_>) -> Result<Vec<u8>> {
+    let limit = max_reply();
+    let len = v.json_pretty_len(limit).ok_or_else(|| too_large(limit))?;
+    ctx.check_reply_size(len, limit)?;
+    let mut out = reply_buffer(len)?;
+    v.write_json_pretty(&mut out);
+    Ok(out)
+}
+
+fn too_large(limit: usize) -> Error {
+    Error::new(format!(
+        "the reply would be more than {limit} bytes (json.max-reply-bytes); ask for less at once"
+    ))
+}
 
 fn segments(p: &RedisStr) -> Result<Vec<path::Segment>> {
     path::parse(p.as_bytes()).map_err(|e| Error::new(e.to_string()))
@@ -151,10 +190,13 @@ rmkit::command! {
         args.done()?;
         let key = ctx.open_key_writable(name);
         let exists = key.value::<Json>()?.is_some();
+        // Invalid JSON is an error whatever NX/XX would have decided.
+        let doc = parse(text)?;
         if matches!((cond, exists), (Some(Cond::Nx), true) | (Some(Cond::Xx), false)) {
             return Ok(Reply::Null);
         }
-        key.set_value(|| parse(text).map(Json))?;
+        // Stored through `set_value` so its bytes are measured (the parsed document moves in).
+        key.set_value(|| Ok(Json(doc)))?;
         ctx.notify_keyspace_event(Notify::Module, "json.set", name);
         ctx.replicate_verbatim();
         Ok(Reply::Ok)
@@ -173,7 +215,11 @@ rmkit::command! {
         let name = args.next_arg()?;
         let is_pretty = is_pretty(&mut args)?;
         let key = ctx.open_key(name);
-        Ok(key.value::<Json>()?.map(|j| if is_pretty { j.0.root().to_json_pretty() } else { j.0.to_json() }).into())
+        match key.value::<Json>()? {
+            None => Ok(Reply::Null),
+            Some(j) if is_pretty => pretty(ctx, j.0.root()).map(Reply::Bulk),
+            Some(j) => Ok(Reply::Bulk(j.0.to_json())),
+        }
     }
 }
 
@@ -190,14 +236,18 @@ rmkit::command! {
         let (name, segs) = (args.next_arg()?, segments(args.next_arg()?)?);
         let is_pretty = is_pretty(&mut args)?;
         let key = ctx.open_key(name);
-        Ok(key
-            .value::<Json>()?
-            .map(|j| {
-                let found = path::select(j.0.root(), &segs);
-                if is_pretty { serde_json::to_vec_pretty(&found) } else { serde_json::to_vec(&found) }
-                    .expect("a document always serialises")
-            })
-            .into())
+        let Some(j) = key.value::<Json>()? else { return Ok(Reply::Null) };
+        let found = path::select(j.0.root(), &segs);
+        if !is_pretty {
+            // Matches never overlap: the text is at most ~6x the document, like JSON.GET.
+            return Ok(Reply::Bulk(serde_json::to_vec(&found).expect("a document always serialises")));
+        }
+        let limit = max_reply();
+        let len = doc::pretty_len(&found, limit).ok_or_else(|| too_large(limit))?;
+        ctx.check_reply_size(len, limit)?;
+        let mut out = reply_buffer(len)?;
+        serde_json::to_writer_pretty(&mut out, &found).expect("writing to a Vec cannot fail");
+        Ok(Reply::Bulk(out))
     }
 }
 
@@ -210,10 +260,16 @@ rmkit::command! {
     },
     fn json_fmt(ctx, args) {
         let key = ctx.open_key(&args[1]);
-        match key.value::<Json>()? {
-            None => Ok(Reply::Null),
-            Some(j) => template::render(args[2].as_bytes(), j.0.root()).map(Reply::Bulk).map_err(Error::new),
-        }
+        let Some(j) = key.value::<Json>()? else { return Ok(Reply::Null) };
+        let parsed = template::parse(args[2].as_bytes()).map_err(Error::new)?;
+        let rendering = parsed.prepare(j.0.root()).map_err(Error::new)?;
+        // Measured (each distinct value once, at most up to the limit) before anything is built.
+        let limit = max_reply();
+        let len = rendering.len(limit).ok_or_else(|| too_large(limit))?;
+        ctx.check_reply_size(len, limit)?;
+        let mut out = reply_buffer(len)?;
+        rendering.write(&mut out);
+        Ok(Reply::Bulk(out))
     }
 }
 
@@ -229,27 +285,36 @@ rmkit::command! {
         let name = args.next_arg()?;
         let segs = optional_path(&mut args)?.unwrap_or_default();
         let key = ctx.open_key_writable(name);
-        if key.value::<Json>()?.is_none() {
-            return Ok(Reply::Integer(0));
-        }
-        let removed = if segs.is_empty() {
-            usize::from(key.delete()?)
-        } else {
-            // The new buffer is built inside `update`, so its bytes are measured.
-            key.update(|j: &mut Json| {
-                path::delete(&j.0, &segs).map_or(0, |(edited, n)| {
-                    j.0 = edited;
-                    n
-                })
-            })?
-            .unwrap_or(0)
-        };
-        if removed > 0 {
-            ctx.notify_keyspace_event(Notify::Module, "json.del", name);
-            ctx.replicate_verbatim();
-        }
+        let Some(doc) = key.value::<Json>()? else { return Ok(Reply::Integer(0)) };
+        let (effect, removed) = ops::del(doc.0.root(), &segs);
+        apply(ctx, &key, name, "json.del", effect)?;
         Ok(Reply::from(removed))
     }
+}
+
+/// Applies a planned [`ops::Effect`] to the key: nothing at all when it changes nothing (no
+/// write, so no modified-key signal, notification or replication); else the edit (built inside
+/// `update`, so the new buffer's bytes are measured), the keyspace event and the replication of
+/// the command.
+fn apply(
+    ctx: &Context,
+    key: &rmkit::Key<'_>,
+    name: &RedisStr,
+    event: &str,
+    effect: ops::Effect,
+) -> Result<()> {
+    match effect {
+        ops::Effect::Nothing => return Ok(()),
+        ops::Effect::Edit(edits) => {
+            key.update(|j: &mut Json| j.0 = j.0.edit(&edits))?;
+        }
+        ops::Effect::DeleteKey => {
+            key.delete()?;
+        }
+    }
+    ctx.notify_keyspace_event(Notify::Module, event, name);
+    ctx.replicate_verbatim();
+    Ok(())
 }
 
 rmkit::command! {
@@ -296,16 +361,6 @@ rmkit::command! {
     }
 }
 
-/// `a + b` for JSON numbers: integers stay integers unless the sum overflows.
-fn add(a: &serde_json::Number, b: &serde_json::Number) -> Option<serde_json::Number> {
-    if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
-        if let Some(s) = x.checked_add(y) {
-            return Some(s.into());
-        }
-    }
-    serde_json::Number::from_f64(a.as_f64()? + b.as_f64()?)
-}
-
 rmkit::command! {
     /// Add n to every number the path selects; reply a JSON array of the new values (null for
     /// selected values that are not numbers).
@@ -317,33 +372,14 @@ rmkit::command! {
     },
     fn json_numincrby(ctx, args) {
         let segs = segments(&args[2])?;
-        let by = serde_json::from_slice::<serde_json::Value>(args[3].as_bytes())
-            .map_err(invalid)?
-            .as_number()
-            .cloned()
-            .ok_or_else(|| Error::new("the increment must be a JSON number"))?;
+        let by = ops::parse_number(args[3].as_bytes())?;
         let key = ctx.open_key_writable(&args[1]);
-        let Some(doc) = key.value::<Json>()? else { return Err(Error::new("no such key")) };
-        // Compute every new value first: if one overflows, nothing changes (no half-applied
-        // command that would then not be replicated).
-        let mut planned = Vec::new();
-        let mut results = Vec::new();
-        for found in path::select(doc.0.root(), &segs) {
-            match found.as_number() {
-                Some(n) => {
-                    let sum = add(&n, &by).ok_or_else(|| Error::new("the result is not a finite number"))?;
-                    results.push(Some(sum.clone()));
-                    planned.push((found.offset(), Edit::Number(sum)));
-                }
-                None => results.push(None),
-            }
-        }
-        if !planned.is_empty() {
-            // Built inside `update`, so the new buffer's bytes are measured.
-            key.update(|j: &mut Json| j.0 = j.0.edit(&planned))?;
-            ctx.notify_keyspace_event(Notify::Module, "json.numincrby", &args[1]);
-            ctx.replicate_verbatim();
-        }
+        let Some(doc) = key.value::<Json>()? else {
+            return Err(Error::new("could not perform this operation on a key that doesn't exist"));
+        };
+        // Every new value is computed first: if one overflows, nothing changes.
+        let (effect, results) = ops::numincrby(doc.0.root(), &segs, &by)?;
+        apply(ctx, &key, &args[1], "json.numincrby", effect)?;
         Ok(Reply::Bulk(serde_json::to_vec(&results).expect("numbers always serialise")))
     }
 }
@@ -403,25 +439,6 @@ mod tests {
             e.message()
                 .starts_with("ERR invalid JSON: recursion limit exceeded"),
             "{e}"
-        );
-    }
-
-    #[test]
-    fn increments_keep_integers_integral_until_overflow() {
-        let n = |v: serde_json::Value| match v {
-            serde_json::Value::Number(n) => n,
-            _ => unreachable!(),
-        };
-        assert_eq!(add(&n(2.into()), &n(3.into())), Some(5.into()));
-        assert_eq!(
-            add(&n(i64::MAX.into()), &n(1.into())).unwrap().as_f64(),
-            Some(9.223372036854776e18)
-        );
-        assert_eq!(
-            add(&n(serde_json::json!(1.5)), &n(1.into()))
-                .unwrap()
-                .as_f64(),
-            Some(2.5)
         );
     }
 }

@@ -12,7 +12,7 @@
 //! `*` selects every member of an object or element of an array. A path selects zero or more
 //! values; selecting nothing is not an error.
 
-use crate::doc::{Doc, Edit, Kind, Node};
+use crate::doc::{Kind, Node};
 use std::fmt;
 
 /// One step of a parsed path.
@@ -200,13 +200,108 @@ fn is_name_byte(b: u8) -> bool {
 
 /// The values `path` selects in the document under `root`, in document order (distinct:
 /// every segment descends one level, so no match contains another).
+///
+/// Finding an array element or an object member walks the container's children; to select
+/// many paths in one document, use a [`Selector`], which indexes large containers once.
 pub fn select<'a>(root: Node<'a>, path: &[Segment]) -> Vec<Node<'a>> {
     let mut out = Vec::new();
-    walk(root, path, &mut out);
+    walk(root, path, &mut out, &mut Direct);
     out
 }
 
-fn walk<'a>(v: Node<'a>, path: &[Segment], out: &mut Vec<Node<'a>>) {
+/// Selects many paths in one document at a bounded cost: the first lookup in an array or
+/// object of more than [`Selector::INDEXED`] children records where each child starts, so
+/// later lookups in it (any index, any name) cost O(1) instead of a walk over the container.
+/// A template with thousands of `{$[-k]}` placeholders on a 1M-element array thus costs one
+/// walk of the array, not one per placeholder.
+///
+/// ```
+/// use rmkit_json::doc::Doc;
+/// use rmkit_json::path::{Selector, parse};
+///
+/// let doc = Doc::parse(b"[10, 20, 30]").unwrap();
+/// let mut sel = Selector::new(doc.root());
+/// assert_eq!(sel.select(&parse(b"$[-1]").unwrap())[0].to_json(), b"30");
+/// assert_eq!(sel.select(&parse(b"$[0]").unwrap())[0].to_json(), b"10");
+/// ```
+pub struct Selector<'a> {
+    root: Node<'a>,
+    lookup: Cached<'a>,
+}
+
+impl<'a> Selector<'a> {
+    /// Containers with more children than this are indexed on first lookup.
+    pub const INDEXED: usize = 32;
+
+    /// A selector over the document under `root`.
+    pub fn new(root: Node<'a>) -> Self {
+        Selector {
+            root,
+            lookup: Cached::default(),
+        }
+    }
+
+    /// What [`select`] returns for `path`.
+    pub fn select(&mut self, path: &[Segment]) -> Vec<Node<'a>> {
+        let mut out = Vec::new();
+        walk(self.root, path, &mut out, &mut self.lookup);
+        out
+    }
+}
+
+/// How [`walk`] finds one child of a container.
+trait Lookup<'a> {
+    fn index(&mut self, array: Node<'a>, i: usize) -> Option<Node<'a>>;
+    fn member(&mut self, object: Node<'a>, name: &str) -> Option<Node<'a>>;
+}
+
+/// Walks the container each time.
+struct Direct;
+
+impl<'a> Lookup<'a> for Direct {
+    fn index(&mut self, array: Node<'a>, i: usize) -> Option<Node<'a>> {
+        array.index(i)
+    }
+    fn member(&mut self, object: Node<'a>, name: &str) -> Option<Node<'a>> {
+        object.get(name)
+    }
+}
+
+/// Indexes large containers on first lookup (see [`Selector`]).
+/// Children are recorded by offset (8 bytes each, not a 24-byte `Node`).
+#[derive(Default)]
+struct Cached<'a> {
+    arrays: std::collections::HashMap<usize, Vec<usize>>,
+    objects: std::collections::HashMap<usize, std::collections::HashMap<&'a str, usize>>,
+}
+
+impl<'a> Lookup<'a> for Cached<'a> {
+    fn index(&mut self, array: Node<'a>, i: usize) -> Option<Node<'a>> {
+        if array.len().unwrap_or(0) <= Selector::INDEXED {
+            return array.index(i);
+        }
+        let at = *self
+            .arrays
+            .entry(array.offset())
+            .or_insert_with(|| array.elements().map(|e| e.offset()).collect())
+            .get(i)?;
+        Some(array.node_at(at))
+    }
+    fn member(&mut self, object: Node<'a>, name: &str) -> Option<Node<'a>> {
+        if object.len().unwrap_or(0) <= Selector::INDEXED {
+            return object.get(name);
+        }
+        let at = *self
+            .objects
+            .entry(object.offset())
+            // Member names are unique (the parser keeps one per name).
+            .or_insert_with(|| object.members().map(|(k, v)| (k, v.offset())).collect())
+            .get(name)?;
+        Some(object.node_at(at))
+    }
+}
+
+fn walk<'a>(v: Node<'a>, path: &[Segment], out: &mut Vec<Node<'a>>, find: &mut impl Lookup<'a>) {
     // Recursion depth is bounded by the document's depth (< 128): each step enters a child.
     let Some((seg, rest)) = path.split_first() else {
         out.push(v);
@@ -214,31 +309,31 @@ fn walk<'a>(v: Node<'a>, path: &[Segment], out: &mut Vec<Node<'a>>) {
     };
     match (seg, v.kind()) {
         (Segment::Key(k), Kind::Object) => {
-            if let Some(c) = v.get(k) {
-                walk(c, rest, out);
+            if let Some(c) = find.member(v, k) {
+                walk(c, rest, out, find);
             }
         }
         // JSON Pointer tokens are parsed as keys; on arrays they are indexes.
         (Segment::Key(k), Kind::Array) => {
-            if let Some(c) = pointer_index(k).and_then(|i| v.index(i)) {
-                walk(c, rest, out);
+            if let Some(c) = pointer_index(k).and_then(|i| find.index(v, i)) {
+                walk(c, rest, out, find);
             }
         }
         (Segment::Index(i), Kind::Array) => {
             let len = v.len().unwrap_or(0) as i64;
             let i = if *i < 0 { len + i } else { *i };
-            if let Some(c) = usize::try_from(i).ok().and_then(|i| v.index(i)) {
-                walk(c, rest, out);
+            if let Some(c) = usize::try_from(i).ok().and_then(|i| find.index(v, i)) {
+                walk(c, rest, out, find);
             }
         }
         (Segment::Wildcard, Kind::Object) => {
             for (_, c) in v.members() {
-                walk(c, rest, out);
+                walk(c, rest, out, find);
             }
         }
         (Segment::Wildcard, Kind::Array) => {
             for c in v.elements() {
-                walk(c, rest, out);
+                walk(c, rest, out, find);
             }
         }
         _ => {}
@@ -257,18 +352,6 @@ fn pointer_index(token: &str) -> Option<usize> {
     }
 }
 
-/// Removes every value `path` selects below the root: the new document and how many values
-/// it lost (`None` when the path selects nothing below the root; the caller deletes the key
-/// for the root itself).
-pub fn delete(doc: &Doc, path: &[Segment]) -> Option<(Doc, usize)> {
-    let found: Vec<(usize, Edit)> = select(doc.root(), path)
-        .iter()
-        .filter(|n| n.offset() != 0)
-        .map(|n| (n.offset(), Edit::Remove))
-        .collect();
-    (!found.is_empty()).then(|| (doc.edit(&found), found.len()))
-}
-
 /// The type name of a value, as RedisJSON names them.
 pub fn type_name(v: Node<'_>) -> &'static str {
     v.kind().name()
@@ -277,6 +360,7 @@ pub fn type_name(v: Node<'_>) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::doc::Doc;
     use serde_json::{Value, json};
 
     fn doc(v: Value) -> Doc {
@@ -330,18 +414,5 @@ mod tests {
             let e = parse(p.as_bytes()).unwrap_err();
             assert_eq!(e.at, at, "{p}: {e}");
         }
-    }
-
-    #[test]
-    fn delete_removes_every_match_without_shifting_errors() {
-        let d = doc(json!({"a": [1, 2, 3, 4], "b": {"c": 1, "d": 2}}));
-        let (d, n) = delete(&d, &parse(b"$.a[*]").unwrap()).unwrap();
-        assert_eq!(n, 4);
-        assert_eq!(d, doc(json!({"a": [], "b": {"c": 1, "d": 2}})));
-        let (d, n) = delete(&d, &parse(b"$.b.c").unwrap()).unwrap();
-        assert_eq!(n, 1);
-        assert_eq!(delete(&d, &parse(b"$.nope").unwrap()), None);
-        assert_eq!(delete(&d, &parse(b"$").unwrap()), None);
-        assert_eq!(d, doc(json!({"a": [], "b": {"d": 2}})));
     }
 }

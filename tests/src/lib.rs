@@ -30,4 +30,4 @@ mod util;
 pub use binary::{server_binary, tool_binary};
 pub use modules::{MODULE_PACKAGES, module_path};
 pub use server::{Server, ServerBuilder};
-pub use util::{cmd, err_text, info_i64, q, q_err, used_memory};
+pub use util::{cmd, err_text, info_i64, keep_reply_buffers, q, q_err, used_memory};

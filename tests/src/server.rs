@@ -60,6 +60,8 @@ pub struct Server {
     dir: PathBuf,
     /// Every argument of the command line except `--port P`.
     args: Vec<OsString>,
+    /// `ulimit -v` for the process, in KiB.
+    address_space_kib: Option<u64>,
 }
 
 /// Configures a [`Server`] before starting it; see [`Server::builder`].
@@ -70,6 +72,8 @@ pub struct ServerBuilder {
     modules: Vec<(String, Vec<String>)>,
     /// `--key values...` options, after the harness defaults.
     config: Vec<(String, Vec<String>)>,
+    /// `ulimit -v` for the process, in KiB.
+    address_space_kib: Option<u64>,
 }
 
 impl ServerBuilder {
@@ -94,6 +98,14 @@ impl ServerBuilder {
     /// a single command-line argument.
     pub fn config(mut self, key: &str, value: &str) -> Self {
         self.config.push((key.to_owned(), vec![value.to_owned()]));
+        self
+    }
+
+    /// Limits the server's address space to `bytes` (`ulimit -v`), so that an allocation the
+    /// server cannot serve fails the way it does on a host out of memory: tests of what a module
+    /// does when an allocation fails, without needing a full machine.
+    pub fn address_space_limit(mut self, bytes: u64) -> Self {
+        self.address_space_kib = Some(bytes / 1024);
         self
     }
 
@@ -158,6 +170,7 @@ impl ServerBuilder {
             tempdir: Some(tempdir),
             dir,
             args,
+            address_space_kib: self.address_space_kib,
         };
         if let Err(message) = server.launch(None) {
             // Not panicking yet: dropping cleans up the process and the directory; the
@@ -474,7 +487,18 @@ impl Server {
         let stderr = stdio
             .try_clone()
             .map_err(|err| format!("cannot duplicate a file handle: {err}"))?;
-        let child = Command::new(&binary)
+        let mut command = match self.address_space_kib {
+            None => Command::new(&binary),
+            Some(kib) => {
+                // The shell applies the limit, then becomes the server (same pid).
+                let mut c = Command::new("/bin/sh");
+                c.arg("-c")
+                    .arg(format!("ulimit -v {kib} && exec \"$0\" \"$@\""))
+                    .arg(&binary);
+                c
+            }
+        };
+        let child = command
             .arg("--port")
             .arg(self.port.to_string())
             .args(&self.args)

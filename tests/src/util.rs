@@ -56,3 +56,11 @@ pub fn q_err(con: &mut Connection, args: &[&str]) -> String {
             .expect_err(&format!("{args:?} should fail")),
     )
 }
+
+/// Stops the server from resizing client reply buffers (`DEBUG REPLYBUFFER RESIZING 0`; Redis
+/// 7.0+ and Valkey): Redis shrinks a connection's 16 KB reply buffer in its cron when the last
+/// seconds' replies were small, which moves `used_memory` by ~15 KB at a moment the test does
+/// not control. Tests that assert exact `used_memory` deltas call this first.
+pub fn keep_reply_buffers(con: &mut Connection) {
+    let _: () = q(con, &["DEBUG", "REPLYBUFFER", "RESIZING", "0"]);
+}

@@ -339,12 +339,22 @@ fn json_cases() -> Vec<Case> {
         same(args![b"json.type", b"missing"], Value::Nil),
         same(args![b"json.arrlen", b"missing"], Value::Nil),
         same(args![b"json.del", b"missing"], int(0)),
+        // RedisJSON 2.8 also answers 0 for a missing key (MEMORY USAGE says nil).
         same(args![b"json.debug", b"memory", b"missing"], int(0)),
         error(
             args![b"json.numincrby", b"missing", b"$", b"1"],
-            "ERR no such key",
+            "ERR could not perform this operation on a key that doesn't exist",
         ),
         same(args![b"json.set", b"d", b"1", b"NX"], Value::Nil),
+        // Invalid JSON is an error even where NX/XX would not have set.
+        error(
+            args![b"json.set", b"d", b"{bad", b"NX"],
+            invalid_json("key must be a string at line 1 column 2"),
+        ),
+        error(
+            args![b"json.set", b"missing", b"{bad", b"XX"],
+            invalid_json("key must be a string at line 1 column 2"),
+        ),
         same(args![b"json.set", b"missing", b"1", b"XX"], Value::Nil),
         same(args![b"exists", b"missing"], int(0)),
         // Paths that select nothing.
@@ -451,16 +461,42 @@ fn json_cases() -> Vec<Case> {
         ),
         error(
             args![b"json.fmt", b"d", b"{a}"],
-            "ERR in template placeholder at byte 0: invalid path: a path starts with '$' \
+            "ERR in template placeholder 'a' at byte 0: invalid path: a path starts with '$' \
              (JSONPath) or '/' (JSON Pointer) at byte 0",
         ),
         error(
             args![b"json.fmt", b"d", b"{$.a{}"],
-            "ERR in template placeholder at byte 0: invalid path: expected '.' or '[' at byte 3",
+            "ERR in template placeholder '$.a{' at byte 0: invalid path: expected '.' or '[' at \
+             byte 3",
         ),
         same(args![b"json.fmt", b"d", b"{{}}"], bulk("{}")),
         same(args![b"json.fmt", b"d", b""], bulk("")),
-        same(args![b"json.fmt", b"d", b"{}"], bulk(D)),
+        error(
+            args![b"json.fmt", b"d", b"x{}"],
+            "ERR invalid template: empty placeholder '{}' at byte 1 (write '{$}' for the whole \
+             document, '{{}}' for braces)",
+        ),
+        same(args![b"json.fmt", b"d", b"{$}"], bulk(D)),
+        error(
+            args![b"json.fmt", b"d", b"{/}"],
+            "ERR template placeholder '/' at byte 0 matches nothing",
+        ),
+        same(
+            args![b"json.fmt", b"q", b"{$['a}b']}|{$[\"{\"]}"],
+            bulk("1|2"),
+        ),
+        // An error quotes at most 128 bytes of the path (like Redis's own errors).
+        error(
+            args![
+                b"json.fmt",
+                b"d",
+                format!("{{$.{}}}", "x".repeat(512 << 10))
+            ],
+            format!(
+                "ERR template placeholder '$.{}...' at byte 0 matches nothing",
+                "x".repeat(126)
+            ),
+        ),
         same(
             args![b"json.fmt", b"d", b"\xff{$.s}\x00"],
             bulk(b"\xffx\x00"),
@@ -470,45 +506,51 @@ fn json_cases() -> Vec<Case> {
             bulk("[1,2,3]|1|3"),
         ),
         // Increments: not numbers, NaN/inf, out of range, i64 limits and beyond.
+        // The increment is JSON text, parsed and worded as RedisJSON 2.8 does.
         error(
             args![b"json.numincrby", b"d", b"$.n", b"x"],
-            invalid_json("expected value at line 1 column 1"),
+            "ERR expected value at line 1 column 1",
         ),
         error(
             args![b"json.numincrby", b"d", b"$.n", b""],
-            invalid_json("EOF while parsing a value at line 1 column 0"),
+            "ERR EOF while parsing a value at line 1 column 0",
         ),
         error(
             args![b"json.numincrby", b"d", b"$.n", b"NaN"],
-            invalid_json("expected value at line 1 column 1"),
+            "ERR expected value at line 1 column 1",
+        ),
+        error(
+            args![b"json.numincrby", b"d", b"$.n", b"nan"],
+            "ERR expected ident at line 1 column 2",
         ),
         error(
             args![b"json.numincrby", b"d", b"$.n", b"inf"],
-            invalid_json("expected value at line 1 column 1"),
+            "ERR expected value at line 1 column 1",
         ),
         error(
             args![b"json.numincrby", b"d", b"$.n", b"1e400"],
-            invalid_json("number out of range at line 1 column 5"),
+            "ERR number out of range at line 1 column 5",
         ),
         error(
             args![b"json.numincrby", b"d", b"$.n", b"\"1\""],
-            "ERR the increment must be a JSON number",
+            "ERR bad input number",
         ),
         error(
             args![b"json.numincrby", b"d", b"$.n", b"[1]"],
-            "ERR the increment must be a JSON number",
+            "ERR bad input number",
         ),
         same(
             args![b"json.numincrby", b"big", b"$.max", b"0"],
             bulk("[9223372036854775807]"),
         ),
+        // Past i64, an integer sum stays exact while it fits u64.
         reply(
             args![b"json.numincrby", b"big", b"$.max", b"1"],
-            bulk("[9.223372036854776e+18]"),
+            bulk("[9223372036854775808]"),
         ),
         same(
             args![b"json.type", b"big", b"$.max"],
-            arr(vec![bulk("number")]),
+            arr(vec![bulk("integer")]),
         ),
         reply(
             args![b"json.numincrby", b"big", b"$.min", b"-1"],
@@ -536,13 +578,25 @@ fn json_cases() -> Vec<Case> {
         ),
         error(
             args![b"json.numincrby", b"big", b"$.f", b"1.5e308"],
-            "ERR the result is not a finite number",
+            "ERR result is not a number",
         ),
         // One match overflows: nothing may change (the error is not replicated).
         error(
             args![b"json.numincrby", b"pair", b"$.*", b"1.5e308"],
-            "ERR the result is not a finite number",
+            "ERR result is not a number",
         ),
+        // Spaces around the increment are JSON whitespace (RedisJSON accepts them too).
+        reply(args![b"json.numincrby", b"root", b"$", b" 1 "], bulk("[6]")),
+        same(args![b"json.get", b"root"], bulk("6")),
+        // The root itself: what is replied is what is stored (also with the empty pointer).
+        reply(
+            args![b"json.numincrby", b"root", b"", b"1.5"],
+            bulk("[7.5]"),
+        ),
+        same(args![b"json.get", b"root"], bulk("7.5")),
+        // -0 is a float -0.0, as in RedisJSON.
+        reply(args![b"json.set", b"negzero", b"-0"], Value::Okay),
+        same(args![b"json.get", b"negzero"], bulk("-0.0")),
     ]
 }
 
@@ -560,6 +614,8 @@ fn fixture(con: &mut Connection) {
             r#"{"max":9223372036854775807,"min":-9223372036854775808,"u":18446744073709551615,"i":-1,"f":1.5e308}"#
         ],
         args![b"json.set", b"pair", r#"{"a":1,"b":1.5e308}"#],
+        args![b"json.set", b"q", r#"{"a}b":1,"{":2}"#],
+        args![b"json.set", b"root", b"5"],
     ] {
         run(con, &args).unwrap_or_else(|e| panic!("fixture {args:?}: {e}"));
     }

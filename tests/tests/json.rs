@@ -2,7 +2,7 @@
 //! keys, measured MEMORY USAGE, maxmemory policies and persistence.
 
 use redis::{Connection, Value};
-use rmkit_tests::{Server, err_text, info_i64, q, q_err, used_memory};
+use rmkit_tests::{Server, err_text, info_i64, keep_reply_buffers, q, q_err, used_memory};
 use std::time::Duration;
 
 /// Bytes of used_memory the server itself may move between two reads (0 on Redis 7.0 with
@@ -298,6 +298,7 @@ fn memory_usage_is_measured_and_stays_exact_after_edits() {
         .config("lazyfree-lazy-user-del", "no")
         .start();
     let mut c = server.client();
+    keep_reply_buffers(&mut c);
     // Warm up every command used below (Redis allocates a latency histogram on first use) and
     // grow the connection's query buffer to the largest argument sent below (30 KB; arguments
     // stay under the 32 KB at which Redis hands the query buffer itself to the command).
@@ -369,6 +370,7 @@ fn memory_usage_of_small_documents_is_what_del_gives_back() {
         .config("lazyfree-lazy-user-del", "no")
         .start();
     let mut c = server.client();
+    keep_reply_buffers(&mut c);
     let text =
         r#"{"id":1,"name":"user-000001","email":"u1@example.com","tags":["a","b"],"active":false}"#;
     for args in [
@@ -418,6 +420,7 @@ fn used_memory_follows_documents_and_returns_after_del_and_flushall() {
         .config("slowlog-log-slower-than", "-1")
         .start();
     let mut c = server.client();
+    keep_reply_buffers(&mut c);
     let _: Value = q(&mut c, &["json.set", "warm", "1"]);
     let _: Value = q(&mut c, &["json.debug", "memory", "warm"]);
     let _: Value = q(&mut c, &["del", "warm"]);

@@ -230,3 +230,81 @@ fn panicking_data_type_callbacks_become_errors_or_log_lines() {
     let pong: String = redis::cmd("PING").query(&mut c).unwrap();
     assert_eq!(pong, "PONG");
 }
+
+/// `MODULE UNLOAD`'s error reply (the reason is in the server log).
+fn unload_refused(c: &mut Connection, name: &str) -> String {
+    err_text(
+        redis::cmd("MODULE")
+            .arg("UNLOAD")
+            .arg(name)
+            .query::<()>(c)
+            .expect_err("the unload must be refused"),
+    )
+}
+
+/// Redis 7.0 keeps pointers to a module's commands in clients after `MODULE UNLOAD`: `EXEC` of
+/// a transaction that queued one then calls freed code (signal 11), and `CLIENT LIST` reads a
+/// freed command name for a client whose last command was one. The toolkit refuses the unload
+/// while either could happen, says why in the log, and lets it through once it cannot.
+#[test]
+fn unload_waits_until_no_client_can_reach_the_modules_commands() {
+    let server = Server::builder().module("hashex").start();
+    let (mut a, mut b) = (server.client(), server.client());
+
+    // A transaction with a queued HGETSET.
+    let _: () = redis::cmd("MULTI").query(&mut a).unwrap();
+    let queued: String = redis::cmd("HGETSET")
+        .arg("k")
+        .arg("f")
+        .arg("v")
+        .query(&mut a)
+        .unwrap();
+    assert_eq!(queued, "QUEUED");
+    let e = unload_refused(&mut b, "hashex");
+    assert!(e.starts_with("ERR Error unloading module"), "{e}");
+    server.wait_for(
+        "the log to say why the unload was refused",
+        Duration::from_secs(10),
+        |s| {
+            s.log().contains("MODULE UNLOAD refused: client id=")
+                && s.log().contains("has 1 commands queued in MULTI")
+        },
+    );
+    // The transaction runs: the module is still there.
+    let r: Vec<Value> = redis::cmd("EXEC").query(&mut a).unwrap();
+    assert_eq!(r, vec![Value::Nil]);
+
+    // A client whose last command is HGETSET holds the unload too, until it runs another.
+    let _: Value = redis::cmd("HGETSET")
+        .arg("k")
+        .arg("f")
+        .arg("w")
+        .query(&mut a)
+        .unwrap();
+    unload_refused(&mut b, "hashex");
+    server.wait_for(
+        "the log to name the client's last command",
+        Duration::from_secs(10),
+        |s| s.log().contains("last ran 'hgetset'"),
+    );
+    let _: String = redis::cmd("PING").query(&mut a).unwrap();
+    let _: () = redis::cmd("MODULE")
+        .arg("UNLOAD")
+        .arg("hashex")
+        .query(&mut b)
+        .unwrap();
+    // Both clients see a server that no longer has the command, and CLIENT LIST is sound.
+    let e = err_text(
+        redis::cmd("HGETSET")
+            .arg("k")
+            .arg("f")
+            .arg("x")
+            .query::<Value>(&mut a)
+            .unwrap_err(),
+    );
+    assert!(e.starts_with("ERR unknown command 'HGETSET'"), "{e}");
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut b).unwrap();
+    assert!(list.lines().count() >= 2, "{list}");
+    let v: String = redis::cmd("HGET").arg("k").arg("f").query(&mut b).unwrap();
+    assert_eq!(v, "w", "the data written through the module stays");
+}

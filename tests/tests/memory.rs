@@ -2,7 +2,7 @@
 //! holds; with the System allocator (the same commands, built differently) it does not.
 
 use redis::Connection;
-use rmkit_tests::{Server, used_memory};
+use rmkit_tests::{Server, keep_reply_buffers, used_memory};
 
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * KIB;
@@ -11,6 +11,7 @@ const SIZES: [u64; 6] = [KIB, 64 * KIB, MIB, 8 * MIB, 10_000_000, 64 * MIB];
 /// Calls each command once: Redis allocates a latency histogram (~24 KB) on a command's first
 /// call, and the client's reply buffer grows on the first INFO; neither is module memory.
 fn warm_up(con: &mut Connection) {
+    keep_reply_buffers(con);
     used_memory(con);
     let _: i64 = redis::cmd("MEMTEST.GROW").arg(0).query(con).unwrap();
     free(con);

@@ -41,7 +41,7 @@ pub mod args;
 pub mod command;
 pub mod config;
 pub mod datatype;
-mod error;
+pub mod error;
 pub mod events;
 pub mod ffi;
 pub mod lifecycle;

@@ -121,6 +121,36 @@ impl<const PREFIX: usize> Fake<PREFIX> {
         unsafe { Self::open(p).1 }
     }
 
+    /// Like the server's `RedisModule_TryAlloc`: null above [`TRY_LIMIT`] bytes.
+    unsafe extern "C" fn try_alloc(n: usize) -> *mut c_void {
+        if n > TRY_LIMIT.load(Relaxed) {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: forwarded.
+        unsafe { Self::alloc(n) }
+    }
+
+    /// Like `RedisModule_Realloc` on Redis 7.0, which has no `TryRealloc`: out of memory aborts
+    /// the server (here: above [`TRY_LIMIT`] bytes).
+    unsafe extern "C" fn aborting_realloc(p: *mut c_void, n: usize) -> *mut c_void {
+        if n > TRY_LIMIT.load(Relaxed) {
+            eprintln!("fake server allocator: realloc to {n} bytes is out of memory: abort");
+            std::process::abort();
+        }
+        // SAFETY: forwarded.
+        unsafe { Self::realloc(p, n) }
+    }
+
+    /// A server with `RedisModule_TryAlloc` but neither `TryCalloc` nor `TryRealloc` (Redis 7.0),
+    /// out of memory above [`TRY_LIMIT`] bytes.
+    pub fn api_without_try_realloc() -> RedisApi {
+        RedisApi {
+            try_alloc: Some(Self::try_alloc),
+            realloc: Self::aborting_realloc,
+            ..Self::api()
+        }
+    }
+
     pub fn api() -> RedisApi {
         RedisApi {
             alloc: Self::alloc,
@@ -134,6 +164,9 @@ impl<const PREFIX: usize> Fake<PREFIX> {
         }
     }
 }
+
+/// Allocations larger than this fail in [`Fake::api_without_try_realloc`]'s server.
+pub static TRY_LIMIT: AtomicUsize = AtomicUsize::new(usize::MAX);
 
 /// Installs the fake with `PREFIX` once for this test binary.
 pub fn install<const PREFIX: usize>() {

@@ -197,7 +197,8 @@ unsafe fn convert(r: *mut raw::RedisModuleCallReply) -> Result<CallReply> {
         Ok(match api!(RedisModule_CallReplyType)(r) as isize {
             raw::REDISMODULE_REPLY_STRING => CallReply::String(bytes(r)),
             raw::REDISMODULE_REPLY_ERROR => {
-                return Err(Error::new(String::from_utf8_lossy(&bytes(r)).into_owned()));
+                // As the server worded it, code first.
+                return Err(Error::raw(String::from_utf8_lossy(&bytes(r)).into_owned()));
             }
             raw::REDISMODULE_REPLY_INTEGER => {
                 CallReply::Integer(api!(RedisModule_CallReplyInteger)(r))

@@ -95,7 +95,7 @@ impl Context {
             api!(RedisModule_OpenKey)(self.as_ptr(), name.as_ptr(), raw::REDISMODULE_READ as c_int)
         };
         // SAFETY: `p` is a key handle of this context (or NULL for a missing key).
-        unsafe { Key::from_raw(p, false) }
+        unsafe { Key::from_raw(self.as_ptr(), p, false) }
     }
 
     /// Opens `name` for reading and writing (a missing key can then be created).
@@ -105,7 +105,7 @@ impl Context {
         // SAFETY: as in `open_key`.
         let p = unsafe { api!(RedisModule_OpenKey)(self.as_ptr(), name.as_ptr(), mode) };
         // SAFETY: as in `open_key`.
-        unsafe { Key::from_raw(p, true) }
+        unsafe { Key::from_raw(self.as_ptr(), p, true) }
     }
 
     /// Replicates this command to replicas and the AOF exactly as the client sent it.
@@ -135,5 +135,89 @@ impl Context {
     /// Writes `msg` to the server log, prefixed with the module name.
     pub fn log(&self, level: LogLevel, msg: &str) {
         super::log(level, msg)
+    }
+}
+
+/// Replies below this are sent without asking the server anything: smaller than the smallest
+/// `proto-max-bulk-len` Redis allows (1 MiB) and harmless under any maxmemory.
+pub const LARGE_REPLY: usize = 1 << 20;
+
+impl Context {
+    /// Checks that a reply of `bytes` may be built and sent, before building it: a command whose
+    /// output can be much larger than its input (a template, pretty printing, the same path
+    /// asked for many times) calls this with the exact size first, so one small request cannot
+    /// make the server allocate gigabytes.
+    ///
+    /// Refused, with an error that names the sizes:
+    /// - more than `limit` (the module's own cap, typically a config) or the server's
+    ///   `proto-max-bulk-len` (`ERR ...`);
+    /// - a large reply (1 MiB or more) when `maxmemory` is set and the reply does not fit in
+    ///   what is left under it (`OOM ...`): an unread reply counts toward `used_memory` and
+    ///   cannot be evicted, so the server would evict keys (or refuse every write) for it.
+    ///
+    /// ```no_run
+    /// # fn f(ctx: &rmkit::Context, rendered_len: usize) -> rmkit::Result<()> {
+    /// ctx.check_reply_size(rendered_len, 64 << 20)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn check_reply_size(&self, bytes: usize, limit: usize) -> crate::Result<()> {
+        if bytes > limit {
+            return Err(crate::Error::new(format!(
+                "the reply would be {bytes} bytes, over this module's limit of {limit} bytes"
+            )));
+        }
+        if bytes < LARGE_REPLY {
+            return Ok(());
+        }
+        let max_bulk = match self.call("CONFIG", &[b"GET", b"proto-max-bulk-len"])? {
+            crate::ffi::CallReply::Array(v) => v
+                .get(1)
+                .and_then(|v| v.as_bytes())
+                .and_then(|b| std::str::from_utf8(b).ok()?.parse::<u64>().ok()),
+            _ => None,
+        };
+        if let Some(max) = max_bulk
+            && bytes as u64 > max
+        {
+            return Err(crate::Error::new(format!(
+                "the reply would be {bytes} bytes, over proto-max-bulk-len ({max} bytes)"
+            )));
+        }
+        let memory = self.server_info_u64("memory", &["maxmemory", "used_memory"]);
+        if let [Some(max), Some(used)] = memory[..]
+            && max > 0
+            && used.saturating_add(bytes as u64) > max
+        {
+            return Err(crate::Error::out_of_memory(format!(
+                "the reply would be {bytes} bytes and used_memory is {used} of maxmemory {max}: \
+                 an unread reply cannot be evicted; ask for less at once"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Unsigned fields of one `INFO` section (`None` for a field the server does not report).
+    pub(crate) fn server_info_u64(&self, section: &str, fields: &[&str]) -> Vec<Option<u64>> {
+        let section = super::cstring_lossy(section);
+        // SAFETY: valid context; the info object is freed below, before returning.
+        let info = unsafe { api!(RedisModule_GetServerInfo)(self.as_ptr(), section.as_ptr()) };
+        if info.is_null() {
+            return vec![None; fields.len()];
+        }
+        let out = fields
+            .iter()
+            .map(|f| {
+                let f = super::cstring_lossy(f);
+                let mut err: c_int = 0;
+                // SAFETY: a live info object; `err` receives whether the field exists.
+                let v = unsafe {
+                    api!(RedisModule_ServerInfoGetFieldUnsigned)(info, f.as_ptr(), &mut err)
+                };
+                (err == 0).then_some(v)
+            })
+            .collect();
+        // SAFETY: the info object created above.
+        unsafe { api!(RedisModule_FreeServerInfo)(self.as_ptr(), info) };
+        out
     }
 }

@@ -585,11 +585,7 @@ impl Key<'_> {
     /// Stores the value built by `build` (measured as it is built), replacing what the key held.
     /// If `build` fails the key is untouched. The key must be opened writable.
     pub fn set_value<T: Registered>(&self, build: impl FnOnce() -> Result<T>) -> Result<()> {
-        if !self.writable {
-            return Err(Error::new(
-                "key was opened read-only; use Context::open_key_writable",
-            ));
-        }
+        self.check_writable()?;
         let stored = Stored::build(build)?;
         let p = Box::into_raw(stored);
         // SAFETY: open writable key; the type handle was created at load; Redis takes
@@ -602,19 +598,20 @@ impl Key<'_> {
             drop(unsafe { Box::from_raw(p) });
             return Err(Error::new("could not store the value"));
         }
+        self.mark_modified();
         Ok(())
     }
 
     /// Changes the value in place with `f`, measuring what `f` allocates and frees so the value's
     /// size stays exact. `None` if the key is empty; `WRONGTYPE` if it holds something else.
     pub fn update<T: Registered, R>(&self, f: impl FnOnce(&mut T) -> R) -> Result<Option<R>> {
-        if !self.writable {
-            return Err(Error::new(
-                "key was opened read-only; use Context::open_key_writable",
-            ));
-        }
+        self.check_writable()?;
+        let Some(p) = self.module_value::<T>()? else {
+            return Ok(None);
+        };
+        self.mark_modified();
         // SAFETY: the key is open for writing and holds this value exclusively while borrowed.
-        Ok(self.module_value::<T>()?.map(|p| unsafe { (*p).update(f) }))
+        Ok(Some(unsafe { (*p).update(f) }))
     }
 }
 
@@ -622,8 +619,8 @@ impl Key<'_> {
 mod tests {
     use super::{RdbReader, RdbWriter};
 
-    /// `Error::new(super::CORRUPT).message()`: "RDB" reads as an error code, so no `ERR `.
-    const CORRUPT: &str = "RDB data is truncated or corrupt";
+    /// `Error::new(super::CORRUPT).message()`.
+    const CORRUPT: &str = "ERR RDB data is truncated or corrupt";
 
     fn saved(f: impl FnOnce(&mut RdbWriter<'_>)) -> Vec<u8> {
         let mut buf = Vec::new();

@@ -3,6 +3,7 @@
 use super::{Context, RedisStr, RedisString, api};
 use crate::{Error, Result};
 use redis_module::raw;
+use std::cell::Cell;
 use std::ffi::c_void;
 use std::marker::PhantomData;
 use std::os::raw::c_int;
@@ -30,22 +31,55 @@ pub enum KeyKind {
 }
 
 /// An open key, closed when dropped. Borrowed from the [`Context`] it was opened in.
+///
+/// A key opened for writing tells Redis it was modified (for `WATCH` and client-side caching)
+/// only if something was written through it: the toolkit sets
+/// `REDISMODULE_OPTION_NO_IMPLICIT_SIGNAL_MODIFIED` and signals on close when a write happened,
+/// so a command that opens a key writable and then changes nothing (a `WRONGTYPE` error, an
+/// `NX` that does not set, a delete that matches nothing) leaves other clients' transactions
+/// and caches alone, as native commands do.
 pub struct Key<'c> {
     /// NULL when a key opened for reading does not exist.
     ptr: Option<NonNull<raw::RedisModuleKey>>,
+    /// The context the key was opened in (for the modified-key signal on close).
+    ctx: *mut raw::RedisModuleCtx,
     pub(super) writable: bool,
+    /// Whether something was written through this handle.
+    modified: Cell<bool>,
     _ctx: PhantomData<&'c Context>,
 }
 
 impl<'c> Key<'c> {
     /// # Safety
-    /// `ptr` is NULL or a key handle of the current context, not closed elsewhere.
+    /// `ptr` is NULL or a key handle of context `ctx`, not closed elsewhere.
     #[inline]
-    pub(crate) unsafe fn from_raw(ptr: *mut raw::RedisModuleKey, writable: bool) -> Key<'c> {
+    pub(crate) unsafe fn from_raw(
+        ctx: *mut raw::RedisModuleCtx,
+        ptr: *mut raw::RedisModuleKey,
+        writable: bool,
+    ) -> Key<'c> {
         Key {
             ptr: NonNull::new(ptr),
+            ctx,
             writable,
+            modified: Cell::new(false),
             _ctx: PhantomData,
+        }
+    }
+
+    /// Records that the value changed: signalled to Redis when the key is closed.
+    #[inline]
+    pub(super) fn mark_modified(&self) {
+        self.modified.set(true);
+    }
+
+    /// `Err` unless the key was opened for writing.
+    #[inline]
+    pub(super) fn check_writable(&self) -> Result<()> {
+        if self.writable {
+            Ok(())
+        } else {
+            Err(read_only())
         }
     }
 
@@ -76,16 +110,13 @@ impl<'c> Key<'c> {
 
     /// Deletes the key (whatever it holds); returns whether it existed.
     pub fn delete(&self) -> Result<bool> {
-        if !self.writable {
-            return Err(Error::new(
-                "key was opened read-only; use Context::open_key_writable",
-            ));
-        }
+        self.check_writable()?;
         if self.kind() == KeyKind::Empty {
             return Ok(false);
         }
         // SAFETY: an open writable key handle.
         unsafe { api!(RedisModule_DeleteKey)(self.raw()) };
+        self.mark_modified();
         Ok(true)
     }
 
@@ -99,10 +130,24 @@ impl<'c> Key<'c> {
     }
 }
 
+/// The error for a write through a key opened for reading.
+#[cold]
+fn read_only() -> Error {
+    Error::new("key was opened read-only; use Context::open_key_writable")
+}
+
 impl Drop for Key<'_> {
     #[inline]
     fn drop(&mut self) {
         if let Some(p) = self.ptr {
+            if self.modified.get() {
+                // SAFETY: the key's context is live (the key borrows it); the name is the key's
+                // own string, retained by Redis until the key is closed below.
+                unsafe {
+                    let name = api!(RedisModule_GetKeyNameFromModuleKey)(p.as_ptr());
+                    api!(RedisModule_SignalModifiedKey)(self.ctx, name.cast_mut());
+                }
+            }
             // SAFETY: an open key handle, closed exactly once.
             unsafe { api!(RedisModule_CloseKey)(p.as_ptr()) };
         }
@@ -170,11 +215,7 @@ impl Hash<'_, '_> {
     /// One `RedisModule_HashSet` call; returns how many existing fields it updated or deleted.
     #[inline]
     fn set_raw(&self, field: &RedisStr, value: *mut raw::RedisModuleString) -> Result<c_int> {
-        if !self.key.writable {
-            return Err(Error::new(
-                "key was opened read-only; use Context::open_key_writable",
-            ));
-        }
+        self.key.check_writable()?;
         // SAFETY: open writable key; live field/value strings (Redis copies or retains them);
         // NULL-terminated variadic list.
         let n = unsafe {
@@ -186,6 +227,10 @@ impl Hash<'_, '_> {
                 ptr::null_mut::<c_void>(),
             )
         };
+        // A set always writes; a delete only if the field existed.
+        if value != HASH_DELETE || n > 0 {
+            self.key.mark_modified();
+        }
         Ok(n)
     }
 }

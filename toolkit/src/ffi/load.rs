@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::os::raw::c_int;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// What [`module!`](crate::module!) knows about the module.
@@ -21,6 +22,10 @@ pub struct ModuleDef {
     /// should be switched to the server's allocator).
     pub redis_allocator: bool,
 }
+
+/// The full names (lower case) of every command this module registered, containers and
+/// `parent|sub` subcommands included: what `CLIENT LIST` shows as a client's `cmd=`.
+static REGISTERED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// A detached context used for logging from anywhere (also outside commands and threads).
 static LOG_CTX: AtomicPtr<raw::RedisModuleCtx> = AtomicPtr::new(std::ptr::null_mut());
@@ -158,6 +163,16 @@ unsafe fn load(ctx: *mut raw::RedisModuleCtx, module: &'static ModuleDef) -> Res
 
     // SAFETY: valid load context.
     let types = unsafe { register_types(ctx) }?;
+    // Keys opened for writing signal "modified" (WATCH, client tracking) only when the toolkit
+    // saw a write through them (see `Key`), not on every close. With data types, RDB/RESTORE
+    // read errors are reported to the loaders (RdbReader checks IsIOError) instead of
+    // aborting the server.
+    let mut options = raw::REDISMODULE_OPTION_NO_IMPLICIT_SIGNAL_MODIFIED;
+    if types > 0 {
+        options |= raw::REDISMODULE_OPTIONS_HANDLE_IO_ERRORS;
+    }
+    // SAFETY: valid load context.
+    unsafe { api!(RedisModule_SetModuleOptions)(ctx, options as c_int) };
     // SAFETY: valid load context.
     let count = unsafe { register_commands(ctx, &name) }?;
     // SAFETY: valid load context.
@@ -210,17 +225,6 @@ unsafe fn register_types(ctx: *mut raw::RedisModuleCtx) -> Result<usize, String>
         unsafe { (def.register)(ctx) }
             .map_err(|e| format!("{e} (declared at {})", def.location))?;
     }
-    if !seen.is_empty() {
-        // Report RDB/RESTORE read errors to the loaders (RdbReader checks IsIOError) instead of
-        // letting Redis abort.
-        // SAFETY: valid load context.
-        unsafe {
-            api!(RedisModule_SetModuleOptions)(
-                ctx,
-                raw::REDISMODULE_OPTIONS_HANDLE_IO_ERRORS as c_int,
-            )
-        };
-    }
     Ok(seen.len())
 }
 
@@ -229,13 +233,12 @@ unsafe fn register_types(ctx: *mut raw::RedisModuleCtx) -> Result<usize, String>
 unsafe fn register_commands(ctx: *mut raw::RedisModuleCtx, module: &str) -> Result<usize, String> {
     let mut seen: HashMap<String, &'static str> = HashMap::new();
     let mut containers: HashMap<String, *mut raw::RedisModuleCommand> = HashMap::new();
+    let mut registered = REGISTERED.lock().unwrap_or_else(|e| e.into_inner());
+    registered.clear();
     let mut acl_skipped = 0;
     let defs: Vec<_> = COMMANDS.iter().collect();
     for def in &defs {
-        let name = match def.name.strip_prefix("{module}") {
-            Some(rest) => format!("{module}{rest}"),
-            None => def.name.to_owned(),
-        };
+        let name = resolved_name(def.name, module);
         validate(def, &name).map_err(|e| format!("{e} (declared at {})", def.location))?;
         if let Some(first) = seen.insert(name.to_ascii_lowercase(), def.location) {
             return Err(format!(
@@ -316,22 +319,47 @@ unsafe fn register_commands(ctx: *mut raw::RedisModuleCtx, module: &str) -> Resu
                 "RedisModule_GetCommand did not find '{name}' right after creating it"
             ));
         }
+        registered.push(name.to_ascii_lowercase());
+        if let Some((parent, _)) = name.split_once('|') {
+            registered.push(parent.to_ascii_lowercase());
+        }
         // SAFETY: a command of this module.
         acl_skipped += usize::from(
             unsafe { super::info::set_command_info(cmd, &name, def) }
                 .map_err(|e| format!("command '{name}' (declared at {}): {e}", def.location))?,
         );
     }
-    if acl_skipped > 0 {
+    // SAFETY: reading a fn-pointer static set by Init.
+    if unsafe { raw::RedisModule_SetCommandACLCategories }.is_none() {
+        // Redis 7.0 cannot put module commands in ACL categories: `-@write` does not stop them.
         super::log(
-            LogLevel::Notice,
+            LogLevel::Warning,
             &format!(
-                "rmkit: ACL categories of {acl_skipped} commands not set: this server lacks \
-                 RedisModule_SetCommandACLCategories (Redis 7.2+)"
+                "rmkit: this server cannot put module commands in ACL categories (needs Redis \
+                 7.2+): rules such as '-@write' or '+@read' do not apply to module '{module}''s \
+                 {} commands ({acl_skipped} of them declare categories); restrict ACL users by \
+                 command name instead (e.g. '-{}')",
+                seen.len(),
+                defs.iter()
+                    .find(|d| d.flags.split_ascii_whitespace().any(|f| f == "write"))
+                    .or(defs.first())
+                    .map_or("<command>".to_owned(), |d| resolved_name(d.name, module)
+                        .split('|')
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned())
             ),
         );
     }
     Ok(seen.len())
+}
+
+/// A declared command name with a leading `{module}` replaced by the module's name.
+fn resolved_name(declared: &str, module: &str) -> String {
+    match declared.strip_prefix("{module}") {
+        Some(rest) => format!("{module}{rest}"),
+        None => declared.to_owned(),
+    }
 }
 
 /// The container command `parent`, created (without a body) the first time a subcommand needs it.
@@ -409,9 +437,36 @@ fn free_log_ctx(ctx: *mut raw::RedisModuleCtx) {
 
 /// The body of `RedisModule_OnUnload`.
 ///
+/// Refuses the unload (the module stays loaded, nothing is torn down) while a client could
+/// still reach one of this module's commands after it is gone: Redis 7.0 keeps pointers to a
+/// module's command structs in clients that queued them in `MULTI` (their `EXEC` then calls
+/// freed code: a crash) and in every client whose last command was one of them (`CLIENT LIST`
+/// then reads freed memory). See [`unload_blocker`].
+///
 /// # Safety
 /// Called only by Redis, on `MODULE UNLOAD`.
-pub unsafe fn on_unload(_ctx: *mut raw::RedisModuleCtx) -> c_int {
+pub unsafe fn on_unload(ctx: *mut raw::RedisModuleCtx) -> c_int {
+    // SAFETY: the unload context Redis passed, valid for this call.
+    let ctx = unsafe { super::Context::from_raw(ctx) };
+    match catch_unwind(AssertUnwindSafe(|| unload_blocker(&ctx))) {
+        Ok(None) => {}
+        Ok(Some(why)) => {
+            super::log(
+                LogLevel::Warning,
+                &format!("rmkit: MODULE UNLOAD refused: {why}"),
+            );
+            return ERR;
+        }
+        Err(payload) => {
+            let msg = panic_message(&*payload).to_owned();
+            std::mem::forget(payload);
+            super::log(
+                LogLevel::Warning,
+                &format!("rmkit: MODULE UNLOAD refused: checking the clients panicked: {msg}"),
+            );
+            return ERR;
+        }
+    }
     for hook in crate::lifecycle::ON_UNLOAD.iter() {
         if let Err(payload) = catch_unwind(hook) {
             super::log(
@@ -428,6 +483,108 @@ pub unsafe fn on_unload(_ctx: *mut raw::RedisModuleCtx) -> c_int {
         let _ = std::panic::take_hook();
         free_log_ctx(LOG_CTX.swap(std::ptr::null_mut(), Ordering::AcqRel));
         super::config::free_returned_strings();
+        // Statics do not outlive the image, but what they hold would stay counted in
+        // used_memory forever.
+        *REGISTERED.lock().unwrap_or_else(|e| e.into_inner()) = Vec::new();
     });
     OK
+}
+
+/// Why unloading now would leave a client pointing at this module's freed commands, or `None`:
+/// a client inside `MULTI` with queued commands (`CLIENT LIST` cannot tell which commands, so
+/// any queue counts), or a client whose last command (`cmd=`) is one of this module's.
+fn unload_blocker(ctx: &super::Context) -> Option<String> {
+    let list = match ctx.call("CLIENT", &[b"LIST"]) {
+        Ok(reply) => reply,
+        Err(e) => {
+            return Some(format!(
+                "CLIENT LIST failed ({e}), so the clients cannot be checked"
+            ));
+        }
+    };
+    let Some(text) = list.as_bytes() else {
+        return Some("CLIENT LIST did not reply with text".into());
+    };
+    let ours = REGISTERED.lock().unwrap_or_else(|e| e.into_inner());
+    clients_blocking_unload(&String::from_utf8_lossy(text), &ours)
+}
+
+/// The decision of [`unload_blocker`] on the text of `CLIENT LIST` (a pure function, tested).
+pub(crate) fn clients_blocking_unload(client_list: &str, ours: &[String]) -> Option<String> {
+    for line in client_list.lines() {
+        let field = |name: &str| {
+            line.split(' ')
+                .find_map(|kv| kv.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+        };
+        let who = format!(
+            "client id={} addr={}",
+            field("id").unwrap_or("?"),
+            field("addr").unwrap_or("?")
+        );
+        if let Some(queued) = field("multi").and_then(|m| m.parse::<i64>().ok())
+            && queued > 0
+        {
+            return Some(format!(
+                "{who} has {queued} commands queued in MULTI; EXEC after the unload would call \
+                 this module's freed commands (a Redis bug): EXEC or DISCARD them (or disconnect \
+                 the client), then unload again"
+            ));
+        }
+        if let Some(cmd) = field("cmd")
+            && ours.iter().any(|o| o.eq_ignore_ascii_case(cmd))
+        {
+            return Some(format!(
+                "{who} last ran '{cmd}' and Redis keeps pointing at that command after an \
+                 unload (CLIENT LIST would read freed memory): unload again once that client \
+                 has run another command or disconnected"
+            ));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clients_blocking_unload;
+
+    const LIST: &str = "id=5 addr=127.0.0.1:1 laddr=x fd=8 name= age=0 idle=0 flags=N db=0 \
+        multi=-1 cmd=hset user=default\n\
+        id=6 addr=127.0.0.1:2 laddr=x fd=9 name= flags=N db=0 multi=-1 cmd=module|unload user=default\n";
+
+    fn ours() -> Vec<String> {
+        ["hgetset", "json.debug", "json.debug|memory"]
+            .map(String::from)
+            .to_vec()
+    }
+
+    #[test]
+    fn idle_clients_of_other_commands_do_not_block_an_unload() {
+        assert_eq!(clients_blocking_unload(LIST, &ours()), None);
+        assert_eq!(clients_blocking_unload("", &ours()), None);
+    }
+
+    #[test]
+    fn a_queued_transaction_blocks_an_unload() {
+        let list = LIST.replace(
+            "id=5 addr=127.0.0.1:1 laddr=x fd=8 name= age=0 idle=0 flags=N db=0 multi=-1",
+            "id=5 addr=127.0.0.1:1 flags=x multi=2",
+        );
+        let why = clients_blocking_unload(&list, &ours()).unwrap();
+        assert!(
+            why.starts_with("client id=5 addr=127.0.0.1:1 has 2 commands queued in MULTI"),
+            "{why}"
+        );
+        // MULTI without queued commands yet is harmless.
+        let list = LIST.replace("multi=-1 cmd=hset", "multi=0 cmd=multi");
+        assert_eq!(clients_blocking_unload(&list, &ours()), None);
+    }
+
+    #[test]
+    fn a_client_whose_last_command_is_ours_blocks_an_unload() {
+        for cmd in ["hgetset", "HGETSET", "json.debug|memory"] {
+            let list = LIST.replace("cmd=hset", &format!("cmd={cmd}"));
+            let why = clients_blocking_unload(&list, &ours()).unwrap();
+            assert!(why.contains(&format!("last ran '{cmd}'")), "{why}");
+        }
+    }
 }
