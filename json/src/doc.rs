@@ -9,10 +9,14 @@
 //! ```text
 //! value   = NULL | FALSE | TRUE
 //!         | I8 i8 | I16 i16 | I32 i32 | I64 i64 | U64 u64 | F64 f64     (little endian)
+//!         | DEC8 i8 e | DEC16 i16 e | DEC32 i32 e | NEGZERO            (a float: mantissa x 10^e)
 //!         | STR8 u8-len bytes | STR32 u32-len bytes                      (UTF-8)
 //!         | ARR8 u8-body-len u8-count value*  | ARR32 u32-body-len u32-count value*
 //!         | OBJ8 u8-body-len u8-count (string value)* | OBJ32 u32-body-len u32-count (string value)*
 //! ```
+//! A float is stored as the shortest decimal that reads back as it (`0.5` is `5e-1`: 3 bytes,
+//! not 9) when the mantissa fits 32 bits and `|e| <= 22` — then one IEEE multiplication or
+//! division rebuilds it exactly — and as its 8 bytes otherwise; `-0.0` has a tag of its own.
 //! Object members keep the order of the JSON text; a repeated member name keeps its first
 //! position and its last value (what JavaScript's `JSON.parse` does).
 //!
@@ -48,6 +52,10 @@ const ARR8: u8 = 11;
 const ARR32: u8 = 12;
 const OBJ8: u8 = 13;
 const OBJ32: u8 = 14;
+const DEC8: u8 = 15;
+const DEC16: u8 = 16;
+const DEC32: u8 = 17;
+const NEGZERO: u8 = 18;
 
 /// Bytes of a long container header: tag, u32 body length, u32 count.
 const LONG: usize = 9;
@@ -262,7 +270,7 @@ impl<'a> Node<'a> {
             NULL => Kind::Null,
             FALSE | TRUE => Kind::Bool,
             I8 | I16 | I32 | I64 | U64 => Kind::Integer,
-            F64 => Kind::Number,
+            F64 | DEC8 | DEC16 | DEC32 | NEGZERO => Kind::Number,
             STR8 | STR32 => Kind::String,
             ARR8 | ARR32 => Kind::Array,
             _ => Kind::Object,
@@ -304,6 +312,10 @@ impl<'a> Node<'a> {
             I16 => self.at + 3,
             I32 => self.at + 5,
             I64 | U64 | F64 => self.at + 9,
+            NEGZERO => self.at + 1,
+            DEC8 => self.at + 3,
+            DEC16 => self.at + 4,
+            DEC32 => self.at + 6,
             _ => match (self.string(), self.container()) {
                 (Some((start, len)), _) | (_, Some((start, len, _))) => start + len,
                 (None, None) => unreachable!("unknown tag {}", self.tag()),
@@ -342,8 +354,10 @@ impl<'a> Node<'a> {
             I32 => i32::from_le_bytes(self.bytes_at(at)).into(),
             I64 => i64::from_le_bytes(self.bytes_at(at)).into(),
             U64 => u64::from_le_bytes(self.bytes_at(at)).into(),
-            F64 => serde_json::Number::from_f64(f64::from_le_bytes(self.bytes_at(at)))
-                .expect("the parser stores only finite numbers"),
+            F64 | DEC8 | DEC16 | DEC32 | NEGZERO => {
+                serde_json::Number::from_f64(float_at(self.buf, self.at))
+                    .expect("the parser stores only finite numbers")
+            }
             _ => return None,
         })
     }
@@ -654,9 +668,9 @@ fn write_value<S: Sink>(buf: &[u8], at: usize, out: &mut S) -> usize {
         U64 => f
             .write_u64(out, u64::from_le_bytes(fixed(buf, at + 1)))
             .map(|()| at + 9),
-        F64 => f
-            .write_f64(out, f64::from_le_bytes(fixed(buf, at + 1)))
-            .map(|()| at + 9),
+        F64 | DEC8 | DEC16 | DEC32 | NEGZERO => {
+            f.write_f64(out, float_at(buf, at)).map(|()| node.end())
+        }
         STR8 | STR32 => {
             let (start, len) = node.string().expect("a string tag");
             write_str(out, &buf[start..start + len]);
@@ -765,9 +779,118 @@ fn put_u64(out: &mut Vec<u8>, v: u64) {
     }
 }
 
+/// Powers of ten exactly representable as `f64` (10^0 ..= 10^22).
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// The float stored at `at` (any float tag).
+#[inline]
+fn float_at(buf: &[u8], at: usize) -> f64 {
+    let (m, e) = match buf[at] {
+        F64 => return f64::from_le_bytes(fixed(buf, at + 1)),
+        NEGZERO => return -0.0,
+        DEC8 => (f64::from(buf[at + 1] as i8), buf[at + 2] as i8),
+        DEC16 => (
+            f64::from(i16::from_le_bytes(fixed(buf, at + 1))),
+            buf[at + 3] as i8,
+        ),
+        _ => (
+            f64::from(i32::from_le_bytes(fixed(buf, at + 1))),
+            buf[at + 5] as i8,
+        ),
+    };
+    // Both operands are exact and IEEE rounds the one operation correctly, so this is the
+    // float nearest to m x 10^e: the one the decimal was the shortest spelling of.
+    let p = POW10[usize::from(e.unsigned_abs())];
+    if e >= 0 { m * p } else { m / p }
+}
+
+/// The shortest decimal `(mantissa, exponent)` that reads back as `v` (ryu's digits, trailing
+/// zeros moved into the exponent), if it is small enough for the decimal tags.
+fn shortest_decimal(v: f64) -> Option<(i32, i8)> {
+    let mut buf = ryu::Buffer::new();
+    let text = buf.format_finite(v).as_bytes();
+    let (neg, text) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    let (digits, exp) = match text.iter().position(|&b| b == b'e') {
+        Some(i) => (
+            &text[..i],
+            std::str::from_utf8(&text[i + 1..])
+                .ok()?
+                .parse::<i32>()
+                .ok()?,
+        ),
+        None => (text, 0),
+    };
+    let mut m: i64 = 0;
+    let mut e = exp;
+    let mut after_point = false;
+    for &d in digits {
+        match d {
+            b'.' => after_point = true,
+            b'0'..=b'9' => {
+                m = m.checked_mul(10)?.checked_add(i64::from(d - b'0'))?;
+                if after_point {
+                    e -= 1;
+                }
+                if m > i64::from(i32::MAX) * 10 {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+    while m != 0 && m % 10 == 0 {
+        m /= 10;
+        e += 1;
+    }
+    let m = i32::try_from(if neg { -m } else { m }).ok()?;
+    if !(-22..=22).contains(&e) || (m == 0 && neg) {
+        return None;
+    }
+    Some((m, e as i8))
+}
+
 fn put_f64(out: &mut Vec<u8>, v: f64) {
-    out.push(F64);
-    out.extend_from_slice(&v.to_le_bytes());
+    if v == 0.0 && v.is_sign_negative() {
+        out.push(NEGZERO);
+        return;
+    }
+    match shortest_decimal(v) {
+        Some((m, e)) if float_matches(m, e, v) => {
+            if let Ok(m) = i8::try_from(m) {
+                out.extend_from_slice(&[DEC8, m as u8, e as u8]);
+            } else if let Ok(m) = i16::try_from(m) {
+                out.push(DEC16);
+                out.extend_from_slice(&m.to_le_bytes());
+                out.push(e as u8);
+            } else {
+                out.push(DEC32);
+                out.extend_from_slice(&m.to_le_bytes());
+                out.push(e as u8);
+            }
+        }
+        _ => {
+            out.push(F64);
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+}
+
+/// Whether the decimal tags rebuild `v` bit for bit (always, by the argument in [`float_at`];
+/// checked anyway, so a stored float can never change).
+fn float_matches(m: i32, e: i8, v: f64) -> bool {
+    let p = POW10[usize::from(e.unsigned_abs())];
+    let back = if e >= 0 {
+        f64::from(m) * p
+    } else {
+        f64::from(m) / p
+    };
+    back.to_bits() == v.to_bits()
 }
 
 fn put_number(out: &mut Vec<u8>, n: &serde_json::Number) {
@@ -1089,6 +1212,49 @@ mod tests {
         let name = r.get("b").unwrap().offset() + 3;
         for at in [0, d + 2, name] {
             assert_eq!(doc.edit(&[(at, Edit::Remove)]), doc, "offset {at}");
+        }
+    }
+
+    #[test]
+    fn floats_are_stored_as_short_decimals_and_read_back_bit_for_bit() {
+        for (text, bytes) in [
+            ("0.5", 3),
+            ("-0.0", 1),
+            ("0.1", 3),
+            ("3.14159", 6),
+            ("-2.5e-7", 3),
+            ("1e22", 3),
+            ("1e23", 9),
+            ("123456789.123", 9),
+            ("1.7976931348623157e308", 9),
+            ("5e-324", 9),
+            ("100.0", 3),
+            ("-32768.5", 6),
+        ] {
+            let doc = Doc::parse(text.as_bytes()).unwrap();
+            assert_eq!(doc.bytes().len(), bytes, "{text}");
+            let v: f64 = text.parse().unwrap();
+            let n = doc.root().as_number().unwrap();
+            assert_eq!(n.as_f64().unwrap().to_bits(), v.to_bits(), "{text}");
+            assert_eq!(doc.to_json(), serde_json::to_vec(&n).unwrap(), "{text}");
+            assert_eq!(doc.root().kind(), Kind::Number);
+        }
+        let halves = Doc::parse(b"[0.5,0.5,0.5,0.5]").unwrap();
+        assert!(halves.bytes().len() < 17, "{}", halves.bytes().len());
+        // Every float from many random bit patterns survives.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            for v in [f64::from_bits(x), (x % 100_000) as f64 / 1000.0] {
+                if !v.is_finite() {
+                    continue;
+                }
+                let mut out = Vec::new();
+                put_f64(&mut out, v);
+                assert_eq!(float_at(&out, 0).to_bits(), v.to_bits(), "{v:e}");
+            }
         }
     }
 

@@ -190,13 +190,13 @@ rmkit::command! {
         args.done()?;
         let key = ctx.open_key_writable(name);
         let exists = key.value::<Json>()?.is_some();
-        // Invalid JSON is an error whatever NX/XX would have decided.
-        let doc = parse(text)?;
+        // Invalid JSON is an error whatever NX/XX would have decided. Parsed (and measured)
+        // first, stored only if the condition holds.
+        let doc = rmkit::datatype::Measured::build(|| parse(text).map(Json))?;
         if matches!((cond, exists), (Some(Cond::Nx), true) | (Some(Cond::Xx), false)) {
             return Ok(Reply::Null);
         }
-        // Stored through `set_value` so its bytes are measured (the parsed document moves in).
-        key.set_value(|| Ok(Json(doc)))?;
+        key.set_measured(doc)?;
         ctx.notify_keyspace_event(Notify::Module, "json.set", name);
         ctx.replicate_verbatim();
         Ok(Reply::Ok)

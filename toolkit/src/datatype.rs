@@ -9,6 +9,7 @@
 //! latter), at the allocator's usable size: measured, never guessed, right after edits, and
 //! what `DEL` gives back.
 
+pub use crate::ffi::Measured;
 use crate::ffi::{AofWriter, Digest, RdbReader, RdbWriter, TypeHandle};
 use crate::{Error, RedisStr};
 

@@ -500,6 +500,36 @@ impl<'a> RdbReader<'a> {
     }
 }
 
+/// A value of a data type together with the exact server bytes it holds, measured while it
+/// was built: what [`Key::set_measured`] stores. Build it with [`Measured::build`]; the value
+/// is readable meanwhile ([`Measured::get`]).
+///
+/// ```
+/// # #[derive(Debug)] struct Doc(Vec<u8>);
+/// use rmkit::datatype::Measured;
+/// let m = Measured::build(|| Ok(Doc(vec![0u8; 100])))?;
+/// assert_eq!(m.get().0.len(), 100);
+/// # Ok::<(), rmkit::Error>(())
+/// ```
+pub struct Measured<T>(Box<Stored<T>>);
+
+impl<T> Measured<T> {
+    /// Runs `build`, counting every byte it allocates (and the box that will hold the value).
+    pub fn build(build: impl FnOnce() -> Result<T>) -> Result<Self> {
+        Stored::build(build).map(Measured)
+    }
+
+    /// The value.
+    pub fn get(&self) -> &T {
+        &self.0.value
+    }
+
+    /// The server bytes it holds.
+    pub fn bytes(&self) -> usize {
+        self.0.bytes
+    }
+}
+
 /// Emits the commands of an AOF rewrite.
 pub struct AofWriter<'a> {
     io: *mut raw::RedisModuleIO,
@@ -586,8 +616,15 @@ impl Key<'_> {
     /// If `build` fails the key is untouched. The key must be opened writable.
     pub fn set_value<T: Registered>(&self, build: impl FnOnce() -> Result<T>) -> Result<()> {
         self.check_writable()?;
-        let stored = Stored::build(build)?;
-        let p = Box::into_raw(stored);
+        self.set_measured(Measured::build(build)?)
+    }
+
+    /// Stores a value built (and measured) earlier with [`Measured::build`], replacing what
+    /// the key held: for commands that must build the value before they can decide whether to
+    /// store it (parse first, then look at NX/XX).
+    pub fn set_measured<T: Registered>(&self, value: Measured<T>) -> Result<()> {
+        self.check_writable()?;
+        let p = Box::into_raw(value.0);
         // SAFETY: open writable key; the type handle was created at load; Redis takes
         // ownership of `p` (and frees the old value through our free callback).
         let r = unsafe {

@@ -21,7 +21,7 @@ mod timer;
 pub use blocked::{Locked, ThreadContext};
 pub use call::{CallOptions, CallReply};
 pub use context::{Context, LogLevel, Notify};
-pub use datatype::{AofWriter, Digest, RdbReader, RdbWriter, TypeHandle, register_type};
+pub use datatype::{AofWriter, Digest, Measured, RdbReader, RdbWriter, TypeHandle, register_type};
 pub use key::{Hash, Key, KeyKind};
 pub use load::{ModuleDef, log, on_load, on_unload};
 pub use string::{RedisStr, RedisString};
