@@ -3,9 +3,9 @@
 //! This file depends on `rmkit` and `std` only, so `tests/replay_hashex.rs` can include it by
 //! path in a binary that links `hashex` (not `rmkit_json`) and check hashex's commands too.
 
+use rmkit::__private::{CommandDef, validate};
 use rmkit::Error;
-use rmkit::args::{Args, Keyword, parse_f64, parse_i64, parse_u64};
-use rmkit::command::{CommandDef, arity_ok, validate};
+use rmkit::command::{Args, Keyword, arity_ok, parse_f64, parse_i64, parse_u64};
 
 /// Inputs longer than this are ignored (64 KiB: Redis's argv is unbounded, the parsers are not
 /// the part that scales).
@@ -18,14 +18,14 @@ const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
 /// linker's `__start_`/`__stop_` section symbols, extern statics Miri does not support, so
 /// there only the argument-parsing and arity properties run.
 #[cfg(not(miri))]
-pub fn commands() -> &'static [CommandDef] {
-    &rmkit::command::COMMANDS
+pub fn commands() -> Vec<&'static CommandDef> {
+    rmkit::__private::all_commands()
 }
 
 /// See the non-Miri version.
 #[cfg(miri)]
-pub fn commands() -> &'static [CommandDef] {
-    &[]
+pub fn commands() -> Vec<&'static CommandDef> {
+    Vec::new()
 }
 
 /// The registered data types' names (empty under Miri, like [`commands`]).
@@ -84,7 +84,10 @@ fn checked_registry() -> &'static [(&'static CommandDef, String)] {
     static REGISTRY: std::sync::OnceLock<Vec<(&'static CommandDef, String)>> =
         std::sync::OnceLock::new();
     REGISTRY.get_or_init(|| {
-        let registry: Vec<_> = commands().iter().map(|d| (d, registered_name(d))).collect();
+        let registry: Vec<_> = commands()
+            .into_iter()
+            .map(|d| (d, registered_name(d)))
+            .collect();
         for (def, name) in &registry {
             if let Err(e) = validate(def, name) {
                 panic!("declared command '{name}' fails validation: {e}");
@@ -177,7 +180,7 @@ rmkit::keywords! {
     enum Word { Nx = "NX", Xx = "XX", Pretty = "PRETTY" }
 }
 
-/// Walks `argv` with `rmkit::args::Args`, choosing each step from the argument and the step
+/// Walks `argv` with `rmkit::command::Args`, choosing each step from the argument and the step
 /// count, and checks every answer against the plain parsers: what is consumed when, that
 /// `len`/`is_empty`/`done` agree with the position, and Redis's error texts (the arity error
 /// names the command lower-cased; keywords fail with `ERR syntax error`).
@@ -272,20 +275,19 @@ fn answers(name: &str, argv: &[&[u8]]) -> bool {
 /// command whose key spec does not fit its arity, and returns no keys for a module command
 /// (so cluster routing and ACL key checks would silently see none).
 fn check_keys_fit(def: &CommandDef, argc: usize, name: &str) {
-    if def.first_key == 0 {
+    let (first_key, last_key, key_step) = def.legacy_keys();
+    if first_key == 0 {
         return;
     }
-    let (first, argc) = (i64::from(def.first_key), argc as i64);
-    let last = match i64::from(def.last_key) {
+    let (first, argc) = (i64::from(first_key), argc as i64);
+    let last = match i64::from(last_key) {
         l if l < 0 => argc + l,
         l => l,
     };
     assert!(
         first < argc && first <= last && last < argc,
-        "'{name}' accepts {argc} arguments but its keys ({}, {}, {}) do not fit",
-        def.first_key,
-        def.last_key,
-        def.key_step
+        "'{name}' accepts {argc} arguments but its keys ({first_key}, {last_key}, {key_step}) \
+         do not fit"
     );
 }
 

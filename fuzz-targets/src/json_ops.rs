@@ -14,7 +14,7 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use rmkit::datatype::DataType;
-use rmkit::ffi::{RdbReader, RdbWriter};
+use rmkit::datatype::{RdbReader, RdbWriter};
 use rmkit_json::doc::{Doc, Kind, Node};
 use rmkit_json::ops::{self, Effect};
 use rmkit_json::{Json, path};

@@ -15,7 +15,7 @@
 //! | [`json_path`] | path, JSON, [separated](#input-formats) | `select` agrees with a reference implementation on a plain tree; matches are distinct and in document order; `delete` removes exactly the selected values |
 //! | [`json_template`] | template, JSON, [separated](#input-formats) | `render` never panics; brace-free text renders to itself; escaped text renders to the original; `{path}` renders what `select` finds |
 //! | [`json_ops()`] | commands ([`arbitrary`]) | a stateful differential test: `JSON.SET`, `JSON.DEL`, `JSON.NUMINCRBY` (through `rmkit_json::ops`, what the commands run) and RDB save/load applied to the store and to a plain reference tree; after every step the content, the reply, and whether the key was written at all agree |
-//! | [`rdb_load()`] | a saved json value, [framed](rmkit::ffi::RdbWriter#byte-framing) | `Json`'s `rdb_load` through `RdbReader::from_bytes` returns `Ok` or `Err`, never panics or over-allocates; what loads saves and loads back equal, saves identically again, and does not load without its last byte |
+//! | [`rdb_load()`] | a saved json value, [framed](rmkit::datatype::RdbWriter#byte-framing) | `Json`'s `rdb_load` through `RdbReader::from_bytes` returns `Ok` or `Err`, never panics or over-allocates; what loads saves and loads back equal, saves identically again, and does not load without its last byte |
 //! | [`alloc`] | operations ([`arbitrary`]) | `RedisAllocator` over a fake server allocator: alignment, zeroing, contents kept by realloc, no overlap, counters exact and back to where they started |
 //!
 //! # Input formats
@@ -27,7 +27,7 @@
 //! - `json_path`, `json_template`: the rest up to the first separator is the path (template),
 //!   everything after it the JSON document: `|$.a[0]|{"a":[1]}`.
 //!
-//! `rdb_load` reads the byte framing of [`RdbWriter::to_buffer`](rmkit::ffi::RdbWriter::to_buffer):
+//! `rdb_load` reads the byte framing of [`RdbWriter::to_buffer`](rmkit::datatype::RdbWriter::to_buffer):
 //! a JSON document is the byte `05`, its length as 8 bytes little endian, then the text.
 //!
 //! `alloc` decodes its operations with [`arbitrary`] (see [`alloc()`]).
@@ -40,7 +40,7 @@
 //! A module crate (`rmkit::module!`) defines the `#[global_allocator]` and
 //! `RedisModule_OnLoad`, so two module crates cannot be linked into one binary (rustc: "the
 //! `#[global_allocator]` in hashex conflicts with global allocator in: rmkit_json"). This crate
-//! needs `rmkit_json`'s parsers, so `rmkit::COMMANDS` here holds the json module's commands and
+//! needs `rmkit_json`'s parsers, so `rmkit::__private::COMMANDS` here holds the json module's commands and
 //! the toolkit's `{module}.memory`. `tests/replay_hashex.rs` links `hashex` instead (and
 //! includes `src/args.rs` by path, without this crate) to check hashex's commands against the
 //! same corpus.

@@ -1,7 +1,7 @@
 //! The `numbers` target: `parse_i64`/`parse_u64` against Rust's own integer parsing, and
 //! `parse_f64` against Redis's `string2d` (C's `strtod` plus Redis's checks).
 
-use rmkit::args::{parse_f64, parse_i64, parse_u64};
+use rmkit::command::{parse_f64, parse_i64, parse_u64};
 
 /// Longer inputs are cut: nothing beyond 21 bytes can be an integer, and the mutator should
 /// spend its time on short strings.

@@ -1,7 +1,7 @@
 //! The `rdb_load` target: the json data type's RDB loader on arbitrary bytes.
 
 use rmkit::datatype::DataType;
-use rmkit::ffi::{RdbReader, RdbWriter};
+use rmkit::datatype::{RdbReader, RdbWriter};
 use rmkit_json::Json;
 
 /// Inputs longer than this are ignored (loading is linear in the input; this keeps it fast).

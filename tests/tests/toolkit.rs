@@ -115,10 +115,22 @@ fn a_duplicate_command_name_fails_the_load_with_a_clear_log_line() {
         .unwrap_err();
     assert!(err_text(e).contains("Error loading the extension"));
     let log = server.log();
+    // Names compare case-insensitively; the line names both declarations (in link order).
+    let line = log
+        .lines()
+        .find(|l| l.contains("rmkit: module 'dupe' not loaded: command '"))
+        .unwrap_or_else(|| panic!("no load error line in\n{log}"));
     assert!(
-        log.contains("rmkit: module 'dupe' not loaded: command 'DUPE.cmd' is declared twice"),
-        "{log}"
+        line.to_ascii_lowercase()
+            .contains("'dupe.cmd' is declared twice: at "),
+        "{line}"
     );
+    for at in [
+        "tests/fixtures/dupe/src/lib.rs:7",
+        "tests/fixtures/dupe/src/lib.rs:13",
+    ] {
+        assert!(line.contains(at), "{line}");
+    }
     let modules: Vec<Value> = redis::cmd("MODULE").arg("LIST").query(&mut con).unwrap();
     assert!(modules.is_empty());
 }
@@ -181,4 +193,110 @@ fn integer_arguments_follow_redis_rules_and_wording() {
     }
     let ok: i64 = redis::cmd("memtest.grow").arg("0").query(&mut con).unwrap();
     assert!(ok >= 0);
+}
+
+/// `Error::new` is an `ERR` whatever the message says: the first word of the message is not
+/// taken as an error code (it would be counted in `errorstat_<WORD>`).
+#[test]
+fn error_codes_are_explicit() {
+    let server = Server::builder().module("memtest-rmkit").start();
+    let mut c = server.client();
+    // Errors counted so far (the client library's own handshake may have caused some).
+    let errs = |c: &mut redis::Connection| -> (i64, String) {
+        let stats: String = redis::cmd("INFO").arg("errorstats").query(c).unwrap();
+        let n = stats
+            .lines()
+            .find_map(|l| l.strip_prefix("errorstat_ERR:count="))
+            .map_or(0, |n| n.trim().parse().unwrap());
+        (n, stats)
+    };
+    let (before, _) = errs(&mut c);
+    let e = redis::cmd("memtest.fail")
+        .arg("TTL must be positive")
+        .query::<Value>(&mut c)
+        .unwrap_err();
+    assert_eq!(err_text(e), "ERR TTL must be positive");
+    let (after, stats) = errs(&mut c);
+    assert_eq!(after, before + 1, "{stats}");
+    assert!(!stats.contains("errorstat_TTL"), "{stats}");
+}
+
+/// A panic message with line breaks stays one line of the server log.
+#[test]
+fn a_multi_line_panic_message_is_one_log_line() {
+    let server = Server::builder().module("memtest-rmkit").start();
+    let mut c = server.client();
+    let e = redis::cmd("memtest.panic")
+        .arg("first line\nsecond line")
+        .query::<Value>(&mut c)
+        .unwrap_err();
+    assert_eq!(
+        err_text(e),
+        "ERR command 'memtest.panic' panicked: first line second line (see the server log)"
+    );
+    let log = server.log();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("second line")).collect();
+    assert!(!lines.is_empty(), "{log}");
+    for line in lines {
+        assert!(
+            line.contains("first line"),
+            "split log line: {line:?}\n{log}"
+        );
+    }
+}
+
+/// `getkeys-api`: key-position requests are answered by the declared function and the body
+/// never runs for them (on Redis 7.0 a body run in that mode crashes the server in
+/// RM_OpenKey): COMMAND GETKEYS, and ACL key patterns, which ask for the keys of every call.
+#[test]
+fn key_position_requests_are_answered_without_running_the_command() {
+    let server = Server::builder().module("memtest-rmkit").start();
+    let mut c = server.client();
+    let keys: Vec<String> = redis::cmd("COMMAND")
+        .arg("GETKEYS")
+        .arg("memtest.keys")
+        .arg(2)
+        .arg("a")
+        .arg("b")
+        .arg("v")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(keys, ["a", "b"]);
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg("a")
+        .arg("b")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(exists, 0, "GETKEYS must not run the command");
+    // A user restricted to keys app:*.
+    let _: String = redis::cmd("ACL")
+        .arg(&["SETUSER", "app", "on", ">pw", "~app:*", "+@all"])
+        .query(&mut c)
+        .unwrap();
+    let mut u = server.client();
+    let _: () = redis::cmd("AUTH")
+        .arg("app")
+        .arg("pw")
+        .query(&mut u)
+        .unwrap();
+    let n: i64 = redis::cmd("memtest.keys")
+        .arg(2)
+        .arg("app:1")
+        .arg("app:2")
+        .arg("v")
+        .query(&mut u)
+        .unwrap();
+    assert_eq!(n, 2);
+    let e = redis::cmd("memtest.keys")
+        .arg(2)
+        .arg("app:1")
+        .arg("other")
+        .arg("v")
+        .query::<Value>(&mut u)
+        .unwrap_err();
+    assert!(err_text(e).starts_with("NOPERM"), "refused by key pattern");
+    let other: i64 = redis::cmd("EXISTS").arg("other").query(&mut c).unwrap();
+    assert_eq!(other, 0);
+    let pong: String = redis::cmd("PING").query(&mut c).unwrap();
+    assert_eq!(pong, "PONG", "the server lives");
 }

@@ -7,154 +7,173 @@
 //!
 //! rmkit::module! { name: "greet", version: 1 }
 //!
-//! rmkit::command! {
-//!     /// Store a greeting for a user in a hash and return the previous one.
-//!     name: "greet.set", flags: "write fast deny-oom", arity: 3, keys: (1, 1, 1),
-//!     fn greet_set(ctx, args) {
-//!         let key = ctx.open_key_writable(&args[1]);
-//!         let hash = key.hash()?;                       // WRONGTYPE if not a hash
-//!         let field = RedisString::new(b"greeting");
-//!         let old = hash.get(&field);
-//!         hash.set(&field, &args[2])?;
-//!         ctx.replicate_verbatim();
-//!         Ok(old.into())                                // nil when there was none
-//!     }
+//! /// Store a greeting for a user in a hash and return the previous one.
+//! #[rmkit::command(name = "greet.set", flags = "write fast deny-oom", acl = "write hash")]
+//! fn greet_set(ctx: &Context, key: WriteKey, greeting: &RedisStr) -> Result<Reply> {
+//!     let hash = key.hash()?;                        // WRONGTYPE if not a hash
+//!     let field = RedisString::new(b"greeting");
+//!     let old = hash.get(&field);
+//!     hash.set(&field, greeting)?;
+//!     ctx.replicate_verbatim();
+//!     Ok(old.into())                                 // nil when there was none
 //! }
 //! # fn main() {}
 //! ```
 //!
-//! - [`module!`] emits `RedisModule_OnLoad`/`OnUnload` and makes
-//!   [`RedisAllocator`](alloc::RedisAllocator) the global allocator: every Rust allocation of the
-//!   module goes through `RedisModule_Alloc`, so `maxmemory`, eviction and `INFO memory` see it.
-//! - [`command!`] declares a command in any crate linked into the module (collected with
-//!   `linkme`; no table, no limit). Arity is checked before the body runs, errors use Redis's
-//!   wording, and a panic becomes an `ERR` reply plus a server log line — never a crash.
-//! - Every module also gets `<module>.memory` and an `INFO <module>_alloc` section with the
-//!   allocator's counters.
-//! - The `log` crate writes to the server log (`log::info!` → `notice`, and so on).
+//! The one declaration gives Redis everything: arity (3), key positions and the key spec
+//! (`RW access update`, from `WriteKey`), flags, ACL categories, the `COMMAND DOCS` arguments
+//! (`key`, `greeting`) and the summary (the doc comment). The body is an ordinary function.
+//!
+//! # Map
+//!
+//! | module | what is in it |
+//! |---|---|
+//! | [`module!`](crate::module!), [`module`](mod@module) | declaring the module; lifecycle hooks ([`on_unload!`](crate::on_unload!)) |
+//! | [`command`](mod@command) ([`#[command]`](macro@command)) | declaring commands; parameter types; the pure argument parser |
+//! | [`Reply`], [`Error`], [`error`] | what a command answers |
+//! | [`Context`] | what every callback gets: keys, replication, notifications, calls, threads |
+//! | [`key`] | open keys: type, delete, hashes, module values |
+//! | [`datatype`] | module data types: the trait, registration, RDB/AOF/digest I/O |
+//! | [`call`] | calling Redis commands from the module |
+//! | [`thread`] | blocked clients on worker threads, the server lock, timers |
+//! | [`server`] | configs, keyspace and server events, `INFO` |
+//! | [`log`](mod@log) | the server log, and the `log` crate backend |
+//! | [`alloc`] | the allocator: counters, [`measure`](alloc::measure) |
+//!
+//! Every module also gets `<module>.memory` and an `INFO <module>_alloc` section with the
+//! allocator's counters. Every callback Redis makes into Rust runs behind one panic guard: a
+//! panic becomes an `ERR` reply (or a failure Redis understands) plus a server log line,
+//! never a crash.
 //!
 //! A crate that only contributes commands must still be referenced by the module crate
 //! (`use that_crate as _;`), or the linker drops it and its commands with it.
-#![deny(missing_docs, unsafe_op_in_unsafe_fn)]
+//!
+//! All `unsafe` of the toolkit lives in one private module (the FFI glue); the crate root
+//! denies it everywhere else.
+#![deny(missing_docs, unsafe_op_in_unsafe_fn, unsafe_code)]
 
-pub mod args;
+extern crate self as rmkit;
+
+pub mod call;
 pub mod command;
-pub mod config;
+mod context;
 pub mod datatype;
 pub mod error;
-pub mod events;
-pub mod ffi;
-pub mod lifecycle;
-mod logger;
-mod memory;
+mod ffi;
+pub mod key;
+pub mod log;
+pub mod module;
 mod reply;
+pub mod server;
+pub mod thread;
 
-pub use command::{Arg, COMMANDS, CommandDef, CommandInfo, KeySpec};
+pub use context::{ArrayWriter, Context, LARGE_REPLY, Notify};
 pub use error::{Error, Result};
-pub use ffi::{Context, Hash, Key, KeyKind, LogLevel, Notify, RedisStr, RedisString, TimerId, log};
+pub use ffi::{RedisStr, RedisString};
+pub use key::Key;
+pub use log::LogLevel;
 pub use reply::Reply;
+/// Declares a command: an ordinary function, registered with the module wherever it is
+/// (any crate linked into the module).
+///
+/// ```
+/// use rmkit::command::{Pairs, Rest};
+/// use rmkit::prelude::*;
+///
+/// rmkit::keywords! {
+///     /// Where to insert.
+///     pub enum Side { Before = "BEFORE", After = "AFTER" }
+/// }
+///
+/// /// Count the fields of a hash that are longer than `min` bytes.
+/// #[rmkit::command(name = "doc.long", flags = "readonly fast", acl = "read hash", since = "1.0.0")]
+/// fn long_fields(key: ReadKey, min: u64, names: Rest) -> Result<Reply> {
+///     let hash = key.hash()?;
+///     let n = names
+///         .iter()
+///         .filter(|f| hash.get(f).is_some_and(|v| v.as_bytes().len() as u64 > min))
+///         .count();
+///     Ok(Reply::from(n))
+/// }
+///
+/// /// Set every `field value` pair; reply OK.
+/// #[rmkit::command(name = "doc.mset", flags = "write deny-oom")]
+/// fn mset(ctx: &Context, key: WriteKey, data: Pairs, side: Option<Side>) -> Result<Reply> {
+///     let hash = key.hash()?;
+///     for (f, v) in data.iter() {
+///         hash.set(f, v)?;
+///     }
+///     let _ = side;
+///     ctx.replicate_verbatim();
+///     Ok(Reply::Ok)
+/// }
+/// # fn main() {}
+/// ```
+///
+/// - **The parameters are the arguments.** An optional first `ctx: &Context`, then one
+///   parameter per argument (or group of arguments), each a [`Param`](command::Param) type:
+///   `&RedisStr`, `&[u8]`, `&str`, `i64`, `u64`, `f64`, [`ReadKey`](command::ReadKey),
+///   [`WriteKey`](command::WriteKey), [`KeyName`](command::KeyName), a
+///   [`keywords!`](crate::keywords!) enum, `Option<T>` (an optional tail), [`Rest`](command::Rest)
+///   and [`Pairs`](command::Pairs) (variadic tails), or a type of your own. From them come the
+///   arity, the key positions and key specs (`ReadKey`: `RO access`, `WriteKey`: `RW access
+///   update`, or `#[key(flags = "RW insert")]` on the parameter), and the `COMMAND DOCS`
+///   arguments (named after the parameters). Arguments are parsed before the body runs, with
+///   Redis's error texts (`ERR wrong number of arguments for ...`, `ERR value is not an integer
+///   or out of range`, `ERR syntax error` for arguments left over).
+/// - **The doc comment** is the summary in `COMMAND DOCS`.
+/// - `name`: the command (default: the function's name); `"parent|sub"` declares a subcommand
+///   (`JSON.DEBUG MEMORY`); a leading `{module}` stands for the module's name.
+/// - `flags`: Redis's command flags, checked at compile time (`write readonly admin deny-oom
+///   deny-script allow-loading pubsub random allow-stale no-monitor no-slowlog fast getkeys-api
+///   no-cluster no-auth may-replicate no-mandatory-keys blocking allow-busy getchannels-api`).
+/// - `acl`: ACL categories (Redis 7.2+ and Valkey; Redis 7.0 cannot set them and says so at
+///   load), checked at compile time.
+/// - `since`, `complexity`, `tips`: `COMMAND DOCS` text.
+/// - `getkeys = f` (with the `getkeys-api` flag, and only with it): `fn f(args: &[RedisStr]) ->
+///   Vec<usize>` answers key-position requests (`COMMAND GETKEYS`, ACL key checks, cluster
+///   routing) for commands whose keys cannot be described by position; the body never runs for
+///   those requests.
+/// - The function returns `rmkit::Result<T>` for any `T: Into<Reply>`. An `Err` is the error
+///   reply; a panic is caught (an `ERR` reply and a server log line, never a crash).
+///
+/// What is wrong in a declaration is a compile error that says what to write instead: an
+/// unknown flag or category, `getkeys-api` without `getkeys`, a key after an optional argument,
+/// a required argument after an optional one, an `async` or generic function.
+pub use rmkit_macros::command;
 
 /// The allocator crate (`rmkit-alloc`): counters, [`measure`](alloc::measure).
 pub use rmkit_alloc as alloc;
 
-#[doc(hidden)]
-pub use linkme;
-#[doc(hidden)]
-pub use redis_module::raw as __raw;
-
 /// What a module file usually needs.
 pub mod prelude {
-    pub use crate::datatype::DataType;
-    pub use crate::ffi::{AofWriter, Digest, RdbReader, RdbWriter};
-    pub use crate::{Context, Error, KeyKind, Notify, RedisStr, RedisString, Reply, Result};
+    pub use crate::command::{ReadKey, WriteKey};
+    pub use crate::datatype::{AofWriter, DataType, Digest, RdbReader, RdbWriter};
+    pub use crate::key::KeyKind;
+    pub use crate::{Context, Error, Notify, RedisStr, RedisString, Reply, Result};
 }
 
-/// Declares the module: its name and version, `RedisModule_OnLoad`/`OnUnload`, and the global
-/// allocator.
-///
-/// ```
-/// rmkit::module! { name: "mymod", version: 1 }
-/// # fn main() {}
-/// ```
-/// `allocator: System` keeps Rust's system allocator instead (module memory is then invisible
-/// to Redis — useful only to show the difference):
-/// ```
-/// rmkit::module! { name: "mymod", version: 1, allocator: System }
-/// # fn main() {}
-/// ```
-/// The name must be 1–64 bytes of `[A-Za-z0-9_-]`; anything else fails to compile.
-#[macro_export]
-macro_rules! module {
-    (name: $name:literal, version: $version:expr $(,)?) => {
-        $crate::module!(@emit $name, $version, true);
-        #[global_allocator]
-        static __RMKIT_GLOBAL_ALLOCATOR: $crate::alloc::RedisAllocator =
-            $crate::alloc::RedisAllocator::new();
+/// Macro plumbing: what `#[rmkit::command]`, `module!`, `data_type!`, `config!` and the event
+/// macros expand to. Not an API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::command::{
+        COMMANDS, CommandDef, GetKeysFn, Handler, ParamDecl, arity, into_reply, validate,
     };
-    (name: $name:literal, version: $version:expr, allocator: System $(,)?) => {
-        $crate::module!(@emit $name, $version, false);
-        #[global_allocator]
-        static __RMKIT_GLOBAL_ALLOCATOR: ::std::alloc::System = ::std::alloc::System;
-    };
-    (@emit $name:literal, $version:expr, $redis_allocator:expr) => {
-        const _: () = assert!(
-            $crate::valid_module_name($name),
-            "module name must be 1-64 bytes of [A-Za-z0-9_-]"
-        );
-        static __RMKIT_MODULE: $crate::ffi::ModuleDef = $crate::ffi::ModuleDef {
-            name: match ::std::ffi::CStr::from_bytes_with_nul(concat!($name, "\0").as_bytes()) {
-                Ok(name) => name,
-                Err(_) => panic!("module name contains NUL"),
-            },
-            version: $version,
-            redis_allocator: $redis_allocator,
-        };
+    pub use crate::ffi::command::trampoline;
 
-        /// Called by Redis on `MODULE LOAD` / `--loadmodule`.
-        ///
-        /// # Safety
-        /// Only Redis calls this.
-        #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn RedisModule_OnLoad(
-            ctx: *mut $crate::__raw::RedisModuleCtx,
-            argv: *mut *mut $crate::__raw::RedisModuleString,
-            argc: ::std::os::raw::c_int,
-        ) -> ::std::os::raw::c_int {
-            // SAFETY: forwarded from Redis.
-            unsafe { $crate::ffi::on_load(ctx, argv, argc, &__RMKIT_MODULE) }
-        }
-
-        /// Called by Redis on `MODULE UNLOAD`.
-        ///
-        /// # Safety
-        /// Only Redis calls this.
-        #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn RedisModule_OnUnload(
-            ctx: *mut $crate::__raw::RedisModuleCtx,
-        ) -> ::std::os::raw::c_int {
-            // SAFETY: forwarded from Redis.
-            unsafe { $crate::ffi::on_unload(ctx) }
-        }
-    };
-}
-
-/// Whether `name` is a valid module name (1–64 bytes of `[A-Za-z0-9_-]`); used by [`module!`]
-/// at compile time.
-pub const fn valid_module_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 64 && name_chars_ok(name)
-}
-
-/// Whether every byte of `name` is in `[A-Za-z0-9_-]` (module and data type names).
-pub(crate) const fn name_chars_ok(name: &str) -> bool {
-    let b = name.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if !(b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'-') {
-            return false;
-        }
-        i += 1;
+    /// Every command the module registers: the declared ones and the toolkit's own.
+    pub fn all_commands() -> Vec<&'static CommandDef> {
+        COMMANDS.iter().chain(&crate::command::BUILTIN).collect()
     }
-    true
+    pub use linkme;
+
+    /// Creates data type `T` at load (monomorphised per type).
+    pub fn register_type<T: crate::datatype::Registered>(
+        ctx: &crate::ffi::RawCtx,
+    ) -> Result<(), String> {
+        crate::ffi::datatype::register_type::<T>(ctx)
+    }
 }
 
 /// The README's examples, compiled and run as doc tests.

@@ -1,7 +1,7 @@
 //! What a command answers. Built as a value and sent after the handler returns, so a handler that
 //! fails or panics halfway never leaves a half-written reply on the wire.
 
-use crate::RedisString;
+use crate::{Error, RedisString};
 use std::borrow::Cow;
 
 /// A reply to the client.
@@ -47,8 +47,12 @@ pub enum Reply {
     /// A big number, as its decimal digits (RESP3 `(`; a bulk string in RESP2).
     BigNumber(String),
     /// Nothing now: the reply is sent later (returned by
-    /// [`Context::block_on_thread`](crate::Context::block_on_thread)).
+    /// [`Context::block_on_thread`](crate::Context::block_on_thread) and
+    /// [`Context::stream_array`](crate::Context::stream_array)).
     Deferred,
+    /// An error as an element of an array or map (a whole-command error is the handler's
+    /// `Err`).
+    Error(Error),
     /// Text with a three-letter format such as `txt` or `mkd` (RESP3 `=`; a bulk string in RESP2).
     Verbatim {
         /// The format, exactly three bytes (`txt`, `mkd`).
@@ -136,3 +140,9 @@ impl NotByte for String {}
 impl NotByte for Vec<u8> {}
 impl NotByte for RedisString {}
 impl<T> NotByte for Option<T> {}
+
+impl From<Error> for Reply {
+    fn from(e: Error) -> Self {
+        Reply::Error(e)
+    }
+}

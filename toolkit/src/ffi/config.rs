@@ -1,7 +1,9 @@
-//! Registering [`CONFIGS`](crate::config::CONFIGS) with the server, and their get/set callbacks.
+//! Module configs: `RedisModule_Register*Config`, `LoadConfigs`, and the get/set callbacks.
 
-use super::{RedisStr, RedisString, api, cstring_lossy};
-use crate::config::{BoolConfig, CONFIGS, ConfigRef, EnumConfig, NumberConfig, StringConfig};
+use super::{RawCtx, RedisStr, RedisString, api, cstring_lossy};
+use crate::server::config::{
+    BoolConfig, CONFIGS, ConfigRef, EnumConfig, NumberConfig, StringConfig,
+};
 use redis_module::raw;
 use std::ffi::{CString, c_char, c_int, c_longlong, c_void};
 use std::sync::atomic::Ordering;
@@ -14,10 +16,8 @@ fn privdata<T>(c: &'static T) -> *mut c_void {
 }
 
 /// Registers every configuration parameter, then applies values given at load.
-///
-/// # Safety
-/// `ctx` is the module's load context.
-pub(crate) unsafe fn register_configs(ctx: *mut raw::RedisModuleCtx) -> Result<usize, String> {
+pub(crate) fn register_configs(ctx: &RawCtx) -> Result<usize, String> {
+    let ctx = ctx.as_ptr();
     let flags = raw::REDISMODULE_CONFIG_DEFAULT;
     let mut seen = std::collections::HashSet::new();
     for c in CONFIGS.iter() {
@@ -97,7 +97,7 @@ pub(crate) unsafe fn register_configs(ctx: *mut raw::RedisModuleCtx) -> Result<u
         }
     }
     if !seen.is_empty() {
-        // SAFETY: valid load context; applies values from MODULE LOADEX / the config file.
+        // SAFETY: the load context; applies values from MODULE LOADEX / the config file.
         if unsafe { api!(RedisModule_LoadConfigs)(ctx) } != OK {
             return Err(
                 "a configuration value given at load was refused (see the line above)".into(),

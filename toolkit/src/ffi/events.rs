@@ -1,29 +1,14 @@
-//! Subscribing the collected keyspace and server event handlers.
+//! Keyspace notifications and server events: subscribing, and the dispatchers Redis calls.
 
-use super::{Context, LogLevel, RedisStr, api, log, panic_message};
-use crate::events::{KEYSPACE_HANDLERS, SERVER_EVENT_HANDLERS, ServerEvent};
+use super::{RawCtx, RedisStr, api, guard};
+use crate::Context;
+use crate::server::events::{KEYSPACE_HANDLERS, SERVER_EVENT_HANDLERS, ServerEvent};
 use redis_module::raw;
 use std::ffi::{CStr, c_char, c_int, c_void};
-use std::panic::{AssertUnwindSafe, catch_unwind};
-
-fn guarded(what: &str, f: impl FnOnce()) {
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
-        log(
-            LogLevel::Warning,
-            &format!(
-                "rmkit: {what} handler panicked: {}",
-                panic_message(&*payload)
-            ),
-        );
-        std::mem::forget(payload);
-    }
-}
 
 /// Subscribes the dispatchers if any handler was declared.
-///
-/// # Safety
-/// `ctx` is the module's load context.
-pub(crate) unsafe fn subscribe(ctx: *mut raw::RedisModuleCtx) -> Result<(), String> {
+pub(crate) fn subscribe(ctx: &RawCtx) -> Result<(), String> {
+    let ctx = ctx.as_ptr();
     let mask = KEYSPACE_HANDLERS.iter().fold(0, |m, h| m | h.mask);
     if mask != 0 {
         // SAFETY: valid load context; the dispatcher is a plain function of this image.
@@ -61,14 +46,14 @@ unsafe extern "C" fn dispatch_keyspace(
     // SAFETY: Redis passes a valid context, a NUL-terminated event name and a live key.
     let (ctx, event, key) = unsafe {
         (
-            Context::from_raw(ctx),
+            Context::new(RawCtx::from_raw(ctx)),
             CStr::from_ptr(event),
             RedisStr::from_raw_ref(&key),
         )
     };
     let event = event.to_str().unwrap_or("?");
     for h in KEYSPACE_HANDLERS.iter().filter(|h| h.mask & kind != 0) {
-        guarded("keyspace event", || (h.handler)(&ctx, event, key));
+        guard("keyspace event handler", || (h.handler)(&ctx, event, key));
     }
     raw::REDISMODULE_OK as c_int
 }
@@ -88,8 +73,8 @@ unsafe extern "C" fn dispatch_server(
         _ => return,
     };
     // SAFETY: Redis passes a valid context.
-    let ctx = unsafe { Context::from_raw(ctx) };
+    let ctx = Context::new(unsafe { RawCtx::from_raw(ctx) });
     for h in SERVER_EVENT_HANDLERS.iter() {
-        guarded("server event", || (h.handler)(&ctx, event));
+        guard("server event handler", || (h.handler)(&ctx, event));
     }
 }

@@ -1,7 +1,8 @@
-//! Open keys and typed access to their values.
+//! Key handles (`RedisModuleKey *`): opening, closing, type, delete, hash fields, module values.
 
-use super::{Context, RedisStr, RedisString, api};
-use crate::{Error, Result};
+use super::datatype::{Stored, TypeHandle};
+use super::{OK, RawCtx, RedisStr, RedisString, api};
+use crate::key::KeyKind;
 use redis_module::raw;
 use std::cell::Cell;
 use std::ffi::c_void;
@@ -9,94 +10,77 @@ use std::marker::PhantomData;
 use std::os::raw::c_int;
 use std::ptr::{self, NonNull};
 
-/// The type of the value at a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyKind {
+/// An open key of context `'c`, closed on drop. `None` inside when a key opened for reading
+/// does not exist (Redis returns NULL then).
+pub(crate) struct KeyHandle<'c> {
+    ptr: Option<NonNull<raw::RedisModuleKey>>,
+    ctx: *mut raw::RedisModuleCtx,
+    /// Signal "modified" to Redis when closing (a write went through this handle).
+    signal: Cell<bool>,
+    _ctx: PhantomData<&'c RawCtx>,
+}
+
+/// `REDISMODULE_HASH_DELETE`: the value pointer that deletes a field.
+/// (The C macro is `((RedisModuleString*)(long)1)`: the address 1, never dereferenced.)
+const HASH_DELETE: *mut raw::RedisModuleString = ptr::without_provenance_mut(1);
+
+/// A module value as found at a key.
+pub(crate) enum Found<P> {
     /// No value.
     Empty,
-    /// A string.
-    String,
-    /// A list.
-    List,
-    /// A hash.
-    Hash,
-    /// A set.
-    Set,
-    /// A sorted set.
-    ZSet,
-    /// A module data type.
-    Module,
-    /// A stream.
-    Stream,
+    /// Something else (another type, or another module's type).
+    Other,
+    /// A value of the asked type.
+    Value(P),
 }
 
-/// An open key, closed when dropped. Borrowed from the [`Context`] it was opened in.
-///
-/// A key opened for writing tells Redis it was modified (for `WATCH` and client-side caching)
-/// only if something was written through it: the toolkit sets
-/// `REDISMODULE_OPTION_NO_IMPLICIT_SIGNAL_MODIFIED` and signals on close when a write happened,
-/// so a command that opens a key writable and then changes nothing (a `WRONGTYPE` error, an
-/// `NX` that does not set, a delete that matches nothing) leaves other clients' transactions
-/// and caches alone, as native commands do.
-pub struct Key<'c> {
-    /// NULL when a key opened for reading does not exist.
-    ptr: Option<NonNull<raw::RedisModuleKey>>,
-    /// The context the key was opened in (for the modified-key signal on close).
-    ctx: *mut raw::RedisModuleCtx,
-    pub(super) writable: bool,
-    /// Whether something was written through this handle.
-    modified: Cell<bool>,
-    _ctx: PhantomData<&'c Context>,
-}
-
-impl<'c> Key<'c> {
-    /// # Safety
-    /// `ptr` is NULL or a key handle of context `ctx`, not closed elsewhere.
+impl RawCtx {
+    /// `RedisModule_OpenKey` for reading, or reading and writing.
     #[inline]
-    pub(crate) unsafe fn from_raw(
-        ctx: *mut raw::RedisModuleCtx,
-        ptr: *mut raw::RedisModuleKey,
-        writable: bool,
-    ) -> Key<'c> {
-        Key {
-            ptr: NonNull::new(ptr),
-            ctx,
-            writable,
-            modified: Cell::new(false),
+    pub(crate) fn open_key<'c>(&'c self, name: &RedisStr, write: bool) -> KeyHandle<'c> {
+        let mode = if write {
+            raw::REDISMODULE_READ | raw::REDISMODULE_WRITE
+        } else {
+            raw::REDISMODULE_READ
+        } as c_int;
+        // SAFETY: a live context and key name; the key is closed by KeyHandle's Drop, before
+        // the context ends (the borrow ties it to `self`).
+        let p = unsafe { api!(RedisModule_OpenKey)(self.as_ptr(), name.as_ptr(), mode) };
+        KeyHandle {
+            ptr: NonNull::new(p.cast()),
+            ctx: self.as_ptr(),
+            signal: Cell::new(false),
             _ctx: PhantomData,
         }
     }
+}
 
-    /// Records that the value changed: signalled to Redis when the key is closed.
+impl KeyHandle<'_> {
     #[inline]
-    pub(super) fn mark_modified(&self) {
-        self.modified.set(true);
+    fn raw(&self) -> Option<*mut raw::RedisModuleKey> {
+        self.ptr.map(NonNull::as_ptr)
     }
 
-    /// `Err` unless the key was opened for writing.
+    /// Signals "modified" to Redis when the handle is closed.
     #[inline]
-    pub(super) fn check_writable(&self) -> Result<()> {
-        if self.writable {
-            Ok(())
-        } else {
-            Err(read_only())
+    pub(crate) fn signal_on_close(&self) {
+        self.signal.set(true);
+    }
+
+    /// `RedisModule_KeyType` (`REDISMODULE_KEYTYPE_EMPTY` for a missing key).
+    #[inline]
+    fn key_type(&self) -> isize {
+        match self.raw() {
+            None => raw::REDISMODULE_KEYTYPE_EMPTY,
+            // SAFETY: an open key handle.
+            Some(p) => unsafe { api!(RedisModule_KeyType)(p) as isize },
         }
-    }
-
-    #[inline]
-    pub(super) fn raw(&self) -> *mut raw::RedisModuleKey {
-        self.ptr.map_or(ptr::null_mut(), NonNull::as_ptr)
     }
 
     /// What the key holds.
     #[inline]
-    pub fn kind(&self) -> KeyKind {
-        let Some(p) = self.ptr else {
-            return KeyKind::Empty;
-        };
-        // SAFETY: an open key handle.
-        let t = unsafe { api!(RedisModule_KeyType)(p.as_ptr()) } as isize;
-        match t {
+    pub(crate) fn kind(&self) -> KeyKind {
+        match self.key_type() {
             raw::REDISMODULE_KEYTYPE_STRING => KeyKind::String,
             raw::REDISMODULE_KEYTYPE_LIST => KeyKind::List,
             raw::REDISMODULE_KEYTYPE_HASH => KeyKind::Hash,
@@ -108,73 +92,26 @@ impl<'c> Key<'c> {
         }
     }
 
-    /// Deletes the key (whatever it holds); returns whether it existed.
-    pub fn delete(&self) -> Result<bool> {
-        self.check_writable()?;
-        if self.kind() == KeyKind::Empty {
-            return Ok(false);
-        }
-        // SAFETY: an open writable key handle.
-        unsafe { api!(RedisModule_DeleteKey)(self.raw()) };
-        self.mark_modified();
-        Ok(true)
-    }
-
-    /// The key as a hash (empty or holding a hash), or `WRONGTYPE ...`.
-    #[inline]
-    pub fn hash(&self) -> Result<Hash<'_, 'c>> {
-        match self.kind() {
-            KeyKind::Empty | KeyKind::Hash => Ok(Hash { key: self }),
-            _ => Err(Error::wrong_type()),
+    /// `RedisModule_DeleteKey`; false if there was no handle.
+    pub(crate) fn delete(&self) -> bool {
+        match self.raw() {
+            // SAFETY: an open key handle (writability is the caller's check; Redis refuses
+            // otherwise).
+            Some(p) => unsafe { api!(RedisModule_DeleteKey)(p) == OK },
+            None => false,
         }
     }
-}
 
-/// The error for a write through a key opened for reading.
-#[cold]
-fn read_only() -> Error {
-    Error::new("key was opened read-only; use Context::open_key_writable")
-}
-
-impl Drop for Key<'_> {
+    /// `RedisModule_HashGet` of one field: a new string we own, or `None`.
     #[inline]
-    fn drop(&mut self) {
-        if let Some(p) = self.ptr {
-            if self.modified.get() {
-                // SAFETY: the key's context is live (the key borrows it); the name is the key's
-                // own string, retained by Redis until the key is closed below.
-                unsafe {
-                    let name = api!(RedisModule_GetKeyNameFromModuleKey)(p.as_ptr());
-                    api!(RedisModule_SignalModifiedKey)(self.ctx, name.cast_mut());
-                }
-            }
-            // SAFETY: an open key handle, closed exactly once.
-            unsafe { api!(RedisModule_CloseKey)(p.as_ptr()) };
-        }
-    }
-}
-
-/// Field access to a hash key. Any number of fields: every operation is one C call per field,
-/// so nothing caps how many a command may touch.
-pub struct Hash<'k, 'c> {
-    key: &'k Key<'c>,
-}
-
-/// `REDISMODULE_HASH_DELETE`: the value pointer that deletes a field.
-/// (The C macro is `((RedisModuleString*)(long)1)`: the address 1, never dereferenced.)
-const HASH_DELETE: *mut raw::RedisModuleString = ptr::without_provenance_mut(1);
-
-impl Hash<'_, '_> {
-    /// The value of `field`, or `None`.
-    #[inline]
-    pub fn get(&self, field: &RedisStr) -> Option<RedisString> {
-        self.key.ptr?;
+    pub(crate) fn hash_get(&self, field: &RedisStr) -> Option<RedisString> {
+        let p = self.raw()?;
         let mut out: *mut raw::RedisModuleString = ptr::null_mut();
-        // SAFETY: open key; `field` is a live string; `out` receives a new string we own (the
-        // context has no auto memory); the variadic list is NULL-terminated.
+        // SAFETY: an open key; `field` is a live string; `out` receives a new string we own
+        // (no auto memory); the variadic list is NULL-terminated.
         unsafe {
             api!(RedisModule_HashGet)(
-                self.key.raw(),
+                p,
                 raw::REDISMODULE_HASH_NONE as c_int,
                 field.as_ptr(),
                 &mut out as *mut *mut raw::RedisModuleString,
@@ -185,52 +122,102 @@ impl Hash<'_, '_> {
         NonNull::new(out).map(|p| unsafe { RedisString::from_raw(p) })
     }
 
-    /// The values of `fields`, in order.
-    pub fn get_many<'f>(
-        &self,
-        fields: impl IntoIterator<Item = &'f RedisStr>,
-    ) -> Vec<Option<RedisString>> {
-        fields.into_iter().map(|f| self.get(f)).collect()
-    }
-
-    /// Sets `field` to `value`, creating the hash if the key was empty.
+    /// `RedisModule_HashSet` of one field to `value` (`None`: delete the field); how many
+    /// existing fields it updated or deleted.
     #[inline]
-    pub fn set(&self, field: &RedisStr, value: &RedisStr) -> Result<()> {
-        self.set_raw(field, value.as_ptr()).map(drop)
-    }
-
-    /// Sets every `(field, value)` pair.
-    pub fn set_many<'f>(
-        &self,
-        pairs: impl IntoIterator<Item = (&'f RedisStr, &'f RedisStr)>,
-    ) -> Result<()> {
-        pairs.into_iter().try_for_each(|(f, v)| self.set(f, v))
-    }
-
-    /// Deletes `field`; returns whether it existed.
-    pub fn remove(&self, field: &RedisStr) -> Result<bool> {
-        Ok(self.set_raw(field, HASH_DELETE)? == 1)
-    }
-
-    /// One `RedisModule_HashSet` call; returns how many existing fields it updated or deleted.
-    #[inline]
-    fn set_raw(&self, field: &RedisStr, value: *mut raw::RedisModuleString) -> Result<c_int> {
-        self.key.check_writable()?;
-        // SAFETY: open writable key; live field/value strings (Redis copies or retains them);
+    pub(crate) fn hash_set(&self, field: &RedisStr, value: Option<&RedisStr>) -> c_int {
+        let Some(p) = self.raw() else { return 0 };
+        let value = value.map_or(HASH_DELETE, RedisStr::as_ptr);
+        // SAFETY: an open key; live field/value strings (Redis copies or retains them);
         // NULL-terminated variadic list.
-        let n = unsafe {
+        unsafe {
             api!(RedisModule_HashSet)(
-                self.key.raw(),
+                p,
                 raw::REDISMODULE_HASH_NONE as c_int,
                 field.as_ptr(),
                 value,
                 ptr::null_mut::<c_void>(),
             )
-        };
-        // A set always writes; a delete only if the field existed.
-        if value != HASH_DELETE || n > 0 {
-            self.key.mark_modified();
         }
-        Ok(n)
+    }
+
+    /// The value of type `T` at the key, as stored by this toolkit.
+    fn module_ptr<T>(&self, ty: &TypeHandle) -> Found<*mut Stored<T>> {
+        let Some(p) = self.raw() else {
+            return Found::Empty;
+        };
+        match self.key_type() {
+            raw::REDISMODULE_KEYTYPE_EMPTY => Found::Empty,
+            raw::REDISMODULE_KEYTYPE_MODULE => {
+                // SAFETY: an open key holding a module value.
+                let t = unsafe { api!(RedisModule_ModuleTypeGetType)(p) };
+                if t.is_null() || t != ty.get() {
+                    return Found::Other;
+                }
+                // SAFETY: as above; every value of this type is a Box<Stored<T>> (made by
+                // `set_value` or the data type callbacks of the same `TypeHandle`).
+                Found::Value(unsafe { api!(RedisModule_ModuleTypeGetValue)(p) }.cast())
+            }
+            _ => Found::Other,
+        }
+    }
+
+    /// The value of type `T`, borrowed from the key (which stays open while it is borrowed).
+    pub(crate) fn value<T>(&self, ty: &TypeHandle) -> Found<&Stored<T>> {
+        match self.module_ptr::<T>(ty) {
+            // SAFETY: the key's live value; no `&mut` to it can exist while `self` is borrowed
+            // shared (mutation goes through `value_mut`, which needs `&mut self`).
+            Found::Value(p) => Found::Value(unsafe { &*p }),
+            Found::Empty => Found::Empty,
+            Found::Other => Found::Other,
+        }
+    }
+
+    /// The value of type `T`, mutably.
+    pub(crate) fn value_mut<T>(&mut self, ty: &TypeHandle) -> Found<&mut Stored<T>> {
+        match self.module_ptr::<T>(ty) {
+            // SAFETY: the key's live value, borrowed exclusively through `&mut self`.
+            Found::Value(p) => Found::Value(unsafe { &mut *p }),
+            Found::Empty => Found::Empty,
+            Found::Other => Found::Other,
+        }
+    }
+
+    /// `RedisModule_ModuleTypeSetValue`: the key takes `value` (and frees what it held through
+    /// the type's free callback). On refusal the value is given back.
+    pub(crate) fn set_value<T>(
+        &mut self,
+        ty: &TypeHandle,
+        value: Box<Stored<T>>,
+    ) -> Result<(), Box<Stored<T>>> {
+        let Some(p) = self.raw() else {
+            return Err(value);
+        };
+        let v = Box::into_raw(value);
+        // SAFETY: an open key; the type was created at load; on success Redis owns `v`.
+        if unsafe { api!(RedisModule_ModuleTypeSetValue)(p, ty.get(), v.cast()) } == OK {
+            Ok(())
+        } else {
+            // SAFETY: Redis did not take it.
+            Err(unsafe { Box::from_raw(v) })
+        }
+    }
+}
+
+impl Drop for KeyHandle<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(p) = self.ptr {
+            if self.signal.get() {
+                // SAFETY: the key's context is live (the handle borrows it); the name is the
+                // key's own string, retained by Redis until the key is closed below.
+                unsafe {
+                    let name = api!(RedisModule_GetKeyNameFromModuleKey)(p.as_ptr());
+                    api!(RedisModule_SignalModifiedKey)(self.ctx, name.cast_mut());
+                }
+            }
+            // SAFETY: an open key handle, closed exactly once.
+            unsafe { api!(RedisModule_CloseKey)(p.as_ptr()) };
+        }
     }
 }

@@ -1,34 +1,39 @@
-//! The one place in the toolkit that calls the C API (`redis_module::raw`). Everything above it
-//! is safe Rust; every `unsafe` block here states the invariant it relies on.
+//! The raw glue: the only module of the toolkit that may use `unsafe` (the crate root says
+//! `#![deny(unsafe_code)]`; this module is the one `#[allow]`).
 //!
-//! API pointers are never unwrapped blindly: the `api!` macro turns a missing one into a panic naming
-//! the function, which the trampoline turns into an error reply, and `RedisModule_OnLoad`
-//! checks the ones the toolkit needs up front so an old server fails the load with a clear
+//! It calls the C API through `redis_module::raw` and exposes two kinds of things to the rest
+//! of the crate, both safe to use:
+//! - **handle types** that can only be made here, from pointers Redis passed or returned, and
+//!   whose lifetimes keep them from outliving what they point to: [`RawCtx`], string views
+//!   ([`RedisStr`]), key handles ([`key::KeyHandle`]), RDB/AOF I/O ([`datatype::Io`]), ...;
+//! - **one function per C call** on those handles (no policy: the topic modules above decide
+//!   what a call means, which errors it has and what it returns to users);
+//! - the `extern "C"` functions Redis calls (command trampolines, data type callbacks, config
+//!   getters and setters, event dispatchers, timers, blocked-client callbacks), each running
+//!   the Rust side inside [`guard`].
+//!
+//! API pointers are never unwrapped blindly: `api!` turns a missing one into a panic naming the
+//! function (which the guards turn into an error reply or a log line); `RedisModule_OnLoad`
+//! checks the ones the toolkit needs up front, so an old server fails the load with a clear
 //! log line instead.
+#![allow(unsafe_code)]
 
-mod blocked;
-mod call;
-mod config;
-mod context;
-mod datatype;
-mod events;
-mod info;
-mod key;
-pub(crate) mod load;
-mod string;
-mod timer;
+pub(crate) mod call;
+pub(crate) mod command;
+pub(crate) mod config;
+pub(crate) mod ctx;
+pub(crate) mod datatype;
+pub(crate) mod events;
+pub(crate) mod key;
+pub(crate) mod module;
+pub(crate) mod registry;
+pub(crate) mod reply;
+pub(crate) mod string;
+pub(crate) mod thread;
 
-pub use blocked::{Locked, ThreadContext};
-pub use call::{CallOptions, CallReply};
-pub use context::{Context, LogLevel, Notify};
-pub use datatype::{AofWriter, Digest, Measured, RdbReader, RdbWriter, TypeHandle, register_type};
-pub use key::{Hash, Key, KeyKind};
-pub use load::{ModuleDef, log, on_load, on_unload};
+pub use ctx::RawCtx;
 pub use string::{RedisStr, RedisString};
-pub use timer::TimerId;
 
-use crate::command::{Handler, arity_ok};
-use crate::{Error, Reply};
 use redis_module::raw;
 use std::os::raw::c_int;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -36,9 +41,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 /// Reads a C API function pointer, panicking with its name if the server did not provide it.
 macro_rules! api {
     ($name:ident) => {{
-        #[allow(unused_unsafe)]
         // SAFETY: the fn-pointer statics are written once by RedisModule_Init (in OnLoad, before
         // any other toolkit code runs) and only read afterwards.
+        #[allow(unused_unsafe)]
         let f = unsafe { ::redis_module::raw::$name };
         match f {
             Some(f) => f,
@@ -48,126 +53,68 @@ macro_rules! api {
 }
 pub(crate) use api;
 
+/// Whether the server provides C API function `$name` (for features newer servers add).
+macro_rules! has_api {
+    ($name:ident) => {{
+        // SAFETY: as in `api!`.
+        #[allow(unused_unsafe)]
+        let f = unsafe { ::redis_module::raw::$name };
+        f.is_some()
+    }};
+}
+pub(crate) use has_api;
+
 #[cold]
 pub(crate) fn missing_api(name: &str) -> ! {
     panic!("this server does not provide {name}; rmkit needs Redis 7.0 or newer")
 }
 
-const OK: c_int = raw::REDISMODULE_OK as c_int;
+pub(crate) const OK: c_int = raw::REDISMODULE_OK as c_int;
+pub(crate) const ERR: c_int = raw::REDISMODULE_ERR as c_int;
 
-/// The `extern "C"` function Redis calls for command `H`: checks arity, runs the handler inside
-/// `catch_unwind`, sends its reply or error. A panic becomes `ERR command '<name>' panicked: ...`
-/// for the client and a warning in the server log; the server keeps running.
-///
-/// # Safety
-/// Only Redis calls this, with a valid context and `argc` valid argument strings.
-pub unsafe extern "C" fn trampoline<H: Handler>(
-    ctx: *mut raw::RedisModuleCtx,
-    argv: *mut *mut raw::RedisModuleString,
-    argc: c_int,
-) -> c_int {
-    // SAFETY: Redis passes a valid context for the duration of this call.
-    let ctx = unsafe { Context::from_raw(ctx) };
-    // SAFETY: Redis passes `argc` non-null strings that outlive this call.
-    let args = unsafe { RedisStr::slice_from_raw(argv, argc) };
-    if !arity_ok(H::ARITY, args.len()) {
-        // SAFETY: valid context; Redis words the error itself.
-        unsafe { api!(RedisModule_WrongArity)(ctx.as_ptr()) };
-        return OK;
-    }
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let reply = H::call(&ctx, args);
-        match &reply {
-            Ok(r) => ctx.send(r),
-            Err(e) => ctx.send_error(e),
+/// The one panic guard behind every callback Redis makes into Rust: runs `f`; if it panics,
+/// logs `rmkit: <what> panicked: <message>` (the panic hook has already logged where) and
+/// returns `None` — the caller answers with an error reply or a failure code where Redis allows
+/// one. The payload is leaked, never dropped: a payload whose destructor panics would abort the
+/// server, and a payload that is a type from this image must not outlive an unload.
+pub(crate) fn guard<R>(what: impl std::fmt::Display, f: impl FnOnce() -> R) -> Option<R> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => Some(r),
+        Err(payload) => {
+            let msg = panic_message(&*payload).to_owned();
+            std::mem::forget(payload);
+            crate::log::log(
+                crate::log::LogLevel::Warning,
+                &format!("rmkit: {what} panicked: {msg}"),
+            );
+            PANICKED.with(|m| *m.borrow_mut() = Some(msg));
+            None
         }
-        reply
-    }));
-    if let Err(payload) = outcome {
-        let msg = panic_message(&*payload);
-        ctx.send_error(&Error::new(format!(
-            "command '{}' panicked: {msg} (see the server log)",
-            H::NAME
-        )));
-        // A payload whose destructor panics would abort: leak it instead.
-        std::mem::forget(payload);
     }
-    OK
 }
 
-/// The text of a panic payload (`panic!("...")` gives `&str` or `String`).
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
-    if let Some(s) = payload.downcast_ref::<&str>() {
+thread_local! {
+    /// The message of the last panic [`guard`] caught on this thread (for the error reply).
+    static PANICKED: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The message of the panic the last [`guard`] on this thread caught.
+pub(crate) fn last_panic() -> String {
+    PANICKED
+        .with(|m| m.borrow_mut().take())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// The text of a panic payload (`panic!("...")` gives `&str` or `String`), on one line.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = if let Some(s) = payload.downcast_ref::<&str>() {
         s
     } else if let Some(s) = payload.downcast_ref::<String>() {
-        s
+        s.as_str()
     } else {
         "non-string panic payload"
-    }
-}
-
-impl Context {
-    /// Sends `reply` to the client.
-    pub(crate) fn send(&self, reply: &Reply) {
-        let ctx = self.as_ptr();
-        // SAFETY (all arms): valid context; buffers are valid for the lengths passed and Redis
-        // copies them before returning.
-        unsafe {
-            match reply {
-                Reply::Null => api!(RedisModule_ReplyWithNull)(ctx),
-                Reply::Ok => api!(RedisModule_ReplyWithSimpleString)(ctx, c"OK".as_ptr()),
-                Reply::Simple(s) => {
-                    let s = cstring_lossy(s);
-                    api!(RedisModule_ReplyWithSimpleString)(ctx, s.as_ptr())
-                }
-                Reply::Integer(v) => api!(RedisModule_ReplyWithLongLong)(ctx, *v),
-                Reply::Double(v) => api!(RedisModule_ReplyWithDouble)(ctx, *v),
-                Reply::Bulk(b) => {
-                    api!(RedisModule_ReplyWithStringBuffer)(ctx, b.as_ptr().cast(), b.len())
-                }
-                Reply::String(s) => api!(RedisModule_ReplyWithString)(ctx, s.as_ptr()),
-                Reply::Array(items) => {
-                    api!(RedisModule_ReplyWithArray)(ctx, items.len() as _);
-                    items.iter().for_each(|item| self.send(item));
-                    OK
-                }
-                Reply::Map(pairs) => {
-                    api!(RedisModule_ReplyWithMap)(ctx, pairs.len() as _);
-                    for (k, v) in pairs {
-                        self.send(k);
-                        self.send(v);
-                    }
-                    OK
-                }
-                Reply::Set(items) => {
-                    api!(RedisModule_ReplyWithSet)(ctx, items.len() as _);
-                    items.iter().for_each(|item| self.send(item));
-                    OK
-                }
-                Reply::Bool(b) => api!(RedisModule_ReplyWithBool)(ctx, c_int::from(*b)),
-                Reply::BigNumber(digits) => {
-                    api!(RedisModule_ReplyWithBigNumber)(ctx, digits.as_ptr().cast(), digits.len())
-                }
-                Reply::Deferred => OK,
-                Reply::Verbatim { format, text } => {
-                    let ext = [format[0], format[1], format[2], 0];
-                    api!(RedisModule_ReplyWithVerbatimStringType)(
-                        ctx,
-                        text.as_ptr().cast(),
-                        text.len(),
-                        ext.as_ptr().cast(),
-                    )
-                }
-            }
-        };
-    }
-
-    /// Sends `err` as an error reply.
-    pub(crate) fn send_error(&self, err: &Error) {
-        let msg = cstring_lossy(err.message());
-        // SAFETY: valid context and NUL-terminated message, copied by Redis.
-        unsafe { api!(RedisModule_ReplyWithError)(self.as_ptr(), msg.as_ptr()) };
-    }
+    };
+    text.replace(['\r', '\n'], " ")
 }
 
 /// Calls `f` with `s` as a NUL-terminated C string, on the stack when it is short (no heap
@@ -186,82 +133,4 @@ pub(crate) fn with_cstr<R>(s: &str, f: impl FnOnce(*const std::os::raw::c_char) 
 /// A C string of `s`, with any NUL bytes (which C would cut at) replaced by spaces.
 pub(crate) fn cstring_lossy(s: &str) -> std::ffi::CString {
     std::ffi::CString::new(s.replace('\0', " ")).expect("NULs were replaced")
-}
-
-/// Writes the elements of an array reply whose length is not known in advance
-/// ([`Context::stream_array`]).
-pub struct ArrayWriter<'c> {
-    ctx: &'c Context,
-    len: usize,
-}
-
-impl ArrayWriter<'_> {
-    /// Sends one element now.
-    pub fn push(&mut self, item: impl Into<Reply>) {
-        self.ctx.send(&item.into());
-        self.len += 1;
-    }
-
-    /// Elements sent so far.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether nothing was sent yet.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
-
-impl Context {
-    /// Streams an array reply element by element (Redis's postponed array length): nothing is
-    /// buffered in the module, which suits long results produced by a scan. Return the result
-    /// of this call from the command.
-    ///
-    /// If `produce` fails or panics after some elements, the error becomes the array's last
-    /// element (the array is always closed, so the connection stays in sync).
-    ///
-    /// ```no_run
-    /// # fn f(ctx: &rmkit::Context) -> rmkit::Result {
-    /// ctx.stream_array(|out| {
-    ///     for i in 0..1_000_000i64 {
-    ///         out.push(i);
-    ///     }
-    ///     Ok(())
-    /// })
-    /// # }
-    /// ```
-    pub fn stream_array(
-        &self,
-        produce: impl FnOnce(&mut ArrayWriter<'_>) -> Result<(), Error>,
-    ) -> crate::Result {
-        // SAFETY: valid context; the postponed length is set below, exactly once.
-        unsafe {
-            api!(RedisModule_ReplyWithArray)(self.as_ptr(), raw::REDISMODULE_POSTPONED_LEN as _)
-        };
-        let mut w = ArrayWriter { ctx: self, len: 0 };
-        let outcome = catch_unwind(AssertUnwindSafe(|| produce(&mut w)));
-        let failure = match outcome {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e),
-            Err(payload) => {
-                let msg = panic_message(&*payload).to_owned();
-                std::mem::forget(payload);
-                log(
-                    LogLevel::Warning,
-                    &format!("rmkit: stream_array producer panicked: {msg}"),
-                );
-                Some(Error::new(format!(
-                    "panicked while streaming: {msg} (see the server log)"
-                )))
-            }
-        };
-        if let Some(e) = failure {
-            self.send_error(&e);
-            w.len += 1;
-        }
-        // SAFETY: closes the postponed array opened above.
-        unsafe { api!(RedisModule_ReplySetArrayLength)(self.as_ptr(), w.len as _) };
-        Ok(Reply::Deferred)
-    }
 }

@@ -1,4 +1,5 @@
-//! Zero-copy views of Redis strings (`RedisModuleString`).
+//! Redis strings (`RedisModuleString`): a borrowed view and an owned string. Both are handle
+//! types: made only here, from pointers Redis passed or created for us.
 
 use super::api;
 use redis_module::raw;
@@ -13,7 +14,7 @@ use std::ptr::NonNull;
 /// passes to a command *is* a `&[RedisStr]`: no copy, no allocation. Not `Send`: Redis strings
 /// belong to the main thread.
 ///
-/// Command handlers receive their arguments as `&[RedisStr]`:
+/// Commands receive their arguments as `&RedisStr` (or `&[RedisStr]` for a variadic tail):
 /// ```
 /// use rmkit::prelude::*;
 /// fn first_arg_len(args: &[RedisStr]) -> usize {
@@ -164,4 +165,12 @@ impl PartialEq for RedisString {
     fn eq(&self, other: &Self) -> bool {
         self.inner == other.inner
     }
+}
+
+/// Owned Redis strings of `args` and the pointer array the C API's `"v"` format takes (both
+/// must live until the call returns).
+pub(crate) fn argv(args: &[&[u8]]) -> (Vec<RedisString>, Vec<*mut raw::RedisModuleString>) {
+    let strings: Vec<RedisString> = args.iter().map(|a| RedisString::new(a)).collect();
+    let ptrs = strings.iter().map(|s| s.as_ptr()).collect();
+    (strings, ptrs)
 }

@@ -1,11 +1,12 @@
 //! The pure argument layer: functions of bytes only, so they run in unit tests and fuzzers
-//! without a server, and accept exactly what Redis accepts.
+//! without a server, and accept exactly what Redis accepts. Command parameters
+//! ([`Param`](super::Param)) parse themselves with it.
 //!
 //! [`Args`] walks a command's arguments (`&[RedisStr]` in a handler, `&[&[u8]]` in a test or a
 //! fuzzer) and turns them into typed values with Redis's own error texts, without allocating:
 //!
 //! ```
-//! use rmkit::args::Args;
+//! use rmkit::command::Args;
 //! use rmkit::keywords;
 //!
 //! keywords! {
@@ -36,6 +37,7 @@ use crate::Error;
 pub struct Args<'a, T> {
     argv: &'a [T],
     pos: usize,
+    sub: bool,
 }
 
 impl<'a, T: AsRef<[u8]>> Args<'a, T> {
@@ -44,15 +46,31 @@ impl<'a, T: AsRef<[u8]>> Args<'a, T> {
         Args {
             argv,
             pos: 1.min(argv.len()),
+            sub: false,
         }
     }
 
-    /// The command name, for error messages.
-    fn command(&self) -> String {
-        self.argv
-            .first()
-            .map(|c| String::from_utf8_lossy(c.as_ref()).to_lowercase())
-            .unwrap_or_default()
+    /// Skips a subcommand's name (`JSON.DEBUG MEMORY key`: the arguments start after
+    /// `MEMORY`).
+    #[doc(hidden)]
+    pub fn skip_subcommand(&mut self) {
+        self.pos = 2.min(self.argv.len());
+        self.sub = true;
+    }
+
+    /// The command name (lower case), for error messages.
+    pub(crate) fn command(&self) -> String {
+        let name = |i: usize| {
+            self.argv
+                .get(i)
+                .map(|c| String::from_utf8_lossy(c.as_ref()).to_lowercase())
+                .unwrap_or_default()
+        };
+        if self.sub {
+            format!("{}|{}", name(0), name(1))
+        } else {
+            name(0)
+        }
     }
 
     /// The next argument as it was passed (e.g. a `RedisStr` to open a key with), or the arity
@@ -153,18 +171,22 @@ impl<'a, T: AsRef<[u8]>> Args<'a, T> {
 
 /// A set of keywords an argument may be (see [`keywords!`](crate::keywords!)).
 pub trait Keyword: Sized {
+    /// The keywords, for COMMAND DOCS.
+    const TOKENS: &'static [super::docs::Arg];
     /// The keyword `arg` names (ASCII case-insensitive), if any.
     fn parse(arg: &[u8]) -> Option<Self>;
 }
 
-/// Declares an enum of keywords for [`Args::next_keyword`] / [`Args::optional`].
+/// Declares an enum of keywords for [`Args::next_keyword`] / [`Args::optional`], which is also
+/// a command parameter type (`cond: Option<Cond>` takes an optional `NX|XX`; COMMAND DOCS shows
+/// the tokens).
 ///
 /// ```
 /// rmkit::keywords! {
 ///     /// Output style.
 ///     pub enum Style { Pretty = "PRETTY", Compact = "COMPACT" }
 /// }
-/// use rmkit::args::Keyword;
+/// use rmkit::command::Keyword;
 /// assert_eq!(Style::parse(b"pretty"), Some(Style::Pretty));
 /// assert_eq!(Style::parse(b"ugly"), None);
 /// ```
@@ -179,7 +201,9 @@ macro_rules! keywords {
                 $variant
             ),+
         }
-        impl $crate::args::Keyword for $name {
+        impl $crate::command::Keyword for $name {
+            const TOKENS: &'static [$crate::command::docs::Arg] =
+                &[$($crate::command::docs::Arg::token($word)),+];
             fn parse(arg: &[u8]) -> ::std::option::Option<Self> {
                 $(
                     if arg.eq_ignore_ascii_case($word.as_bytes()) {
@@ -187,6 +211,16 @@ macro_rules! keywords {
                     }
                 )+
                 ::std::option::Option::None
+            }
+        }
+        impl<'a> $crate::command::Param<'a> for $name {
+            const SHAPE: $crate::command::Shape =
+                $crate::command::Shape::keyword(<$name as $crate::command::Keyword>::TOKENS);
+            fn parse(
+                args: &mut $crate::command::Args<'a, $crate::RedisStr>,
+                _ctx: &'a $crate::Context,
+            ) -> $crate::Result<Self> {
+                args.next_keyword()
             }
         }
     };
@@ -198,7 +232,7 @@ macro_rules! keywords {
 /// `ERR value is not a valid float`. (C's `strtod` also reads hexadecimal floats; this does not.)
 ///
 /// ```
-/// use rmkit::args::parse_f64;
+/// use rmkit::command::parse_f64;
 /// assert_eq!(parse_f64(b"1.5e3"), Ok(1500.0));
 /// assert_eq!(parse_f64(b"-inf"), Ok(f64::NEG_INFINITY));
 /// assert_eq!(parse_f64(b"nan").unwrap_err().message(), "ERR value is not a valid float");
@@ -236,7 +270,7 @@ pub fn parse_f64(s: &[u8]) -> Result<f64, Error> {
 /// zeros, no `-0`, at most 20 bytes, in `i64` range.
 ///
 /// ```
-/// use rmkit::args::parse_i64;
+/// use rmkit::command::parse_i64;
 /// assert_eq!(parse_i64(b"-9223372036854775808"), Ok(i64::MIN));
 /// assert!(parse_i64(b"007").is_err());
 /// assert_eq!(parse_i64(b"x").unwrap_err().message(), "ERR value is not an integer or out of range");
@@ -248,8 +282,8 @@ pub fn parse_i64(s: &[u8]) -> Result<i64, Error> {
 /// Like [`parse_i64`] but also rejects negative numbers (for counts and sizes).
 ///
 /// ```
-/// assert_eq!(rmkit::args::parse_u64(b"42"), Ok(42));
-/// assert!(rmkit::args::parse_u64(b"-1").is_err());
+/// assert_eq!(rmkit::command::parse_u64(b"42"), Ok(42));
+/// assert!(rmkit::command::parse_u64(b"-1").is_err());
 /// ```
 pub fn parse_u64(s: &[u8]) -> Result<u64, Error> {
     match string2ll(s) {

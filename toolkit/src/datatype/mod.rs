@@ -1,5 +1,14 @@
 //! Module data types, collected from every linked crate with `linkme` like commands.
 //!
+//! | item | for |
+//! |---|---|
+//! | [`DataType`] | the trait your type implements (RDB save/load, AOF rewrite, digest, copy) |
+//! | [`data_type!`](crate::data_type!) | registers it |
+//! | [`RdbWriter`], [`RdbReader`] | RDB / `DUMP` I/O, or bytes for unit tests ([`RdbWriter::to_buffer`]) |
+//! | [`AofWriter`], [`Digest`] | AOF rewrite and `DEBUG DIGEST-VALUE` |
+//! | [`Measured`] | a value built (and measured) before it is stored |
+//! | [`Key::value`](crate::Key::value), [`update`](crate::Key::update), [`set_value`](crate::Key::set_value) | using it in keys |
+//!
 //! Implement [`DataType`] for a Rust type and register it with [`data_type!`](crate::data_type!).
 //! The toolkit stores each value boxed together with the exact number of server bytes it holds,
 //! measured by the allocator ([`rmkit_alloc::measure`]) when the value is built, loaded, copied
@@ -9,9 +18,14 @@
 //! latter), at the allocator's usable size: measured, never guessed, right after edits, and
 //! what `DEL` gives back.
 
-pub use crate::ffi::Measured;
-use crate::ffi::{AofWriter, Digest, RdbReader, RdbWriter, TypeHandle};
-use crate::{Error, RedisStr};
+mod io;
+
+pub use io::{AofWriter, Digest, RdbReader, RdbWriter};
+
+use crate::ffi::datatype::Stored;
+#[doc(hidden)]
+pub use crate::ffi::datatype::TypeHandle;
+use crate::{RedisStr, Result};
 
 /// A Rust type stored in Redis keys. Everything but persistence has a default.
 ///
@@ -31,7 +45,7 @@ pub trait DataType: Sized + 'static {
     /// Reads a value written by [`rdb_save`](Self::rdb_save) with encoding `version`. Return an
     /// error on bad or truncated data (the reader's methods already do on I/O errors): Redis then
     /// refuses the `RESTORE` payload or RDB file instead of crashing.
-    fn rdb_load(rdb: &mut RdbReader<'_>, version: i32) -> Result<Self, Error>;
+    fn rdb_load(rdb: &mut RdbReader<'_>, version: i32) -> Result<Self>;
 
     /// Emits the commands that rebuild the value at `key` (AOF rewrite without RDB preamble).
     fn aof_rewrite(&self, key: &RedisStr, aof: &mut AofWriter<'_>);
@@ -57,30 +71,31 @@ pub trait DataType: Sized + 'static {
 }
 
 /// A data type registered with [`data_type!`](crate::data_type!): knows where its Redis type
-/// handle lives.
+/// handle lives (implemented by the macro).
 pub trait Registered: DataType {
     /// The handle filled in by `RedisModule_OnLoad`.
     fn handle() -> &'static TypeHandle;
 }
 
-/// One data type declaration, as collected in [`DATA_TYPES`].
+/// One data type declaration (macro plumbing).
+#[doc(hidden)]
 #[derive(Debug)]
 pub struct DataTypeDef {
     /// The 9-character type name.
     pub name: &'static str,
-    /// Creates the type with `RedisModule_CreateDataType` (a monomorphised toolkit function).
-    pub register: unsafe fn(*mut redis_module::raw::RedisModuleCtx) -> Result<(), String>,
+    /// Creates the type (a monomorphised toolkit function).
+    pub register: fn(&crate::ffi::RawCtx) -> std::result::Result<(), String>,
     /// Where it was declared (`file:line`).
     pub location: &'static str,
 }
 
-/// Every data type of the module, gathered at link time.
-#[linkme::distributed_slice]
-pub static DATA_TYPES: [DataTypeDef];
+#[doc(hidden)]
+pub use crate::ffi::registry::DATA_TYPES;
 
 /// Whether `name` is a valid data type name (exactly 9 bytes of `[A-Za-z0-9_-]`).
+#[doc(hidden)]
 pub const fn valid_type_name(name: &str) -> bool {
-    name.len() == 9 && crate::name_chars_ok(name)
+    name.len() == 9 && crate::module::name_chars_ok(name)
 }
 
 /// Registers a [`DataType`] with the module.
@@ -90,8 +105,7 @@ pub const fn valid_type_name(name: &str) -> bool {
 /// mistyped payload is an error).
 ///
 /// ```
-/// use rmkit::datatype::DataType;
-/// use rmkit::ffi::{AofWriter, RdbReader, RdbWriter};
+/// use rmkit::datatype::{AofWriter, DataType, RdbReader, RdbWriter};
 /// use rmkit::{Error, RedisStr};
 ///
 /// #[derive(Debug, PartialEq)]
@@ -131,48 +145,54 @@ macro_rules! data_type {
                 $crate::datatype::valid_type_name(<$ty as $crate::datatype::DataType>::NAME),
                 "a data type name must be exactly 9 bytes of [A-Za-z0-9_-]"
             );
-            static HANDLE: $crate::ffi::TypeHandle = $crate::ffi::TypeHandle::new();
+            static HANDLE: $crate::datatype::TypeHandle = $crate::datatype::TypeHandle::new();
             impl $crate::datatype::Registered for $ty {
-                fn handle() -> &'static $crate::ffi::TypeHandle {
+                fn handle() -> &'static $crate::datatype::TypeHandle {
                     &HANDLE
                 }
             }
-            #[$crate::linkme::distributed_slice($crate::datatype::DATA_TYPES)]
-            #[linkme(crate = $crate::linkme)]
+            #[$crate::__private::linkme::distributed_slice($crate::datatype::DATA_TYPES)]
+            #[linkme(crate = $crate::__private::linkme)]
             static DEF: $crate::datatype::DataTypeDef = $crate::datatype::DataTypeDef {
                 name: <$ty as $crate::datatype::DataType>::NAME,
-                register: $crate::ffi::register_type::<$ty>,
+                register: $crate::__private::register_type::<$ty>,
                 location: concat!(file!(), ":", line!()),
             };
         };
     };
 }
 
-/// A value as the toolkit stores it: the user's value and the server bytes it holds.
-pub(crate) struct Stored<T> {
-    pub(crate) bytes: usize,
-    pub(crate) value: T,
-}
+/// A value of a data type together with the exact server bytes it holds, measured while it
+/// was built: what [`Key::set_measured`](crate::Key::set_measured) stores. The value is
+/// readable meanwhile ([`Measured::get`]).
+///
+/// ```
+/// # #[derive(Debug)] struct Doc(Vec<u8>);
+/// use rmkit::datatype::Measured;
+/// let m = Measured::build(|| Ok(Doc(vec![0u8; 100])))?;
+/// assert_eq!(m.get().0.len(), 100);
+/// # Ok::<(), rmkit::Error>(())
+/// ```
+pub struct Measured<T>(Box<Stored<T>>);
 
-impl<T> Stored<T> {
-    /// Builds a stored value with `build`, measuring every byte (the box included).
-    pub(crate) fn build(build: impl FnOnce() -> Result<T, Error>) -> Result<Box<Self>, Error> {
-        let (stored, bytes) = rmkit_alloc::measure(|| -> Result<Box<Self>, Error> {
-            Ok(Box::new(Stored {
-                bytes: 0,
-                value: build()?,
-            }))
-        });
-        let mut stored = stored?;
-        stored.bytes = bytes.max(0) as usize;
-        Ok(stored)
+impl<T> Measured<T> {
+    /// Runs `build`, counting every byte it allocates (and the box that will hold the value).
+    pub fn build(build: impl FnOnce() -> Result<T>) -> Result<Self> {
+        Stored::build(build).map(Measured)
     }
 
-    /// Runs `f` on the value and adds what it allocated (or freed) to the count.
-    pub(crate) fn update<R>(&mut self, f: impl FnOnce(&mut T) -> R) -> R {
-        let (r, delta) = rmkit_alloc::measure(|| f(&mut self.value));
-        self.bytes = self.bytes.saturating_add_signed(delta);
-        r
+    /// The value.
+    pub fn get(&self) -> &T {
+        &self.0.value
+    }
+
+    /// The server bytes it holds.
+    pub fn bytes(&self) -> usize {
+        self.0.bytes
+    }
+
+    pub(crate) fn into_stored(self) -> Box<Stored<T>> {
+        self.0
     }
 }
 
@@ -183,10 +203,10 @@ mod tests {
         assert!(super::valid_type_name("rmkitjson"));
         assert!(!super::valid_type_name("json"));
         assert!(!super::valid_type_name("rmkit json"));
-        assert!(crate::valid_module_name("hashex"));
-        assert!(crate::valid_module_name("a-b_c9"));
-        assert!(!crate::valid_module_name(""));
-        assert!(!crate::valid_module_name("with space"));
-        assert!(!crate::valid_module_name(&"x".repeat(65)));
+        assert!(crate::module::valid_module_name("hashex"));
+        assert!(crate::module::valid_module_name("a-b_c9"));
+        assert!(!crate::module::valid_module_name(""));
+        assert!(!crate::module::valid_module_name("with space"));
+        assert!(!crate::module::valid_module_name(&"x".repeat(65)));
     }
 }

@@ -1,11 +1,11 @@
 //! Keyspace notifications and server events, collected with `linkme` from any linked crate.
 //!
 //! ```
-//! use rmkit::events::ServerEvent;
+//! use rmkit::server::events::ServerEvent;
 //! use rmkit::{Context, Notify, RedisStr};
 //!
 //! fn on_hash_write(_ctx: &Context, event: &str, key: &RedisStr) {
-//!     rmkit::log(rmkit::LogLevel::Verbose, &format!("{event} on {:?}", key));
+//!     rmkit::log::log(rmkit::LogLevel::Verbose, &format!("{event} on {:?}", key));
 //! }
 //! rmkit::on_keyspace_event!(&[Notify::Hash, Notify::Expired], on_hash_write);
 //!
@@ -20,7 +20,8 @@
 
 use crate::{Context, Notify, RedisStr};
 
-/// A keyspace notification handler.
+/// A keyspace notification handler (macro plumbing).
+#[doc(hidden)]
 #[derive(Debug)]
 pub struct KeyspaceHandler {
     /// The classes it wants (`REDISMODULE_NOTIFY_*` bits, see [`mask`]).
@@ -29,11 +30,11 @@ pub struct KeyspaceHandler {
     pub handler: fn(&Context, &str, &RedisStr),
 }
 
-/// Every keyspace handler of the module.
-#[linkme::distributed_slice]
-pub static KEYSPACE_HANDLERS: [KeyspaceHandler];
+#[doc(hidden)]
+pub use crate::ffi::registry::KEYSPACE_HANDLERS;
 
 /// The notification bits of `classes`.
+#[doc(hidden)]
 pub const fn mask(classes: &[Notify]) -> i32 {
     let mut m = 0;
     let mut i = 0;
@@ -55,16 +56,16 @@ pub enum ServerEvent {
     Shutdown,
 }
 
-/// A server event handler.
+/// A server event handler (macro plumbing).
+#[doc(hidden)]
 #[derive(Debug)]
 pub struct ServerEventHandler {
     /// Called for every [`ServerEvent`].
     pub handler: fn(&Context, ServerEvent),
 }
 
-/// Every server event handler of the module.
-#[linkme::distributed_slice]
-pub static SERVER_EVENT_HANDLERS: [ServerEventHandler];
+#[doc(hidden)]
+pub use crate::ffi::registry::SERVER_EVENT_HANDLERS;
 
 /// Subscribes `handler: fn(&Context, &str, &RedisStr)` to keyspace notifications of `classes`
 /// (a `&[Notify]`). Independent of the `notify-keyspace-events` setting.
@@ -72,12 +73,15 @@ pub static SERVER_EVENT_HANDLERS: [ServerEventHandler];
 macro_rules! on_keyspace_event {
     ($classes:expr, $handler:path) => {
         const _: () = {
-            #[$crate::linkme::distributed_slice($crate::events::KEYSPACE_HANDLERS)]
-            #[linkme(crate = $crate::linkme)]
-            static HANDLER: $crate::events::KeyspaceHandler = $crate::events::KeyspaceHandler {
-                mask: $crate::events::mask($classes),
-                handler: $handler,
-            };
+            #[$crate::__private::linkme::distributed_slice(
+                $crate::server::events::KEYSPACE_HANDLERS
+            )]
+            #[linkme(crate = $crate::__private::linkme)]
+            static HANDLER: $crate::server::events::KeyspaceHandler =
+                $crate::server::events::KeyspaceHandler {
+                    mask: $crate::server::events::mask($classes),
+                    handler: $handler,
+                };
         };
     };
 }
@@ -87,10 +91,12 @@ macro_rules! on_keyspace_event {
 macro_rules! on_server_event {
     ($handler:path) => {
         const _: () = {
-            #[$crate::linkme::distributed_slice($crate::events::SERVER_EVENT_HANDLERS)]
-            #[linkme(crate = $crate::linkme)]
-            static HANDLER: $crate::events::ServerEventHandler =
-                $crate::events::ServerEventHandler { handler: $handler };
+            #[$crate::__private::linkme::distributed_slice(
+                $crate::server::events::SERVER_EVENT_HANDLERS
+            )]
+            #[linkme(crate = $crate::__private::linkme)]
+            static HANDLER: $crate::server::events::ServerEventHandler =
+                $crate::server::events::ServerEventHandler { handler: $handler };
         };
     };
 }

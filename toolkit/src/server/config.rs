@@ -2,7 +2,7 @@
 //! collected with `linkme` from any linked crate.
 //!
 //! ```
-//! use rmkit::config::{BoolConfig, EnumConfig, NumberConfig, StringConfig};
+//! use rmkit::server::config::{BoolConfig, EnumConfig, NumberConfig, StringConfig};
 //!
 //! /// Log every write.
 //! pub static VERBOSE: BoolConfig = BoolConfig::new("verbose", false);
@@ -62,8 +62,15 @@ pub struct NumberConfig {
 }
 
 impl NumberConfig {
-    /// A parameter `name` in `min..=max` starting at `default`.
+    /// A parameter `name` in `min..=max` starting at `default`. A default outside the bounds
+    /// (or `min > max`) does not compile.
     pub const fn new(name: &'static str, default: i64, min: i64, max: i64) -> Self {
+        if min > max {
+            panic!("NumberConfig: min is greater than max");
+        }
+        if default < min || default > max {
+            panic!("NumberConfig: the default is outside min..=max");
+        }
         NumberConfig {
             name,
             default,
@@ -131,11 +138,23 @@ pub struct EnumConfig {
 
 impl EnumConfig {
     /// A parameter `name` choosing among `choices` (name, value), starting at value `default`.
+    /// A default that is none of the choices (or no choices) does not compile.
     pub const fn new(
         name: &'static str,
         choices: &'static [(&'static str, i32)],
         default: i32,
     ) -> Self {
+        let mut i = 0;
+        let mut found = false;
+        while i < choices.len() {
+            if choices[i].1 == default {
+                found = true;
+            }
+            i += 1;
+        }
+        if !found {
+            panic!("EnumConfig: the default is not the value of any choice");
+        }
         EnumConfig {
             name,
             choices,
@@ -200,9 +219,8 @@ impl ConfigRef {
     }
 }
 
-/// Every configuration parameter of the module, gathered at link time.
-#[linkme::distributed_slice]
-pub static CONFIGS: [ConfigRef];
+#[doc(hidden)]
+pub use crate::ffi::registry::CONFIGS;
 
 /// Registers configuration statics with the module (see the [module docs](self)).
 #[macro_export]
@@ -210,9 +228,9 @@ macro_rules! config {
     ($($name:path),+ $(,)?) => {
         $(
             const _: () = {
-                #[$crate::linkme::distributed_slice($crate::config::CONFIGS)]
-                #[linkme(crate = $crate::linkme)]
-                static ENTRY: $crate::config::ConfigRef = $name.as_config();
+                #[$crate::__private::linkme::distributed_slice($crate::server::config::CONFIGS)]
+                #[linkme(crate = $crate::__private::linkme)]
+                static ENTRY: $crate::server::config::ConfigRef = $name.as_config();
             };
         )+
     };

@@ -1,15 +1,12 @@
-//! Blocked clients: run slow work on a thread while the server serves others, then reply.
+//! Blocked clients with a worker thread, thread-safe contexts and their lock, and timers.
 
-use super::{Context, LogLevel, api, log, panic_message};
-use crate::{Error, Reply, Result};
+use super::{OK, RawCtx, api, guard};
+use crate::{Context, Error, Reply, Result};
 use redis_module::raw;
 use std::ffi::c_void;
 use std::marker::PhantomData;
-use std::ops::Deref;
 use std::os::raw::c_int;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
-use std::time::Duration;
 
 /// A reply computed on a worker thread. `Reply::String` (a Redis-owned string) is turned into
 /// plain bytes before it crosses, so nothing Redis owns is shared between threads.
@@ -39,76 +36,62 @@ struct Handle(NonNull<raw::RedisModuleBlockedClient>);
 // usable from any thread.
 unsafe impl Send for Handle {}
 
-/// What a worker thread gets: a way to touch the keyspace under the server's lock.
-pub struct ThreadContext {
+/// A thread-safe context of a worker thread. Not `Send`: it stays on the worker.
+pub(crate) struct SafeCtx {
     ctx: NonNull<raw::RedisModuleCtx>,
     _not_send: PhantomData<*mut ()>,
 }
 
-/// The server lock, held while this lives; derefs to a [`Context`] to open keys or call commands.
-pub struct Locked<'t> {
-    ctx: Context,
-    _t: PhantomData<&'t ThreadContext>,
+/// The server lock, held while this lives.
+pub(crate) struct LockedCtx<'t> {
+    raw: RawCtx,
+    _t: PhantomData<&'t SafeCtx>,
 }
 
-impl ThreadContext {
-    /// Takes the server's lock (the main thread pauses between commands while it is held) and
-    /// gives access to the keyspace. Keep it short.
-    pub fn lock(&self) -> Locked<'_> {
-        // SAFETY: a thread-safe context of this worker; Lock pairs with Unlock in Locked's Drop.
+impl SafeCtx {
+    /// Takes the server's lock (`RedisModule_ThreadSafeContextLock`).
+    pub(crate) fn lock(&self) -> LockedCtx<'_> {
+        // SAFETY: a thread-safe context of this worker; Lock pairs with Unlock in Drop.
         unsafe { api!(RedisModule_ThreadSafeContextLock)(self.ctx.as_ptr()) };
-        // SAFETY: the context is valid while the lock is held.
-        Locked {
-            ctx: unsafe { Context::from_raw(self.ctx.as_ptr()) },
+        LockedCtx {
+            // SAFETY: the context is valid (and usable for keys) while the lock is held.
+            raw: unsafe { RawCtx::from_raw(self.ctx.as_ptr()) },
             _t: PhantomData,
         }
     }
 }
 
-impl Deref for Locked<'_> {
-    type Target = Context;
-    fn deref(&self) -> &Context {
-        &self.ctx
+impl LockedCtx<'_> {
+    /// The locked context (as a context of its own, for the lock's lifetime).
+    pub(crate) fn context(&self) -> Context {
+        // SAFETY: the same valid context, locked for as long as `self` lives, which the
+        // returned value cannot outlive in the callers (they keep both together).
+        Context::new(unsafe { RawCtx::from_raw(self.raw.as_ptr()) })
     }
 }
 
-impl Drop for Locked<'_> {
+impl Drop for LockedCtx<'_> {
     fn drop(&mut self) {
-        // SAFETY: the lock taken in `ThreadContext::lock`.
-        unsafe { api!(RedisModule_ThreadSafeContextUnlock)(self.ctx.as_ptr()) };
+        // SAFETY: the lock taken in `SafeCtx::lock`.
+        unsafe { api!(RedisModule_ThreadSafeContextUnlock)(self.raw.as_ptr()) };
     }
 }
 
-impl Context {
-    /// Blocks the calling client and runs `work` on a new thread; the server keeps serving other
-    /// clients meanwhile. When `work` returns, its reply (or error) goes to the client. A panic
-    /// in `work` becomes `ERR worker panicked: ...` plus a log line. With a non-zero `timeout`
-    /// the client gets `ERR timeout: the work took longer than ...` if `work` is still running.
-    ///
-    /// Return the value of this call from the command (it is [`Reply::Deferred`]).
-    ///
-    /// ```no_run
-    /// # fn f(ctx: &rmkit::Context) -> rmkit::Result {
-    /// ctx.block_on_thread(std::time::Duration::ZERO, |tctx| {
-    ///     let answer = 6 * 7; // slow work here, without the lock
-    ///     let _locked = tctx.lock(); // then touch keys briefly if needed
-    ///     Ok(rmkit::Reply::Integer(answer))
-    /// })
-    /// # }
-    /// ```
-    pub fn block_on_thread<F>(&self, timeout: Duration, work: F) -> Result
-    where
-        F: FnOnce(&ThreadContext) -> Result + Send + 'static,
-    {
-        let ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
-        // SAFETY: valid command context; the callbacks are plain functions of this image.
+/// The work of a blocked client: runs on the worker with its thread-safe context.
+pub(crate) type Work = Box<dyn FnOnce(&SafeCtx) -> Result + Send>;
+
+impl RawCtx {
+    /// Blocks the calling client (`RedisModule_BlockClient`) and runs `work` on a new thread;
+    /// its reply goes to the client when it returns. `Err` if the client cannot be blocked.
+    pub(crate) fn block_on_thread(&self, timeout_ms: i64, work: Work) -> Result<()> {
+        // SAFETY: a live command context; the callbacks are plain functions of this image.
         let bc = unsafe {
             api!(RedisModule_BlockClient)(
                 self.as_ptr(),
                 Some(on_reply),
                 Some(on_timeout),
                 Some(free_outcome),
-                ms,
+                timeout_ms,
             )
         };
         let handle = Handle(NonNull::new(bc).ok_or_else(|| {
@@ -123,22 +106,16 @@ impl Context {
                 let outcome = match NonNull::new(tctx) {
                     None => Err(Error::new("RedisModule_GetThreadSafeContext failed")),
                     Some(ctx) => {
-                        let t = ThreadContext {
+                        let safe = SafeCtx {
                             ctx,
                             _not_send: PhantomData,
                         };
-                        let r =
-                            catch_unwind(AssertUnwindSafe(|| work(&t))).unwrap_or_else(|payload| {
-                                let msg = panic_message(&*payload).to_owned();
-                                std::mem::forget(payload);
-                                log(
-                                    LogLevel::Warning,
-                                    &format!("rmkit: worker thread panicked: {msg}"),
-                                );
-                                Err(Error::new(format!(
-                                    "worker panicked: {msg} (see the server log)"
-                                )))
-                            });
+                        let r = guard("worker thread", || work(&safe)).unwrap_or_else(|| {
+                            Err(Error::new(format!(
+                                "worker panicked: {} (see the server log)",
+                                super::last_panic()
+                            )))
+                        });
                         // SAFETY: the thread-safe context created above, no longer used.
                         unsafe { api!(RedisModule_FreeThreadSafeContext)(ctx.as_ptr()) };
                         r.map(sendable)
@@ -158,7 +135,7 @@ impl Context {
             // unblock it; Redis hands `data` to on_reply, then to free_outcome.
             unsafe { api!(RedisModule_UnblockClient)(bc, data.cast()) };
         }
-        Ok(Reply::Deferred)
+        Ok(())
     }
 }
 
@@ -170,7 +147,7 @@ unsafe extern "C" fn on_reply(
     // SAFETY: the reply callback's context; its private data is our Outcome (or NULL).
     let (ctx, data) = unsafe {
         (
-            Context::from_raw(ctx),
+            RawCtx::from_raw(ctx),
             api!(RedisModule_GetBlockedClientPrivateData)(ctx),
         )
     };
@@ -183,7 +160,7 @@ unsafe extern "C" fn on_reply(
             Err(e) => ctx.send_error(e),
         }
     }
-    raw::REDISMODULE_OK as c_int
+    OK
 }
 
 unsafe extern "C" fn on_timeout(
@@ -192,11 +169,11 @@ unsafe extern "C" fn on_timeout(
     _: c_int,
 ) -> c_int {
     // SAFETY: the timeout callback's context.
-    let ctx = unsafe { Context::from_raw(ctx) };
+    let ctx = unsafe { RawCtx::from_raw(ctx) };
     ctx.send_error(&Error::new(
         "timeout: the work took longer than the command allows",
     ));
-    raw::REDISMODULE_OK as c_int
+    OK
 }
 
 unsafe extern "C" fn free_outcome(_: *mut raw::RedisModuleCtx, data: *mut c_void) {
@@ -204,4 +181,41 @@ unsafe extern "C" fn free_outcome(_: *mut raw::RedisModuleCtx, data: *mut c_void
         // SAFETY: the Outcome boxed by the worker, handed back exactly once.
         drop(unsafe { Box::from_raw(data as *mut Outcome) });
     }
+}
+
+/// A timer's closure.
+pub(crate) type TimerFn = Box<dyn FnOnce(&Context)>;
+
+impl RawCtx {
+    /// `RedisModule_CreateTimer`: runs `callback` once after `ms` milliseconds.
+    pub(crate) fn create_timer(&self, ms: i64, callback: TimerFn) -> u64 {
+        let data: Box<TimerFn> = Box::new(callback);
+        // SAFETY: a live context; Redis keeps `data` until the timer fires (reclaimed in
+        // `fire`) or is stopped (reclaimed in `stop_timer`).
+        unsafe {
+            api!(RedisModule_CreateTimer)(self.as_ptr(), ms, Some(fire), Box::into_raw(data).cast())
+        }
+    }
+
+    /// `RedisModule_StopTimer`: whether it was still pending (its closure is dropped).
+    pub(crate) fn stop_timer(&self, id: u64) -> bool {
+        let mut data: *mut c_void = std::ptr::null_mut();
+        // SAFETY: a live context; on success Redis hands back the data pointer we gave it.
+        let r = unsafe { api!(RedisModule_StopTimer)(self.as_ptr(), id, &mut data) };
+        if r == OK && !data.is_null() {
+            // SAFETY: the Box<TimerFn> leaked by `create_timer`; Redis no longer holds it.
+            drop(unsafe { Box::from_raw(data.cast::<TimerFn>()) });
+            true
+        } else {
+            false
+        }
+    }
+}
+
+unsafe extern "C" fn fire(ctx: *mut raw::RedisModuleCtx, data: *mut c_void) {
+    // SAFETY: Redis passes the data pointer from `create_timer` exactly once, when firing.
+    let callback = unsafe { Box::from_raw(data.cast::<TimerFn>()) };
+    // SAFETY: Redis passes a valid context for the duration of the callback.
+    let ctx = Context::new(unsafe { RawCtx::from_raw(ctx) });
+    guard("timer callback", move || callback(&ctx));
 }

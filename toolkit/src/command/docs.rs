@@ -1,0 +1,243 @@
+//! What `COMMAND INFO` and `COMMAND DOCS` say about a command: key specs and documented
+//! arguments. `#[rmkit::command]` derives both from the command's parameters; a parameter
+//! type of your own describes itself with these (its [`Param::SHAPE`](super::Param::SHAPE)).
+
+/// A key specification: where keys start and how to find the rest, with what the command does
+/// to them.
+#[derive(Debug, Clone, Copy)]
+pub struct KeySpec {
+    /// Flags, space separated: one of `RO RW OW RM`, then any of `access update insert delete
+    /// not_key incomplete variable_flags` (Redis's key-spec flags).
+    pub flags: &'static str,
+    /// Where the search for keys begins.
+    pub begin: BeginSearch,
+    /// How keys are found from there.
+    pub find: FindKeys,
+}
+
+/// Where a key search begins.
+#[derive(Debug, Clone, Copy)]
+pub enum BeginSearch {
+    /// At this argument index.
+    Index(i32),
+    /// After this keyword, searching from `start_from` (negative: from the end).
+    Keyword {
+        /// The keyword, e.g. `"STREAMS"`.
+        keyword: &'static str,
+        /// Where to start searching for it.
+        start_from: i32,
+    },
+}
+
+/// How keys are found once the search has begun.
+#[derive(Debug, Clone, Copy)]
+pub enum FindKeys {
+    /// A range: the last key relative to the first (-1: to the end), a step, and a limit.
+    Range {
+        /// Index of the last key relative to the begin search (negative: from the end).
+        last_key: i32,
+        /// Step between keys.
+        step: i32,
+        /// With `last_key` -1: stop after `count / limit` keys (0: no limit).
+        limit: i32,
+    },
+    /// A count argument followed by the keys.
+    KeyNum {
+        /// Index of the count argument relative to the begin search.
+        key_num_index: i32,
+        /// Index of the first key relative to the begin search.
+        first_key: i32,
+        /// Step between keys.
+        step: i32,
+    },
+}
+
+impl KeySpec {
+    /// One key at argument `index`, with `flags`.
+    pub const fn single(index: i32, flags: &'static str) -> KeySpec {
+        KeySpec {
+            flags,
+            begin: BeginSearch::Index(index),
+            find: FindKeys::Range {
+                last_key: 0,
+                step: 1,
+                limit: 0,
+            },
+        }
+    }
+}
+
+/// One documented argument (`COMMAND DOCS`).
+#[derive(Debug, Clone, Copy)]
+pub struct Arg {
+    /// Its name.
+    pub name: &'static str,
+    /// Its type.
+    pub kind: ArgKind,
+    /// For keys: the index of its key spec (-1: none).
+    pub key_spec: i32,
+    /// A keyword that precedes it (`EX` in `EX seconds`), or the token of a pure token.
+    pub token: Option<&'static str>,
+    /// May be left out.
+    pub optional: bool,
+    /// May be repeated.
+    pub multiple: bool,
+    /// The alternatives of a `OneOf` or the parts of a `Block`.
+    pub subargs: &'static [Arg],
+}
+
+/// The type of a documented argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgKind {
+    /// A string.
+    String,
+    /// An integer.
+    Integer,
+    /// A double.
+    Double,
+    /// A key name.
+    Key,
+    /// A glob-style pattern.
+    Pattern,
+    /// A Unix time.
+    UnixTime,
+    /// A keyword alone (its `token`).
+    PureToken,
+    /// One of the `subargs`.
+    OneOf,
+    /// All of the `subargs`, in order.
+    Block,
+}
+
+impl Arg {
+    /// An argument of `kind` (see the shorthands below).
+    pub const fn new(name: &'static str, kind: ArgKind) -> Arg {
+        Arg {
+            name,
+            kind,
+            key_spec: -1,
+            token: None,
+            optional: false,
+            multiple: false,
+            subargs: &[],
+        }
+    }
+    /// A string argument.
+    pub const fn string(name: &'static str) -> Arg {
+        Arg::new(name, ArgKind::String)
+    }
+    /// An integer argument.
+    pub const fn integer(name: &'static str) -> Arg {
+        Arg::new(name, ArgKind::Integer)
+    }
+    /// A double argument.
+    pub const fn double(name: &'static str) -> Arg {
+        Arg::new(name, ArgKind::Double)
+    }
+    /// A key argument described by key spec number `spec`.
+    pub const fn key(name: &'static str, spec: i32) -> Arg {
+        Arg {
+            key_spec: spec,
+            ..Arg::new(name, ArgKind::Key)
+        }
+    }
+    /// A keyword on its own, e.g. `NX`.
+    pub const fn token(word: &'static str) -> Arg {
+        Arg {
+            token: Some(word),
+            ..Arg::new(word, ArgKind::PureToken)
+        }
+    }
+    /// One of `choices`.
+    pub const fn one_of(name: &'static str, choices: &'static [Arg]) -> Arg {
+        Arg {
+            subargs: choices,
+            ..Arg::new(name, ArgKind::OneOf)
+        }
+    }
+    /// All of `parts`, in order.
+    pub const fn block(name: &'static str, parts: &'static [Arg]) -> Arg {
+        Arg {
+            subargs: parts,
+            ..Arg::new(name, ArgKind::Block)
+        }
+    }
+    /// Marks it optional.
+    pub const fn optional(self) -> Arg {
+        Arg {
+            optional: true,
+            ..self
+        }
+    }
+    /// Marks it repeatable.
+    pub const fn multiple(self) -> Arg {
+        Arg {
+            multiple: true,
+            ..self
+        }
+    }
+}
+
+/// Key-spec flag names and their `REDISMODULE_CMD_KEY_*` bits.
+pub const KEY_SPEC_FLAGS: &[(&str, u64)] = &[
+    ("RO", 1),
+    ("RW", 2),
+    ("OW", 4),
+    ("RM", 8),
+    ("access", 16),
+    ("update", 32),
+    ("insert", 64),
+    ("delete", 128),
+    ("not_key", 256),
+    ("incomplete", 512),
+    ("variable_flags", 1024),
+];
+
+/// The bits of a key spec's flags, or the first unknown word.
+pub fn key_spec_flags(flags: &str) -> std::result::Result<u64, String> {
+    flags.split_ascii_whitespace().try_fold(0u64, |acc, word| {
+        KEY_SPEC_FLAGS
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(word))
+            .map(|(_, bit)| acc | bit)
+            .ok_or_else(|| format!("unknown key spec flag '{word}'"))
+    })
+}
+
+impl Arg {
+    /// Renamed (the parameter's name, for a shape's template).
+    pub const fn named(self, name: &'static str) -> Arg {
+        Arg { name, ..self }
+    }
+
+    /// With its key spec index set.
+    pub const fn with_key_spec(self, spec: i32) -> Arg {
+        Arg {
+            key_spec: spec,
+            ..self
+        }
+    }
+
+    /// With a keyword before it (`EX seconds`).
+    pub const fn with_token(self, token: &'static str) -> Arg {
+        Arg {
+            token: Some(token),
+            ..self
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_spec_flags_are_redis_bits_or_an_error() {
+        assert_eq!(key_spec_flags("RW access update"), Ok(2 | 16 | 32));
+        assert_eq!(key_spec_flags("ro"), Ok(1));
+        assert_eq!(
+            key_spec_flags("RW nope"),
+            Err("unknown key spec flag 'nope'".to_owned())
+        );
+    }
+}

@@ -1,0 +1,81 @@
+//! Values of a module data type in keys: read, store, change — each measured by the allocator,
+//! so `MEMORY USAGE` stays exact.
+
+use super::Key;
+use crate::datatype::{Measured, Registered};
+use crate::ffi::key::Found;
+use crate::{Error, Result};
+
+/// What [`Key::update`] may return: a value that owns no heap memory (any `Copy` type: a count,
+/// a flag, an offset). Whatever the closure allocates is counted as the value's memory, so a
+/// returned `Vec` or `String` would be counted for good although the key does not hold it.
+#[diagnostic::on_unimplemented(
+    message = "`Key::update` cannot return `{Self}`: what the closure allocates is counted as the value's memory",
+    label = "this may own heap memory",
+    note = "return a `Copy` value (a count, a flag) and build the reply after `update`; validate before updating, so the edit itself cannot fail"
+)]
+pub trait Plain {}
+
+impl<T: Copy> Plain for T {}
+
+impl<'c> Key<'c> {
+    fn found<T>(f: Found<T>) -> Result<Option<T>> {
+        match f {
+            Found::Empty => Ok(None),
+            Found::Value(v) => Ok(Some(v)),
+            Found::Other => Err(Error::wrong_type()),
+        }
+    }
+
+    /// The value of type `T` at this key: `None` if the key is empty, `WRONGTYPE` if it holds
+    /// anything else.
+    pub fn value<T: Registered>(&self) -> Result<Option<&T>> {
+        Ok(Self::found(self.handle().value::<T>(T::handle()))?.map(|s| &s.value))
+    }
+
+    /// The exact server bytes the value holds (what `MEMORY USAGE` adds for it).
+    pub fn value_bytes<T: Registered>(&self) -> Result<Option<usize>> {
+        Ok(Self::found(self.handle().value::<T>(T::handle()))?.map(|s| s.bytes))
+    }
+
+    /// Stores the value built by `build` (measured as it is built), replacing what the key held.
+    /// If `build` fails the key is untouched. The key must be opened writable.
+    pub fn set_value<T: Registered>(&mut self, build: impl FnOnce() -> Result<T>) -> Result<()> {
+        self.check_writable()?;
+        self.set_measured(Measured::build(build)?)
+    }
+
+    /// Stores a value built (and measured) earlier with [`Measured::build`], replacing what
+    /// the key held: for commands that must build the value before they can decide whether to
+    /// store it (parse first, then look at NX/XX).
+    pub fn set_measured<T: Registered>(&mut self, value: Measured<T>) -> Result<()> {
+        self.check_writable()?;
+        // Whatever the key held (any type) is replaced, as SET replaces a hash.
+        match self
+            .handle_mut()
+            .set_value(T::handle(), value.into_stored())
+        {
+            Ok(()) => {
+                self.modified();
+                Ok(())
+            }
+            Err(_) => Err(Error::new("could not store the value")),
+        }
+    }
+
+    /// Changes the value in place with `f`, measuring what `f` allocates and frees so the
+    /// value's size stays exact. `None` if the key is empty; `WRONGTYPE` if it holds something
+    /// else. `f` returns a [`Plain`] value: build replies after the update.
+    pub fn update<T: Registered, R: Plain>(
+        &mut self,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> Result<Option<R>> {
+        self.check_writable()?;
+        let Some(stored) = Self::found(self.handle_mut().value_mut::<T>(T::handle()))? else {
+            return Ok(None);
+        };
+        let r = stored.update(f);
+        self.modified();
+        Ok(Some(r))
+    }
+}

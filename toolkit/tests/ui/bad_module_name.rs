@@ -1,0 +1,3 @@
+rmkit::module! { name: "my module", version: 1 }
+
+fn main() {}
