@@ -1,5 +1,6 @@
 //! The context Redis gives every callback: [`Context`].
 
+use crate::ffi::key::OpenMode;
 use crate::ffi::reply::Postponed;
 use crate::ffi::{RawCtx, guard};
 use crate::key::Key;
@@ -54,13 +55,36 @@ impl Context {
     /// Opens `name` for reading. A missing key reads as [`KeyKind::Empty`](crate::key::KeyKind::Empty).
     #[inline]
     pub fn open_key<'a>(&'a self, name: &'a RedisStr) -> Key<'a> {
-        Key::new(self.raw.open_key(name, false), name, false)
+        Key::new(self.raw.open_key(name, OpenMode::default()), name, false)
+    }
+
+    /// Opens `name` with [`OpenFlags`](crate::key::OpenFlags) (`NOTOUCH`, `NOEXPIRE`, ...):
+    /// `ERR` naming the flag if this server does not have it.
+    ///
+    /// ```no_run
+    /// # fn f(ctx: &rmkit::Context, name: &rmkit::RedisStr) -> rmkit::Result<()> {
+    /// use rmkit::key::OpenFlags;
+    /// // Read without changing the key's LRU/LFU clock.
+    /// let key = ctx.open_key_with(name, OpenFlags { notouch: true, ..OpenFlags::default() })?;
+    /// # Ok(()) }
+    /// ```
+    pub fn open_key_with<'a>(
+        &'a self,
+        name: &'a RedisStr,
+        flags: crate::key::OpenFlags,
+    ) -> Result<Key<'a>> {
+        let mode = OpenMode::from_flags(flags)?;
+        Ok(Key::new(self.raw.open_key(name, mode), name, flags.write))
     }
 
     /// Opens `name` for reading and writing (a missing key can then be created).
     #[inline]
     pub fn open_key_writable<'a>(&'a self, name: &'a RedisStr) -> Key<'a> {
-        Key::new(self.raw.open_key(name, true), name, true)
+        let mode = OpenMode {
+            write: true,
+            flags: 0,
+        };
+        Key::new(self.raw.open_key(name, mode), name, true)
     }
 
     /// Replicates this command to replicas and the AOF exactly as the client sent it.

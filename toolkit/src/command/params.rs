@@ -275,6 +275,14 @@ impl<'a> Deref for ReadKey<'a> {
     }
 }
 
+/// Mutable for the views whose iteration lives in the key ([`Key::zset`], [`Key::stream`]);
+/// writes through it are still refused (the key is open for reading).
+impl<'a> DerefMut for ReadKey<'a> {
+    fn deref_mut(&mut self) -> &mut Key<'a> {
+        &mut self.key
+    }
+}
+
 impl<'a> Deref for WriteKey<'a> {
     type Target = Key<'a>;
     fn deref(&self) -> &Key<'a> {

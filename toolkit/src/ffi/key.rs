@@ -17,7 +17,58 @@ pub(crate) struct KeyHandle<'c> {
     ctx: *mut raw::RedisModuleCtx,
     /// Signal "modified" to Redis when closing (a write went through this handle).
     signal: Cell<bool>,
+    /// Redis's own handle (a scan callback's): not closed here.
+    borrowed: bool,
     _ctx: PhantomData<&'c RawCtx>,
+}
+
+/// How a key is opened.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct OpenMode {
+    pub(crate) write: bool,
+    /// Extra `REDISMODULE_OPEN_KEY_*` bits.
+    pub(crate) flags: c_int,
+}
+
+impl OpenMode {
+    /// The mode for `flags`, or an error naming the first flag this server lacks.
+    pub(crate) fn from_flags(flags: crate::key::OpenFlags) -> crate::Result<OpenMode> {
+        let supported = RawCtx::open_key_flags_supported();
+        let mut bits = 0;
+        for (on, bit, name) in [
+            (flags.notouch, raw::REDISMODULE_OPEN_KEY_NOTOUCH, "NOTOUCH"),
+            (
+                flags.nonotify,
+                raw::REDISMODULE_OPEN_KEY_NONOTIFY,
+                "NONOTIFY",
+            ),
+            (flags.nostats, raw::REDISMODULE_OPEN_KEY_NOSTATS, "NOSTATS"),
+            (
+                flags.noexpire,
+                raw::REDISMODULE_OPEN_KEY_NOEXPIRE,
+                "NOEXPIRE",
+            ),
+            (
+                flags.noeffects,
+                raw::REDISMODULE_OPEN_KEY_NOEFFECTS,
+                "NOEFFECTS",
+            ),
+        ] {
+            if on {
+                let bit = bit as c_int;
+                if supported & bit == 0 {
+                    return Err(crate::Error::new(format!(
+                        "this server cannot open keys with {name} (it needs Redis 7.2 or later, or Valkey 8)"
+                    )));
+                }
+                bits |= bit;
+            }
+        }
+        Ok(OpenMode {
+            write: flags.write,
+            flags: bits,
+        })
+    }
 }
 
 /// `REDISMODULE_HASH_DELETE`: the value pointer that deletes a field.
@@ -37,12 +88,13 @@ pub(crate) enum Found<P> {
 impl RawCtx {
     /// `RedisModule_OpenKey` for reading, or reading and writing.
     #[inline]
-    pub(crate) fn open_key<'c>(&'c self, name: &RedisStr, write: bool) -> KeyHandle<'c> {
-        let mode = if write {
+    pub(crate) fn open_key<'c>(&'c self, name: &RedisStr, mode: OpenMode) -> KeyHandle<'c> {
+        let mode = if mode.write {
             raw::REDISMODULE_READ | raw::REDISMODULE_WRITE
         } else {
             raw::REDISMODULE_READ
-        } as c_int;
+        } as c_int
+            | mode.flags;
         // SAFETY: a live context and key name; the key is closed by KeyHandle's Drop, before
         // the context ends (the borrow ties it to `self`).
         let p = unsafe { api!(RedisModule_OpenKey)(self.as_ptr(), name.as_ptr(), mode) };
@@ -50,15 +102,43 @@ impl RawCtx {
             ptr: NonNull::new(p.cast()),
             ctx: self.as_ptr(),
             signal: Cell::new(false),
+            borrowed: false,
             _ctx: PhantomData,
+        }
+    }
+
+    /// The `REDISMODULE_OPEN_KEY_*` flags this server accepts (`RedisModule_GetOpenKeyModesAll`,
+    /// Redis 7.2+; before that only `NOTOUCH`).
+    pub(crate) fn open_key_flags_supported() -> c_int {
+        if super::has_api!(RedisModule_GetOpenKeyModesAll) {
+            // SAFETY: a plain query of the server.
+            unsafe { api!(RedisModule_GetOpenKeyModesAll)() }
+        } else {
+            raw::REDISMODULE_OPEN_KEY_NOTOUCH as c_int
         }
     }
 }
 
-impl KeyHandle<'_> {
+impl<'c> KeyHandle<'c> {
+    /// Redis's own open key passed to a callback (a scan's): used, never closed here.
+    pub(crate) fn borrowed(ctx: &'c RawCtx, key: *mut raw::RedisModuleKey) -> KeyHandle<'c> {
+        KeyHandle {
+            ptr: NonNull::new(key),
+            ctx: ctx.as_ptr(),
+            signal: Cell::new(false),
+            borrowed: true,
+            _ctx: PhantomData,
+        }
+    }
+
     #[inline]
     fn raw(&self) -> Option<*mut raw::RedisModuleKey> {
         self.ptr.map(NonNull::as_ptr)
+    }
+
+    #[inline]
+    pub(super) fn raw_ptr(&self) -> Option<*mut raw::RedisModuleKey> {
+        self.raw()
     }
 
     /// Signals "modified" to Redis when the handle is closed.
@@ -126,19 +206,41 @@ impl KeyHandle<'_> {
     /// existing fields it updated or deleted.
     #[inline]
     pub(crate) fn hash_set(&self, field: &RedisStr, value: Option<&RedisStr>) -> c_int {
+        self.hash_set_flags(field, value, raw::REDISMODULE_HASH_NONE as c_int)
+    }
+
+    /// `RedisModule_HashSet` of one field with `REDISMODULE_HASH_*` flags (NX, XX, COUNT_ALL).
+    #[inline]
+    pub(crate) fn hash_set_flags(
+        &self,
+        field: &RedisStr,
+        value: Option<&RedisStr>,
+        flags: c_int,
+    ) -> c_int {
         let Some(p) = self.raw() else { return 0 };
         let value = value.map_or(HASH_DELETE, RedisStr::as_ptr);
         // SAFETY: an open key; live field/value strings (Redis copies or retains them);
         // NULL-terminated variadic list.
         unsafe {
-            api!(RedisModule_HashSet)(
+            api!(RedisModule_HashSet)(p, flags, field.as_ptr(), value, ptr::null_mut::<c_void>())
+        }
+    }
+
+    /// Whether the hash has `field` (`RedisModule_HashGet` with `REDISMODULE_HASH_EXISTS`).
+    pub(crate) fn hash_exists(&self, field: &RedisStr) -> bool {
+        let Some(p) = self.raw() else { return false };
+        let mut exists: c_int = 0;
+        // SAFETY: an open key; with HASH_EXISTS the out pointer is an int; NULL-terminated.
+        unsafe {
+            api!(RedisModule_HashGet)(
                 p,
-                raw::REDISMODULE_HASH_NONE as c_int,
+                raw::REDISMODULE_HASH_EXISTS as c_int,
                 field.as_ptr(),
-                value,
+                &mut exists as *mut c_int,
                 ptr::null_mut::<c_void>(),
             )
-        }
+        };
+        exists != 0
     }
 
     /// The value of type `T` at the key, as stored by this toolkit.
@@ -207,6 +309,9 @@ impl KeyHandle<'_> {
 impl Drop for KeyHandle<'_> {
     #[inline]
     fn drop(&mut self) {
+        if self.borrowed {
+            return;
+        }
         if let Some(p) = self.ptr {
             if self.signal.get() {
                 // SAFETY: the key's context is live (the handle borrows it); the name is the

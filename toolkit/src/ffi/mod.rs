@@ -25,9 +25,11 @@ pub(crate) mod ctx;
 pub(crate) mod datatype;
 pub(crate) mod events;
 pub(crate) mod key;
+pub(crate) mod keytypes;
 pub(crate) mod module;
 pub(crate) mod registry;
 pub(crate) mod reply;
+pub(crate) mod scan;
 pub(crate) mod string;
 pub(crate) mod thread;
 

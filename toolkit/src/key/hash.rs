@@ -2,6 +2,33 @@
 
 use super::Key;
 use crate::{RedisStr, RedisString, Result};
+use redis_module::raw;
+use std::os::raw::c_int;
+
+/// When [`Hash::set_if`] writes (`HSET`'s conditions, as `HSETNX` and the C API's
+/// `REDISMODULE_HASH_NX`/`XX`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// Always.
+    Always,
+    /// Only if the field does not exist yet (`NX`).
+    Absent,
+    /// Only if the field exists (`XX`).
+    Present,
+}
+
+/// What [`Hash::set_if`] did to the field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// It was added.
+    Inserted,
+    /// Its value was replaced.
+    Updated,
+    /// It was deleted.
+    Deleted,
+    /// Nothing (the condition said no, or there was nothing to delete).
+    Unchanged,
+}
 
 /// Field access to a hash key. Any number of fields: every operation is one C call per field,
 /// so nothing caps how many a command may touch.
@@ -43,6 +70,46 @@ impl<'k, 'c> Hash<'k, 'c> {
         pairs: impl IntoIterator<Item = (&'f RedisStr, &'f RedisStr)>,
     ) -> Result<()> {
         pairs.into_iter().try_for_each(|(f, v)| self.set(f, v))
+    }
+
+    /// Whether the hash has `field` (without reading its value).
+    #[inline]
+    pub fn exists(&self, field: &RedisStr) -> bool {
+        self.key.handle().hash_exists(field)
+    }
+
+    /// Sets `field` to `value` (`None` deletes it) if `when` allows; what changed.
+    ///
+    /// ```no_run
+    /// # fn f(hash: &rmkit::key::Hash<'_, '_>, f: &rmkit::RedisStr, v: &rmkit::RedisStr) -> rmkit::Result<()> {
+    /// use rmkit::key::hash::{Change, When};
+    /// if hash.set_if(f, Some(v), When::Absent)? == Change::Inserted {
+    ///     // HSETNX semantics: only the first writer wins
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn set_if(&self, field: &RedisStr, value: Option<&RedisStr>, when: When) -> Result<Change> {
+        self.key.check_writable()?;
+        let existed = self.exists(field);
+        let mut flags = raw::REDISMODULE_HASH_NONE as c_int;
+        match when {
+            When::Always => {}
+            When::Absent => flags |= raw::REDISMODULE_HASH_NX as c_int,
+            When::Present => flags |= raw::REDISMODULE_HASH_XX as c_int,
+        }
+        let change = match (value.is_some(), existed, when) {
+            (true, false, When::Present) | (true, true, When::Absent) => Change::Unchanged,
+            (false, false, _) => Change::Unchanged,
+            (true, false, _) => Change::Inserted,
+            (true, true, _) => Change::Updated,
+            (false, true, When::Absent) => Change::Unchanged,
+            (false, true, _) => Change::Deleted,
+        };
+        if change != Change::Unchanged {
+            self.key.handle().hash_set_flags(field, value, flags);
+            self.key.modified();
+        }
+        Ok(change)
     }
 
     /// Deletes `field`; returns whether it existed.

@@ -5,7 +5,13 @@
 //! |---|---|
 //! | [`Key`] | an open key: its type, name, delete; the typed views below |
 //! | [`Hash`](struct@Hash) | the fields of a hash key ([`Key::hash`]) |
+//! | strings | [`Key::string`] (in place), [`Key::set_string`], [`Key::string_mut`], [`Key::truncate`], [`Key::append`] |
+//! | [`List`](list::List) | a list ([`Key::list`]): push/pop at both ends, get/set/insert/remove by index |
+//! | [`ZSet`](zset::ZSet) | a sorted set ([`Key::zset`]): add/incr with `ZADD` flags, remove, score, ranges by score and lex |
+//! | [`Stream`](stream::Stream) | a stream ([`Key::stream`]): add, delete, ranges with fields, trim |
 //! | module values | [`Key::value`], [`Key::update`], [`Key::set_value`] for a [data type](crate::datatype) |
+//! | key life | [`Key::expire`], [`Key::set_expire`], [`Key::unlink`], [`Key::value_len`], [`OpenFlags`] |
+//! | scanning | [`Context::scan`](crate::Context::scan) over the keyspace, [`Key::scan_fields`] over a key, with a [`ScanCursor`] |
 //!
 //! A key opened for writing tells Redis it was modified (for `WATCH` and client-side caching)
 //! only if something was written through it: a command that opens a key writable and then
@@ -15,10 +21,16 @@
 //! [`ReadKey`]: crate::command::ReadKey
 //! [`WriteKey`]: crate::command::WriteKey
 
-mod hash;
+pub mod hash;
+pub mod list;
+mod scan;
+pub mod stream;
+mod string;
 mod value;
+pub mod zset;
 
 pub use hash::Hash;
+pub use scan::ScanCursor;
 pub use value::Plain;
 
 use crate::ffi::key::KeyHandle;
@@ -102,6 +114,68 @@ impl<'c> Key<'c> {
         }
     }
 
+    /// The length of the value: bytes of a string, elements of a list, set, sorted set or
+    /// stream, fields of a hash; 0 for an empty key (`RedisModule_ValueLength`).
+    #[inline]
+    pub fn value_len(&self) -> usize {
+        self.handle.value_length()
+    }
+
+    /// Unlinks the key (`UNLINK`: the value is freed in the background if it is large);
+    /// returns whether it existed.
+    pub fn unlink(&mut self) -> Result<bool> {
+        self.check_writable()?;
+        if self.kind() == KeyKind::Empty {
+            return Ok(false);
+        }
+        if self.handle.unlink() {
+            self.modified();
+            Ok(true)
+        } else {
+            Err(Error::new("could not unlink the key"))
+        }
+    }
+
+    /// The key's time to live, or `None` if it has no expire (or does not exist).
+    pub fn expire(&self) -> Option<std::time::Duration> {
+        self.handle
+            .expire(false)
+            .map(|ms| std::time::Duration::from_millis(ms.max(0) as u64))
+    }
+
+    /// When the key expires, as Unix time in milliseconds, or `None` without an expire.
+    pub fn expire_at_ms(&self) -> Option<i64> {
+        self.handle.expire(true)
+    }
+
+    /// Sets the time to live (`PEXPIRE`), or removes it with `None` (`PERSIST`). An empty key
+    /// has nothing to expire: `ERR no such key`.
+    pub fn set_expire(&mut self, ttl: Option<std::time::Duration>) -> Result<()> {
+        let ms = ttl.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        self.set_expire_ms(ms, false)
+    }
+
+    /// Sets when the key expires, as Unix time in milliseconds (`PEXPIREAT`), or removes the
+    /// expire with `None`. A time in the past deletes the key the next time it is accessed.
+    pub fn set_expire_at_ms(&mut self, at: Option<i64>) -> Result<()> {
+        self.set_expire_ms(at, true)
+    }
+
+    fn set_expire_ms(&mut self, ms: Option<i64>, absolute: bool) -> Result<()> {
+        self.check_writable()?;
+        if self.kind() == KeyKind::Empty {
+            return Err(Error::new("no such key"));
+        }
+        if ms.is_some_and(|ms| ms < 0) {
+            return Err(Error::new("invalid expire time: it must not be negative"));
+        }
+        if !self.handle.set_expire(ms, absolute) {
+            return Err(Error::new("could not set the expire"));
+        }
+        self.modified();
+        Ok(())
+    }
+
     /// The key as a hash (empty or holding a hash), or `WRONGTYPE ...`.
     #[inline]
     pub fn hash(&self) -> Result<Hash<'_, 'c>> {
@@ -136,8 +210,28 @@ impl<'c> Key<'c> {
     }
 }
 
+/// How [`Context::open_key_with`](crate::Context::open_key_with) opens a key, beyond reading
+/// or writing. Each flag is a `REDISMODULE_OPEN_KEY_*` bit; Redis 7.0 knows only `notouch`, the
+/// others need Redis 7.2+ or Valkey 8 (asking for one the server lacks is an error that says
+/// so, never a silently different open).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenFlags {
+    /// Open for writing too.
+    pub write: bool,
+    /// `NOTOUCH`: do not update the key's LRU/LFU (as `OBJECT FREQ` reads do).
+    pub notouch: bool,
+    /// `NONOTIFY`: no keyspace event for a key found expired on open.
+    pub nonotify: bool,
+    /// `NOSTATS`: do not count the open in keyspace hits/misses.
+    pub nostats: bool,
+    /// `NOEXPIRE`: do not delete the key if it is found expired.
+    pub noexpire: bool,
+    /// `NOEFFECTS`: no side effects at all (neither touch, stats, notify nor expire).
+    pub noeffects: bool,
+}
+
 /// The error for a write through a key opened for reading.
 #[cold]
-fn read_only() -> Error {
+pub(crate) fn read_only() -> Error {
     Error::new("key was opened read-only; use Context::open_key_writable")
 }

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Runs Redis's own module API tests (tests/unit/moduleapi/NAME.tcl) against rmkit's ports of
+# the C test modules (tests/conformance/NAME).
+#
+#   scripts/conformance.sh REDIS_SRC_DIR [NAME ...]
+#
+# REDIS_SRC_DIR is a Redis source tree of the server version you test against, e.g. for
+# Debian's 7.0.15:  git clone https://github.com/redis/redis && git -C redis archive 7.0.15 |
+# tar -x -C DIR. It need not be built: the redis-server and redis-cli on PATH are copied into
+# DIR/src when DIR has none. Each port is built (release) and copied over
+# DIR/tests/modules/NAME.so (the C module of the same name is replaced: use a scratch tree).
+# Needs tclsh (apt-get install tcl). Prints the pass/fail counts per file; exits non-zero if
+# any test failed.
+set -euo pipefail
+trap 'echo "conformance.sh: failed (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
+cd "$(dirname "$0")/.."
+
+if [[ $# -lt 1 || $1 == -h || $1 == --help ]]; then
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+fi
+src=$(cd "$1" && pwd)
+shift
+names=("$@")
+if [[ ${#names[@]} -eq 0 ]]; then
+    names=()
+    for d in tests/conformance/*/; do names+=("$(basename "$d")"); done
+fi
+
+[[ -f $src/tests/test_helper.tcl ]] || { echo "conformance.sh: $src is not a Redis source tree (no tests/test_helper.tcl)" >&2; exit 1; }
+command -v tclsh >/dev/null || { echo "conformance.sh: tclsh not found: apt-get install tcl" >&2; exit 1; }
+for bin in redis-server redis-cli; do
+    if [[ ! -x $src/src/$bin ]]; then
+        path=$(command -v "$bin") || { echo "conformance.sh: $bin not found on PATH (scripts/setup.sh installs it)" >&2; exit 1; }
+        cp "$path" "$src/src/$bin"
+    fi
+done
+
+pkgs=()
+for n in "${names[@]}"; do
+    [[ -d tests/conformance/$n ]] || { echo "conformance.sh: no port tests/conformance/$n" >&2; exit 1; }
+    pkgs+=(-p "conformance-$n")
+done
+echo "== building ${names[*]} (release)" >&2
+cargo build --release --quiet "${pkgs[@]}"
+target=${CARGO_TARGET_DIR:-target}
+
+status=0
+printf '%-12s %5s %5s\n' file ok failed
+for n in "${names[@]}"; do
+    cp "$target/release/lib$n.so" "$src/tests/modules/$n.so"
+    log=$(mktemp)
+    (cd "$src" && tclsh tests/test_helper.tcl --single "unit/moduleapi/$n" --clients 1) 2>&1 | sed 's/\x1b\[[0-9;]*m//g' >"$log" || true
+    ok=$(grep -c '\[ok\]' "$log" || true)
+    bad=$(grep -cE '\[(err|exception)\]' "$log" || true)
+    if [[ $bad -gt 0 || $ok -eq 0 ]]; then
+        status=1
+        grep -E -A6 '\[(err|exception)\]' "$log" >&2 || tail -20 "$log" >&2
+    fi
+    printf '%-12s %5s %5s\n' "$n" "$ok" "$bad"
+    rm -f "$log"
+done
+exit $status
