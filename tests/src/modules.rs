@@ -20,6 +20,11 @@ pub const MODULE_PACKAGES: &[&str] = &[
     "memtest-system",
     "many",
     "dupe",
+    "conformance-list",
+    "conformance-zset",
+    "conformance-stream",
+    "conformance-scan",
+    "conformance-hash",
 ];
 
 /// Outcome of the one build of every package in [`MODULE_PACKAGES`].
@@ -58,10 +63,12 @@ pub fn module_path(package: &str) -> PathBuf {
         panic!("{message}");
     }
 
-    let path = target_dir().join("debug").join(format!(
-        "{DLL_PREFIX}{}{DLL_SUFFIX}",
-        package.replace('-', "_")
-    ));
+    // The ports of Redis's C test modules (tests/conformance/NAME) keep the C module's file
+    // name: package `conformance-NAME`, library `libNAME`.
+    let lib = package.strip_prefix("conformance-").unwrap_or(package);
+    let path = target_dir()
+        .join("debug")
+        .join(format!("{DLL_PREFIX}{}{DLL_SUFFIX}", lib.replace('-', "_")));
     assert!(
         path.is_file(),
         "module library for package `{package}` not found at {} after a successful \

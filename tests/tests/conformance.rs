@@ -1,0 +1,555 @@
+//! rmkit's ports of Redis 7.0's C test modules (tests/conformance/NAME), held to the
+//! assertions of Redis's own Tcl tests for them (tests/unit/moduleapi/NAME.tcl), case by case.
+//! `scripts/conformance.sh REDIS_SRC_DIR` runs the Tcl files themselves against the ports.
+
+use redis::{Connection, Value};
+use rmkit_tests::{Server, q, q_err};
+use std::collections::HashMap;
+use std::time::Duration;
+
+fn server(name: &str) -> (Server, Connection) {
+    let server = Server::builder()
+        .module(&format!("conformance-{name}"))
+        .start();
+    let con = server.client();
+    (server, con)
+}
+
+fn strings(con: &mut Connection, args: &[&str]) -> Vec<String> {
+    q(con, args)
+}
+
+/// `MODULE UNLOAD name` succeeds (each Tcl file ends with it).
+fn unloads(con: &mut Connection, name: &str) {
+    let r: String = q(con, &["MODULE", "UNLOAD", name]);
+    assert_eq!(r, "OK");
+}
+
+// ---- list.tcl ---------------------------------------------------------------------------
+
+fn edit(con: &mut Connection, args: &[&str]) -> HashMap<String, Value> {
+    let mut full = vec!["list.edit"];
+    full.extend_from_slice(args);
+    q(con, &full)
+}
+
+/// One `list.edit` case: its arguments, the counts and last index it reports, and the list after.
+type EditCase<'a> = (&'a [&'a str], &'a [(&'a str, i64)], &'a [&'a str]);
+/// The same with the entry at the last index (`None`: past the end).
+type EditEntryCase<'a> = (
+    &'a [&'a str],
+    &'a [(&'a str, i64)],
+    Option<&'a str>,
+    &'a [&'a str],
+);
+
+fn assert_edit(con: &mut Connection, args: &[&str], expect: &[(&str, i64)], entry: Option<&str>) {
+    let reply = edit(con, args);
+    for (k, v) in expect {
+        assert_eq!(
+            reply.get(*k),
+            Some(&Value::Int(*v)),
+            "list.edit {args:?}: {k} in {reply:?}"
+        );
+    }
+    assert_eq!(
+        reply.get("entry"),
+        entry
+            .map(|e| Value::BulkString(e.as_bytes().to_vec()))
+            .as_ref(),
+        "list.edit {args:?}: the entry at the last index in {reply:?}"
+    );
+}
+
+#[test]
+fn list_set_get_insert_delete() {
+    let (_s, mut con) = server("list");
+    let _: () = q(&mut con, &["DEL", "k"]);
+    let _: i64 = q(&mut con, &["RPUSH", "k", "x"]);
+    let _: () = q(&mut con, &["list.insert", "k", "0", "foo"]);
+    let _: () = q(&mut con, &["list.insert", "k", "-1", "bar"]);
+    let _: () = q(&mut con, &["list.set", "k", "1", "xyz"]);
+    assert_eq!(
+        strings(&mut con, &["list.getall", "k"]),
+        ["foo", "xyz", "bar"]
+    );
+    for (i, v) in [
+        ("0", "foo"),
+        ("1", "xyz"),
+        ("2", "bar"),
+        ("-1", "bar"),
+        ("-3", "foo"),
+    ] {
+        let got: String = q(&mut con, &["list.get", "k", i]);
+        assert_eq!(got, v, "list.get k {i}");
+    }
+    for args in [
+        ["list.get", "k", "-4"],
+        ["list.get", "k", "3"],
+        ["list.delete", "k", "-4"],
+        ["list.delete", "k", "3"],
+    ] {
+        assert!(
+            q_err(&mut con, &args).starts_with("ERR index out"),
+            "{args:?}"
+        );
+    }
+    let _: () = q(&mut con, &["list.delete", "k", "0"]);
+    let _: () = q(&mut con, &["list.delete", "k", "-1"]);
+    assert_eq!(strings(&mut con, &["list.getall", "k"]), ["xyz"]);
+    let _: () = q(&mut con, &["list.delete", "k", "0"]);
+    let exists: i64 = q(&mut con, &["EXISTS", "k"]);
+    assert_eq!(exists, 0, "removing the last element deletes the list");
+    assert!(q_err(&mut con, &["list.get", "k", "x"]).starts_with("ERR index must be a number"));
+    unloads(&mut con, "list");
+}
+
+#[test]
+fn list_iterates_and_edits_while_iterating() {
+    let (_s, mut con) = server("list");
+    let reset = |con: &mut Connection, k: &str| {
+        let _: () = q(con, &["DEL", k]);
+        let _: i64 = q(con, &["RPUSH", k, "x", "y", "z"]);
+    };
+    reset(&mut con, "k");
+    assert_eq!(strings(&mut con, &["list.getall", "k"]), ["x", "y", "z"]);
+    assert_eq!(
+        strings(&mut con, &["list.getall", "k", "REVERSE"]),
+        ["z", "y", "x"]
+    );
+
+    let cases: [EditCase; 4] = [
+        (
+            &["k", "ikikdi", "foo", "bar", "baz"],
+            &[("i", 3), ("index", 5)],
+            &["foo", "x", "bar", "y", "baz"],
+        ),
+        (
+            &["k", "REVERSE", "ikikdi", "foo", "bar", "baz"],
+            &[("i", 3), ("index", -6)],
+            &["baz", "y", "bar", "z", "foo"],
+        ),
+        (
+            &["k", "rkr", "foo", "bar"],
+            &[("r", 2), ("index", 3)],
+            &["foo", "y", "bar"],
+        ),
+        (
+            &["k", "reverse", "rkr", "foo", "bar"],
+            &[("r", 2), ("index", -4)],
+            &["bar", "y", "foo"],
+        ),
+    ];
+    for (args, expect, after) in cases {
+        reset(&mut con, "k");
+        let entry = None; // past the end in each of these
+        assert_edit(&mut con, args, expect, entry);
+        assert_eq!(
+            strings(&mut con, &["list.getall", "k"]),
+            after,
+            "after {args:?}"
+        );
+    }
+
+    // Entry and index stay right across deletions, with one element per listpack node.
+    let _: () = q(&mut con, &["CONFIG", "SET", "list-max-listpack-size", "1"]);
+    let cases: [EditEntryCase; 6] = [
+        (&["l", "dd"], &[("d", 2), ("index", 0)], Some("z"), &["z"]),
+        (
+            &["l", "reverse", "kkd"],
+            &[("d", 1), ("index", -3)],
+            None,
+            &["y", "z"],
+        ),
+        (&["l", "kkd"], &[("d", 1), ("index", 2)], None, &["x", "y"]),
+        (
+            &["l", "reverse", "dd"],
+            &[("d", 2), ("index", -1)],
+            Some("x"),
+            &["x"],
+        ),
+        (&["l", "kdd"], &[("d", 2), ("index", 1)], None, &["x"]),
+        (
+            &["l", "reverse", "kdd"],
+            &[("d", 2), ("index", -2)],
+            None,
+            &["z"],
+        ),
+    ];
+    for (args, expect, entry, after) in cases {
+        reset(&mut con, "l");
+        assert_edit(&mut con, args, expect, entry);
+        assert_eq!(
+            strings(&mut con, &["list.getall", "l"]),
+            after,
+            "after {args:?}"
+        );
+    }
+    let _: () = q(&mut con, &["SET", "s", "v"]);
+    assert!(q_err(&mut con, &["list.getall", "s"]).starts_with("WRONGTYPE"));
+    assert!(q_err(&mut con, &["list.edit", "l", "kkkkk"]).starts_with("ERR list too short"));
+    assert!(q_err(&mut con, &["list.edit", "l", "ii", "a"]).starts_with("ERR too few args"));
+    unloads(&mut con, "list");
+}
+
+// ---- zset.tcl, hash.tcl -----------------------------------------------------------------
+
+#[test]
+fn zset_rem_removes_and_deletes_the_emptied_key() {
+    let (_s, mut con) = server("zset");
+    let _: i64 = q(&mut con, &["ZADD", "k", "100", "hello", "200", "world"]);
+    let n = |con: &mut Connection, m: &str| -> i64 { q(con, &["zset.rem", "k", m]) };
+    assert_eq!(n(&mut con, "hello"), 1);
+    assert_eq!(n(&mut con, "hello"), 0);
+    assert_eq!(q::<i64>(&mut con, &["EXISTS", "k"]), 1);
+    assert_eq!(n(&mut con, "world"), 1);
+    assert_eq!(q::<i64>(&mut con, &["EXISTS", "k"]), 0);
+    unloads(&mut con, "zset");
+}
+
+#[test]
+fn hash_set_follows_the_c_api_flags() {
+    let (_s, mut con) = server("hash");
+    let _: () = q(&mut con, &["SET", "k", "mystring"]);
+    assert!(q_err(&mut con, &["hash.set", "k", "", "hello", "world"]).starts_with("WRONGTYPE"));
+    let _: () = q(&mut con, &["DEL", "k"]);
+    let steps: [(&[&str], i64); 7] = [
+        (&["", "squirrel", "yes"], 0),
+        (&["a", "banana", "no", "sushi", "whynot"], 2),
+        (&["n", "squirrel", "hoho", "what", "nothing"], 0),
+        (&["na", "squirrel", "hoho", "something", "nice"], 1),
+        (&["xa", "new", "stuff", "not", "inserted"], 0),
+        (&["x", "squirrel", "ofcourse"], 1),
+        (&["", "sushi", ":delete:", "none", ":delete:"], 1),
+    ];
+    for (args, expect) in steps {
+        let mut full = vec!["hash.set", "k"];
+        full.extend_from_slice(args);
+        assert_eq!(q::<i64>(&mut con, &full), expect, "{full:?}");
+    }
+    let mut all: Vec<(String, String)> = q(&mut con, &["HGETALL", "k"]);
+    all.sort();
+    let mut want = [
+        ("squirrel", "ofcourse"),
+        ("banana", "no"),
+        ("what", "nothing"),
+        ("something", "nice"),
+    ]
+    .map(|(a, b)| (a.to_owned(), b.to_owned()));
+    want.sort();
+    assert_eq!(all, want);
+    unloads(&mut con, "hash");
+}
+
+// ---- scan.tcl ---------------------------------------------------------------------------
+
+fn sorted_pairs(con: &mut Connection, args: &[&str]) -> Vec<(String, Option<String>)> {
+    let mut v: Vec<(String, Option<String>)> = q(con, args);
+    v.sort();
+    v
+}
+
+fn pairs(p: &[(&str, Option<&str>)]) -> Vec<(String, Option<String>)> {
+    p.iter()
+        .map(|(a, b)| ((*a).to_owned(), b.map(str::to_owned)))
+        .collect()
+}
+
+#[test]
+fn scan_visits_the_keyspace_and_every_encoding_of_a_key() {
+    let (_s, mut con) = server("scan");
+    for (k, v) in [("x", "1"), ("y", "2"), ("z", "3")] {
+        let _: () = q(&mut con, &["SET", k, v]);
+    }
+    let _: i64 = q(&mut con, &["HSET", "h", "f", "v"]);
+    assert_eq!(
+        sorted_pairs(&mut con, &["scan.scan_strings"]),
+        pairs(&[("x", Some("1")), ("y", Some("2")), ("z", Some("3"))])
+    );
+    let _: () = q(&mut con, &["HMSET", "hh", "f1", "v1", "f2", "v2"]);
+    assert_eq!(
+        sorted_pairs(&mut con, &["scan.scan_key", "hh"]),
+        pairs(&[("f1", Some("v1")), ("f2", Some("v2"))])
+    );
+    let _: () = q(&mut con, &["HMSET", "hh1", "f1", "1"]);
+    assert_eq!(
+        sorted_pairs(&mut con, &["scan.scan_key", "hh1"]),
+        pairs(&[("f1", Some("1"))])
+    );
+    let _: () = q(
+        &mut con,
+        &["CONFIG", "SET", "hash-max-ziplist-entries", "2"],
+    );
+    let _: () = q(&mut con, &["HMSET", "hh", "f3", "v3"]);
+    assert_eq!(
+        sorted_pairs(&mut con, &["scan.scan_key", "hh"]),
+        pairs(&[("f1", Some("v1")), ("f2", Some("v2")), ("f3", Some("v3"))])
+    );
+    let _: i64 = q(&mut con, &["ZADD", "zz", "1", "f1", "2", "f2"]);
+    assert_eq!(
+        sorted_pairs(&mut con, &["scan.scan_key", "zz"]),
+        pairs(&[("f1", Some("1")), ("f2", Some("2"))])
+    );
+    let _: () = q(
+        &mut con,
+        &["CONFIG", "SET", "zset-max-ziplist-entries", "2"],
+    );
+    let _: i64 = q(&mut con, &["ZADD", "zz", "3", "f3"]);
+    assert_eq!(
+        sorted_pairs(&mut con, &["scan.scan_key", "zz"]),
+        pairs(&[("f1", Some("1")), ("f2", Some("2")), ("f3", Some("3"))])
+    );
+    let _: i64 = q(&mut con, &["SADD", "ss", "1", "2"]);
+    assert_eq!(
+        sorted_pairs(&mut con, &["scan.scan_key", "ss"]),
+        pairs(&[("1", None), ("2", None)])
+    );
+    let _: () = q(&mut con, &["CONFIG", "SET", "set-max-intset-entries", "2"]);
+    let _: i64 = q(&mut con, &["SADD", "ss", "3"]);
+    assert_eq!(
+        sorted_pairs(&mut con, &["scan.scan_key", "ss"]),
+        pairs(&[("1", None), ("2", None), ("3", None)])
+    );
+    assert_eq!(q_err(&mut con, &["scan.scan_key", "missing"]), "not found");
+    assert!(q_err(&mut con, &["scan.scan_key", "x"]).starts_with("WRONGTYPE"));
+    unloads(&mut con, "scan");
+}
+
+// ---- stream.tcl -------------------------------------------------------------------------
+
+type Entries = Vec<(String, Vec<String>)>;
+
+fn entries(con: &mut Connection, args: &[&str]) -> Entries {
+    q(con, args)
+}
+
+fn entry(id: &str, fields: &[&str]) -> (String, Vec<String>) {
+    (
+        id.to_owned(),
+        fields.iter().map(|s| (*s).to_owned()).collect(),
+    )
+}
+
+#[test]
+fn stream_add_delete_and_errors() {
+    let (_s, mut con) = server("stream");
+    let id1: String = q(
+        &mut con,
+        &["stream.add", "mystream", "item", "1", "value", "a"],
+    );
+    let id2: String = q(
+        &mut con,
+        &["stream.add", "mystream", "item", "2", "value", "b"],
+    );
+    assert!(id1.contains('-'), "{id1}");
+    assert_eq!(
+        entries(&mut con, &["XRANGE", "mystream", "-", "+"]),
+        [
+            entry(&id1, &["item", "1", "value", "a"]),
+            entry(&id2, &["item", "2", "value", "b"])
+        ]
+    );
+    assert_eq!(
+        q::<String>(&mut con, &["stream.delete", "mystream", &id1]),
+        "OK"
+    );
+    assert!(
+        q_err(&mut con, &["stream.delete", "mystream", "123-456"]).starts_with("ERR StreamDelete")
+    );
+    assert!(
+        q_err(&mut con, &["stream.delete", "mystream", "foo"]).starts_with("Invalid stream ID")
+    );
+    assert_eq!(
+        entries(&mut con, &["XRANGE", "mystream", "-", "+"]),
+        [entry(&id2, &["item", "2", "value", "b"])]
+    );
+    let _: () = q(&mut con, &["DEL", "mystream"]);
+    let _: () = q(&mut con, &["SET", "mystream", "mystring"]);
+    assert!(
+        q_err(
+            &mut con,
+            &["stream.add", "mystream", "item", "1", "value", "a"]
+        )
+        .starts_with("ERR StreamAdd")
+    );
+    assert!(
+        q_err(&mut con, &["stream.delete", "mystream", "123-456"]).starts_with("ERR StreamDelete")
+    );
+    unloads(&mut con, "stream");
+}
+
+#[test]
+fn stream_add_wakes_a_blocked_xread() {
+    let (server, mut con) = server("stream");
+    // Once on an empty key, once on an existing stream.
+    for field in ["1", "2"] {
+        let mut reader = server.client();
+        let waiter = std::thread::spawn(move || -> Vec<(String, Entries)> {
+            redis::cmd("XREAD")
+                .arg(&["BLOCK", "20000", "STREAMS", "mystream", "$"])
+                .query(&mut reader)
+                .expect("XREAD BLOCK")
+        });
+        server.wait_for(
+            "the reader to block in XREAD",
+            Duration::from_secs(10),
+            |s| s.info_u64("clients", "blocked_clients") == 1,
+        );
+        let id: String = q(
+            &mut con,
+            &["stream.add", "mystream", "field", field, "value", "a"],
+        );
+        let got = waiter.join().expect("reader thread");
+        assert_eq!(
+            got,
+            [(
+                "mystream".to_owned(),
+                vec![entry(&id, &["field", field, "value", "a"])]
+            )]
+        );
+    }
+    unloads(&mut con, "stream");
+}
+
+#[test]
+fn stream_iterates_both_ways_and_deletes_while_iterating() {
+    let (_s, mut con) = server("stream");
+    assert_eq!(
+        q::<i64>(
+            &mut con,
+            &["stream.addn", "big", "1000000", "field", "value"]
+        ),
+        1_000_000
+    );
+    assert_eq!(q::<i64>(&mut con, &["XLEN", "big"]), 1_000_000);
+
+    let id1: String = q(
+        &mut con,
+        &["XADD", "mystream", "*", "item", "1", "value", "a"],
+    );
+    let id2: String = q(
+        &mut con,
+        &["XADD", "mystream", "*", "item", "2", "value", "b"],
+    );
+    assert_eq!(
+        entries(&mut con, &["stream.range", "mystream", "-", "+"]),
+        entries(&mut con, &["XRANGE", "mystream", "-", "+"])
+    );
+    assert_eq!(
+        entries(&mut con, &["stream.range", "mystream", "+", "-"]),
+        entries(&mut con, &["XREVRANGE", "mystream", "+", "-"])
+    );
+    assert_eq!(
+        entries(&mut con, &["stream.range", "mystream", "-", &id1]),
+        [entry(&id1, &["item", "1", "value", "a"])]
+    );
+    assert_eq!(
+        entries(&mut con, &["stream.range", "mystream", &id2, &id2]),
+        [entry(&id2, &["item", "2", "value", "b"])]
+    );
+
+    let _: () = q(&mut con, &["DEL", "mystream"]);
+    let a: String = q(&mut con, &["XADD", "mystream", "*", "normal", "item"]);
+    let b: String = q(&mut con, &["XADD", "mystream", "*", "selfdestruct", "yes"]);
+    let c: String = q(&mut con, &["XADD", "mystream", "*", "another", "item"]);
+    let all = [
+        entry(&a, &["normal", "item"]),
+        entry(&b, &["selfdestruct", "yes"]),
+        entry(&c, &["another", "item"]),
+    ];
+    assert_eq!(
+        entries(&mut con, &["stream.range", "mystream", "-", "+"]),
+        all
+    );
+    assert_eq!(
+        entries(&mut con, &["stream.range", "mystream", "-", "+"]),
+        [all[0].clone(), all[2].clone()],
+        "the selfdestruct entry is gone after being returned once"
+    );
+    let _: () = q(&mut con, &["SET", "s", "v"]);
+    assert!(
+        q_err(&mut con, &["stream.range", "s", "-", "+"]).starts_with("ERR StreamIteratorStart")
+    );
+    unloads(&mut con, "stream");
+}
+
+#[test]
+fn stream_trims_by_length_and_by_id_exactly_and_approximately() {
+    let (_s, mut con) = server("stream");
+    let trim = |con: &mut Connection, args: &[&str]| -> i64 {
+        let mut full = vec!["stream.trim", "mystream"];
+        full.extend_from_slice(args);
+        q(con, &full)
+    };
+    let xlen = |con: &mut Connection| -> i64 { q(con, &["XLEN", "mystream"]) };
+    let add3 = |con: &mut Connection| -> String {
+        let _: String = q(con, &["XADD", "mystream", "*", "item", "1", "value", "a"]);
+        let _: String = q(con, &["XADD", "mystream", "*", "item", "2", "value", "b"]);
+        q(con, &["XADD", "mystream", "*", "item", "3", "value", "c"])
+    };
+    let addn = |con: &mut Connection, n: &str| {
+        let _: i64 = q(
+            con,
+            &["stream.addn", "mystream", n, "item", "x", "value", "y"],
+        );
+    };
+
+    add3(&mut con);
+    assert_eq!(xlen(&mut con), 3);
+    assert_eq!(trim(&mut con, &["maxlen", "=", "5"]), 0);
+    assert_eq!(xlen(&mut con), 3);
+    assert_eq!(trim(&mut con, &["maxlen", "=", "1"]), 2);
+    assert_eq!(xlen(&mut con), 1);
+    assert_eq!(trim(&mut con, &["maxlen", "=", "0"]), 1);
+    addn(&mut con, "20000");
+    assert_eq!(
+        trim(&mut con, &["maxlen", "=", "0"]),
+        20000,
+        "no limit for an exact trim"
+    );
+    addn(&mut con, "20000");
+    assert_eq!(xlen(&mut con), 20000);
+    // 100 entries per node: an approximate trim removes whole nodes, at most 10,000 a call.
+    assert_eq!(trim(&mut con, &["maxlen", "~", "2"]), 10000);
+    assert_eq!(trim(&mut con, &["maxlen", "~", "2"]), 9900);
+    assert_eq!(trim(&mut con, &["maxlen", "~", "2"]), 0);
+    assert_eq!(xlen(&mut con), 100);
+    assert_eq!(trim(&mut con, &["maxlen", "~", "0"]), 100);
+    assert_eq!(xlen(&mut con), 0);
+
+    let _: () = q(&mut con, &["DEL", "mystream"]);
+    let minid = add3(&mut con);
+    assert_eq!(trim(&mut con, &["minid", "=", "-"]), 0);
+    assert_eq!(xlen(&mut con), 3);
+    assert_eq!(trim(&mut con, &["minid", "=", &minid]), 2);
+    assert_eq!(xlen(&mut con), 1);
+    assert_eq!(trim(&mut con, &["minid", "=", "+"]), 1);
+    addn(&mut con, "20000");
+    assert_eq!(trim(&mut con, &["minid", "=", "+"]), 20000);
+    addn(&mut con, "19980");
+    let minid: String = q(
+        &mut con,
+        &["XADD", "mystream", "*", "item", "x", "value", "y"],
+    );
+    addn(&mut con, "19");
+    assert_eq!(xlen(&mut con), 20000);
+    assert_eq!(trim(&mut con, &["minid", "~", &minid]), 10000);
+    assert_eq!(trim(&mut con, &["minid", "~", &minid]), 9900);
+    assert_eq!(trim(&mut con, &["minid", "~", &minid]), 0);
+    assert_eq!(xlen(&mut con), 100);
+    assert_eq!(trim(&mut con, &["minid", "~", "+"]), 100);
+    assert_eq!(xlen(&mut con), 0);
+
+    for (args, err) in [
+        (&["maxlen", "=", "x"][..], "ERR Maxlen must be a number"),
+        (&["minid", "=", "x"], "ERR Invalid stream ID"),
+        (&["other", "=", "1"], "ERR Invalid arguments"),
+        (&["maxlen", "!", "1"], "ERR Invalid approx-or-exact mark"),
+        (&["maxlen", "=", "-1"], "ERR Trimming failed"),
+    ] {
+        let mut full = vec!["stream.trim", "mystream"];
+        full.extend_from_slice(args);
+        assert_eq!(q_err(&mut con, &full), err, "{full:?}");
+    }
+    unloads(&mut con, "stream");
+}
