@@ -25,6 +25,7 @@ pub const MODULE_PACKAGES: &[&str] = &[
     "conformance-stream",
     "conformance-scan",
     "conformance-hash",
+    "conformance-getkeys",
 ];
 
 /// Outcome of the one build of every package in [`MODULE_PACKAGES`].

@@ -553,3 +553,173 @@ fn stream_trims_by_length_and_by_id_exactly_and_approximately() {
     }
     unloads(&mut con, "stream");
 }
+
+// ---- getkeys.tcl ------------------------------------------------------------------------
+
+#[test]
+fn getkeys_api_commands_report_their_keys_with_and_without_flags() {
+    let (_s, mut con) = server("getkeys");
+    let info: Vec<Value> = q(&mut con, &["COMMAND", "INFO", "getkeys.command"]);
+    let Value::Array(info) = &info[0] else {
+        panic!("COMMAND INFO getkeys.command: {info:?}")
+    };
+    let flags: Vec<String> = redis::from_redis_value(info[2].clone()).unwrap();
+    assert_eq!(flags, ["module", "movablekeys"]);
+    assert_eq!(info[3..6], [Value::Int(0), Value::Int(0), Value::Int(0)]);
+
+    let line = [
+        "arg1", "arg2", "key", "key1", "arg3", "key", "key2", "key", "key3",
+    ];
+    for cmd in ["getkeys.command", "getkeys.command_with_flags"] {
+        let mut args = vec!["COMMAND", "GETKEYS", cmd];
+        args.extend(line);
+        assert_eq!(strings(&mut con, &args), ["key1", "key2", "key3"], "{cmd}");
+    }
+    let flagged =
+        |con: &mut Connection, args: &[&str]| -> Vec<(String, Vec<String>)> { q(con, args) };
+    assert_eq!(
+        flagged(
+            &mut con,
+            &[
+                "COMMAND",
+                "GETKEYSANDFLAGS",
+                "getkeys.command",
+                "arg1",
+                "arg2",
+                "key",
+                "key1",
+                "arg3",
+                "key",
+                "key2"
+            ]
+        ),
+        [("key1", "RW access update"), ("key2", "RW access update")]
+            .map(|(k, f)| (k.to_owned(), f.split(' ').map(str::to_owned).collect()))
+    );
+    let mut args = vec!["COMMAND", "GETKEYSANDFLAGS", "getkeys.command_with_flags"];
+    args.extend(line);
+    assert_eq!(
+        flagged(&mut con, &args),
+        ["key1", "key2", "key3"]
+            .map(|k| (k.to_owned(), vec!["RO".to_owned(), "access".to_owned()]))
+    );
+    // The body ran only for real calls: it replies the keys too.
+    let mut args = vec!["getkeys.command"];
+    args.extend(line);
+    assert_eq!(strings(&mut con, &args), ["key1", "key2", "key3"]);
+    unloads(&mut con, "getkeys");
+}
+
+#[test]
+fn a_module_asks_for_the_keys_of_any_command_line() {
+    let (_s, mut con) = server("getkeys");
+    assert!(
+        q_err(
+            &mut con,
+            &["getkeys.introspect", "0", "non-command", "key1", "key2"]
+        )
+        .contains("ENOENT")
+    );
+    assert_eq!(
+        strings(
+            &mut con,
+            &["getkeys.introspect", "0", "set", "key1", "value1"]
+        ),
+        ["key1"]
+    );
+    let with: Vec<(String, String)> = q(
+        &mut con,
+        &["getkeys.introspect", "1", "set", "key1", "value1"],
+    );
+    assert_eq!(with, [("key1".to_owned(), "OW".to_owned())]);
+    assert_eq!(
+        strings(
+            &mut con,
+            &[
+                "getkeys.introspect",
+                "0",
+                "eval",
+                "",
+                "4",
+                "key1",
+                "key2",
+                "key3",
+                "key4",
+                "arg1",
+                "arg2"
+            ]
+        ),
+        ["key1", "key2", "key3", "key4"]
+    );
+    assert_eq!(
+        strings(
+            &mut con,
+            &[
+                "getkeys.introspect",
+                "0",
+                "getkeys.command",
+                "arg1",
+                "arg2",
+                "key",
+                "key1",
+                "arg3",
+                "key",
+                "key2",
+                "key",
+                "key3"
+            ]
+        ),
+        ["key1", "key2", "key3"]
+    );
+    assert_eq!(
+        strings(
+            &mut con,
+            &[
+                "getkeys.introspect",
+                "0",
+                "getkeys.fixed",
+                "arg1",
+                "key1",
+                "key2",
+                "key3",
+                "arg2"
+            ]
+        ),
+        ["key1", "key2", "key3"]
+    );
+    assert!(q_err(&mut con, &["getkeys.introspect", "0", "set", "key"]).contains("EINVAL"));
+    unloads(&mut con, "getkeys");
+}
+
+#[test]
+fn acl_key_permissions_follow_the_reported_key_flags() {
+    let (_s, mut con) = server("getkeys");
+    let _: () = q(
+        &mut con,
+        &[
+            "ACL",
+            "SETUSER",
+            "testuser",
+            "on",
+            "nopass",
+            "+@all",
+            "%R~read*",
+            "%W~write*",
+            "%RW~rw*",
+        ],
+    );
+    let dry = |con: &mut Connection, cmd: &str, key: &str| -> String {
+        q(con, &["ACL", "DRYRUN", "testuser", cmd, "key", key])
+    };
+    // Redis says "This user has no permissions ...", Valkey "User testuser has no ...".
+    let denied = |k: &str| format!("has no permissions to access the '{k}' key");
+    // Without flags Redis assumes read and write.
+    assert_eq!(dry(&mut con, "getkeys.command", "rw"), "OK");
+    assert!(dry(&mut con, "getkeys.command", "read").ends_with(&denied("read")));
+    assert!(dry(&mut con, "getkeys.command", "write").ends_with(&denied("write")));
+    // RO keys need only read permission.
+    assert_eq!(dry(&mut con, "getkeys.command_with_flags", "rw"), "OK");
+    assert_eq!(dry(&mut con, "getkeys.command_with_flags", "read"), "OK");
+    assert!(dry(&mut con, "getkeys.command_with_flags", "write").ends_with(&denied("write")));
+    unloads(&mut con, "getkeys");
+}

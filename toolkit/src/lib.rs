@@ -131,9 +131,10 @@ pub use reply::Reply;
 ///   load), checked at compile time.
 /// - `since`, `complexity`, `tips`: `COMMAND DOCS` text.
 /// - `getkeys = f` (with the `getkeys-api` flag, and only with it): `fn f(args: &[RedisStr]) ->
-///   Vec<usize>` answers key-position requests (`COMMAND GETKEYS`, ACL key checks, cluster
-///   routing) for commands whose keys cannot be described by position; the body never runs for
-///   those requests.
+///   Vec<usize>` (or any iterable of indexes, or of `(index, "RO access")` pairs with the key's
+///   flags, see [`KeyAt`](command::KeyAt)) answers key-position requests (`COMMAND GETKEYS`,
+///   ACL key checks, cluster routing) for commands whose keys cannot be described by position;
+///   the body never runs for those requests.
 /// - The function returns `rmkit::Result<T>` for any `T: Into<Reply>`. An `Err` is the error
 ///   reply; a panic is caught (an `ERR` reply and a server log line, never a crash).
 ///
@@ -158,7 +159,8 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::command::{
-        COMMANDS, CommandDef, GetKeysFn, Handler, ParamDecl, arity, into_reply, validate,
+        COMMANDS, CommandDef, GetKeysFn, Handler, ParamDecl, arity, into_reply, key_positions,
+        validate,
     };
     pub use crate::ffi::command::trampoline;
 

@@ -374,7 +374,9 @@ fn expand(options: Options, mut item: ItemFn) -> syn::Result<Tokens> {
         opt(&options.tips),
     );
     let getkeys = match &options.getkeys {
-        Some(p) => quote!(::core::option::Option::Some(#p as ::rmkit::__private::GetKeysFn)),
+        Some(p) => quote!(::core::option::Option::Some(
+            |args: &[::rmkit::RedisStr]| ::rmkit::__private::key_positions(#p(args))
+        )),
         None => quote!(::core::option::Option::None),
     };
     let n_params = params.len();

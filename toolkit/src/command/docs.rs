@@ -204,6 +204,64 @@ pub fn key_spec_flags(flags: &str) -> std::result::Result<u64, String> {
     })
 }
 
+/// What a command does to one key: a key spec's flags, as `REDISMODULE_CMD_KEY_*` bits.
+/// Written as Redis writes them (`"RO access"`, `"RW update"`, `"OW"`).
+///
+/// ```
+/// use rmkit::command::docs::KeyFlags;
+/// let f = KeyFlags::parse("RO access").unwrap();
+/// assert!(f.contains(KeyFlags::RO) && !f.contains(KeyFlags::RW));
+/// assert_eq!(f.to_string(), "RO access");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct KeyFlags(pub u64);
+
+impl KeyFlags {
+    /// `RO`: read only.
+    pub const RO: KeyFlags = KeyFlags(1);
+    /// `RW`: read and write.
+    pub const RW: KeyFlags = KeyFlags(2);
+    /// `OW`: overwrite (the old value is not read).
+    pub const OW: KeyFlags = KeyFlags(4);
+    /// `RM`: remove.
+    pub const RM: KeyFlags = KeyFlags(8);
+    /// `access`: the user's data is returned or copied.
+    pub const ACCESS: KeyFlags = KeyFlags(16);
+    /// `update`: the value is updated.
+    pub const UPDATE: KeyFlags = KeyFlags(32);
+    /// `insert`: data is added, none changed or removed.
+    pub const INSERT: KeyFlags = KeyFlags(64);
+    /// `delete`: data is removed.
+    pub const DELETE: KeyFlags = KeyFlags(128);
+
+    /// The flags named in `words` (space separated, [`KEY_SPEC_FLAGS`]), or the first unknown
+    /// word.
+    pub fn parse(words: &str) -> std::result::Result<KeyFlags, String> {
+        key_spec_flags(words).map(KeyFlags)
+    }
+
+    /// Whether every flag of `other` is set.
+    pub const fn contains(self, other: KeyFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl std::fmt::Display for KeyFlags {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut first = true;
+        for (name, bit) in KEY_SPEC_FLAGS {
+            if self.0 & bit != 0 {
+                if !first {
+                    f.write_str(" ")?;
+                }
+                f.write_str(name)?;
+                first = false;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Arg {
     /// Renamed (the parameter's name, for a shape's template).
     pub const fn named(self, name: &'static str) -> Arg {

@@ -30,10 +30,114 @@ use docs::{Arg, BeginSearch, FindKeys, KeySpec};
 #[doc(hidden)]
 pub use crate::ffi::registry::COMMANDS;
 
-/// A function answering key-position requests (`getkeys-api`): the argument indexes (command
-/// name at 0) that are keys.
+/// A function answering key-position requests (`getkeys-api`): the keys among the arguments
+/// (command name at 0), as the macro adapts the declared function.
 #[doc(hidden)]
-pub type GetKeysFn = fn(&[RedisStr]) -> Vec<usize>;
+pub type GetKeysFn = fn(&[RedisStr]) -> Vec<KeyAt>;
+
+/// One key among a command's arguments: what a `getkeys = f` function returns (as `usize`
+/// indexes, or `(index, flags)` pairs), and what
+/// [`Context::command_keys`](crate::Context::command_keys) finds.
+///
+/// ```
+/// use rmkit::command::KeyAt;
+/// use rmkit::RedisStr;
+/// // Keys follow each `KEY` argument; they are only read.
+/// fn keys(args: &[RedisStr]) -> Vec<(usize, &'static str)> {
+///     (1..args.len())
+///         .filter(|&i| args[i - 1].as_bytes().eq_ignore_ascii_case(b"key"))
+///         .map(|i| (i, "RO access"))
+///         .collect()
+/// }
+/// # let _ = keys;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyAt {
+    /// The argument's index (the command name is 0).
+    pub index: usize,
+    /// What the command does to it; `None`: not said (Redis then assumes `RW access update`).
+    pub flags: Option<docs::KeyFlags>,
+}
+
+impl From<usize> for KeyAt {
+    fn from(index: usize) -> KeyAt {
+        KeyAt { index, flags: None }
+    }
+}
+
+impl From<(usize, docs::KeyFlags)> for KeyAt {
+    fn from((index, flags): (usize, docs::KeyFlags)) -> KeyAt {
+        KeyAt {
+            index,
+            flags: Some(flags),
+        }
+    }
+}
+
+/// `(index, "RO access")`. An unknown flag word panics (the panic guard turns it into a log
+/// line naming the word; the request then reports no keys).
+impl From<(usize, &str)> for KeyAt {
+    fn from((index, flags): (usize, &str)) -> KeyAt {
+        let flags = docs::KeyFlags::parse(flags).unwrap_or_else(|e| panic!("getkeys: {e}"));
+        KeyAt {
+            index,
+            flags: Some(flags),
+        }
+    }
+}
+
+/// Why [`Context::command_keys`] found no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandKeysError {
+    /// There is no such command (`ENOENT`).
+    NoSuchCommand,
+    /// The arguments do not fit the command's arity (`EINVAL`).
+    WrongArity,
+}
+
+impl std::fmt::Display for CommandKeysError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CommandKeysError::NoSuchCommand => "no such command",
+            CommandKeysError::WrongArity => "wrong number of arguments for the command",
+        })
+    }
+}
+
+impl Context {
+    /// The keys of the command line `args` (`args[0]` the command name) and what it does to
+    /// each (`RedisModule_GetCommandKeysWithFlags`: from key specs, the legacy key range, or the
+    /// command's own getkeys function — built-in or module); what `COMMAND GETKEYSANDFLAGS`
+    /// answers. A command without keys gives an empty list.
+    ///
+    /// ```no_run
+    /// # fn f(ctx: &rmkit::Context, argv: &[rmkit::RedisStr]) {
+    /// if let Ok(keys) = ctx.command_keys(argv) {
+    ///     for k in keys {
+    ///         println!("key {} ({:?})", argv[k.index], k.flags);
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn command_keys(
+        &self,
+        args: &[RedisStr],
+    ) -> std::result::Result<Vec<KeyAt>, CommandKeysError> {
+        self.raw().command_keys(args).map_err(|errno| {
+            if errno == libc::ENOENT {
+                CommandKeysError::NoSuchCommand
+            } else {
+                CommandKeysError::WrongArity
+            }
+        })
+    }
+}
+
+/// Adapts what a `getkeys = f` function returns (macro plumbing).
+#[doc(hidden)]
+pub fn key_positions<T: Into<KeyAt>>(keys: impl IntoIterator<Item = T>) -> Vec<KeyAt> {
+    keys.into_iter().map(Into::into).collect()
+}
 
 /// One command, as `#[rmkit::command]` declares it (macro plumbing).
 #[doc(hidden)]

@@ -50,10 +50,10 @@ pub unsafe extern "C" fn trampoline<H: Handler>(
     if let Some(getkeys) = H::GETKEYS
         && raw_ctx.is_keys_position_request()
     {
-        if let Some(positions) = guard(Named(H::NAME), || getkeys(args)) {
-            for p in positions {
-                if (1..args.len()).contains(&p) {
-                    raw_ctx.key_at_pos(p);
+        if let Some(keys) = guard(Named(H::NAME), || getkeys(args)) {
+            for k in keys {
+                if (1..args.len()).contains(&k.index) {
+                    raw_ctx.key_at_pos(k.index, k.flags);
                 }
             }
         }
@@ -85,10 +85,70 @@ impl RawCtx {
         unsafe { api!(RedisModule_IsKeysPositionRequest)(self.as_ptr()) != 0 }
     }
 
-    /// `RedisModule_KeyAtPos`.
-    pub(crate) fn key_at_pos(&self, pos: usize) {
-        // SAFETY: a live context in key-position mode.
-        unsafe { api!(RedisModule_KeyAtPos)(self.as_ptr(), pos as c_int) };
+    /// `RedisModule_KeyAtPosWithFlags` (or `KeyAtPos` without flags, or on a server without
+    /// it).
+    pub(crate) fn key_at_pos(&self, pos: usize, flags: Option<crate::command::docs::KeyFlags>) {
+        match flags {
+            Some(f) if has_api!(RedisModule_KeyAtPosWithFlags) => {
+                // SAFETY: a live context in key-position mode.
+                unsafe {
+                    api!(RedisModule_KeyAtPosWithFlags)(self.as_ptr(), pos as c_int, f.0 as c_int)
+                };
+            }
+            // SAFETY: a live context in key-position mode.
+            _ => unsafe { api!(RedisModule_KeyAtPos)(self.as_ptr(), pos as c_int) },
+        }
+    }
+
+    /// `RedisModule_GetCommandKeysWithFlags`: the keys of the command line `args`
+    /// (`args[0]` the command), with flags; `Err(errno)` (`ENOENT`: no such command, `EINVAL`:
+    /// wrong arity).
+    pub(crate) fn command_keys(
+        &self,
+        args: &[RedisStr],
+    ) -> Result<Vec<crate::command::KeyAt>, i32> {
+        use crate::command::{KeyAt, docs::KeyFlags};
+        let mut n: c_int = 0;
+        let mut flags: *mut c_int = std::ptr::null_mut();
+        // SAFETY: errno is this thread's.
+        unsafe { *libc::__errno_location() = 0 };
+        // SAFETY: a live context; `args` are live strings (RedisStr is a transparent pointer);
+        // Redis only reads them. The returned arrays are ours to free with RedisModule_Free.
+        let idx = unsafe {
+            api!(RedisModule_GetCommandKeysWithFlags)(
+                self.as_ptr(),
+                args.as_ptr().cast_mut().cast(),
+                args.len() as c_int,
+                &mut n,
+                &mut flags,
+            )
+        };
+        if idx.is_null() {
+            let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+            return if errno == 0 {
+                Ok(Vec::new())
+            } else {
+                Err(errno)
+            };
+        }
+        let n = usize::try_from(n).unwrap_or(0);
+        // SAFETY: Redis returned `n` indexes (and, when asked, `n` flags).
+        let keys = unsafe {
+            (0..n)
+                .map(|i| KeyAt {
+                    index: *idx.add(i) as usize,
+                    flags: (!flags.is_null()).then(|| KeyFlags(*flags.add(i) as u64)),
+                })
+                .collect()
+        };
+        // SAFETY: both arrays were allocated by Redis for us, freed once.
+        unsafe {
+            api!(RedisModule_Free)(idx.cast());
+            if !flags.is_null() {
+                api!(RedisModule_Free)(flags.cast());
+            }
+        }
+        Ok(keys)
     }
 }
 
