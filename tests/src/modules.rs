@@ -26,6 +26,7 @@ pub const MODULE_PACKAGES: &[&str] = &[
     "conformance-scan",
     "conformance-hash",
     "conformance-getkeys",
+    "conformance-blockonkeys",
 ];
 
 /// Outcome of the one build of every package in [`MODULE_PACKAGES`].

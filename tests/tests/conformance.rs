@@ -723,3 +723,265 @@ fn acl_key_permissions_follow_the_reported_key_flags() {
     assert!(dry(&mut con, "getkeys.command_with_flags", "write").ends_with(&denied("write")));
     unloads(&mut con, "getkeys");
 }
+
+// ---- blockonkeys.tcl --------------------------------------------------------------------
+
+/// A client that sends one command on its own connection and waits for the reply.
+struct Deferred {
+    id: i64,
+    reply: std::thread::JoinHandle<redis::RedisResult<Value>>,
+}
+
+fn deferred(server: &Server, args: &[&str]) -> Deferred {
+    let mut con = server.client();
+    let id: i64 = q(&mut con, &["CLIENT", "ID"]);
+    let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+    let reply = std::thread::spawn(move || {
+        let mut c = redis::cmd(&args[0]);
+        for a in &args[1..] {
+            c.arg(a);
+        }
+        c.query::<Value>(&mut con)
+    });
+    Deferred { id, reply }
+}
+
+impl Deferred {
+    fn wait(self) -> redis::RedisResult<Value> {
+        self.reply.join().expect("client thread")
+    }
+}
+
+fn blocked(server: &Server, n: u64) {
+    server.wait_for(
+        &format!("{n} blocked client(s)"),
+        Duration::from_secs(10),
+        |s| s.info_u64("clients", "blocked_clients") == n,
+    );
+}
+
+fn ints(con: &mut Connection, args: &[&str]) -> Vec<i64> {
+    q(con, args)
+}
+
+#[test]
+fn blocked_pops_are_woken_by_pushes_and_move_elements_in_a_circle() {
+    let (server, mut con) = server("blockonkeys");
+    let a = deferred(&server, &["fsl.bpoppush", "src", "dst", "0"]);
+    let b = deferred(&server, &["fsl.bpoppush", "dst", "src", "0"]);
+    blocked(&server, 2);
+    let _: () = q(&mut con, &["fsl.push", "src", "42"]);
+    assert_eq!(a.wait().unwrap(), Value::Int(42));
+    assert_eq!(b.wait().unwrap(), Value::Int(42));
+    assert_eq!(ints(&mut con, &["fsl.getall", "src"]), [42]);
+    assert_eq!(ints(&mut con, &["fsl.getall", "dst"]), Vec::<i64>::new());
+
+    let _: () = q(&mut con, &["DEL", "src"]);
+    let c = deferred(&server, &["fsl.bpoppush", "src", "src", "0"]);
+    blocked(&server, 1);
+    let _: () = q(&mut con, &["fsl.push", "src", "42"]);
+    assert_eq!(c.wait().unwrap(), Value::Int(42));
+    assert_eq!(ints(&mut con, &["fsl.getall", "src"]), [42]);
+}
+
+#[test]
+fn blocked_pops_answer_at_once_time_out_or_wait_for_their_condition() {
+    let (server, mut con) = server("blockonkeys");
+    let _: () = q(&mut con, &["fsl.push", "k", "33"]);
+    let _: () = q(&mut con, &["fsl.push", "k", "34"]);
+    assert_eq!(q::<i64>(&mut con, &["fsl.bpop", "k", "0"]), 34, "no block");
+    let _: () = q(&mut con, &["DEL", "k"]);
+    assert_eq!(
+        deferred(&server, &["fsl.bpop", "k", "1"]).wait().unwrap(),
+        Value::SimpleString("Request timedout".into())
+    );
+    let d = deferred(&server, &["fsl.bpop", "k", "0"]);
+    blocked(&server, 1);
+    let _: () = q(&mut con, &["fsl.push", "k", "34"]);
+    assert_eq!(d.wait().unwrap(), Value::Int(34));
+
+    // With a condition: only an element greater than 35 answers.
+    let _: () = q(&mut con, &["DEL", "k"]);
+    let _: () = q(&mut con, &["fsl.push", "k", "34"]);
+    assert_eq!(
+        deferred(&server, &["fsl.bpopgt", "k", "35", "1"])
+            .wait()
+            .unwrap(),
+        Value::SimpleString("Request timedout".into())
+    );
+    let d = deferred(&server, &["fsl.bpopgt", "k", "35", "0"]);
+    blocked(&server, 1);
+    let _: () = q(&mut con, &["fsl.push", "k", "35"]);
+    let _: () = q(&mut con, &["fsl.push", "k", "36"]);
+    assert_eq!(d.wait().unwrap(), Value::Int(36));
+    assert_eq!(ints(&mut con, &["fsl.getall", "k"]), [34, 35]);
+    assert_eq!(
+        q::<i64>(&mut con, &["fsl.bpopgt", "k", "34", "0"]),
+        35,
+        "no block"
+    );
+
+    assert_eq!(
+        q_err(&mut con, &["fsl.bpop", "k", "-1"]),
+        "ERR invalid timeout"
+    );
+    assert_eq!(
+        q_err(&mut con, &["fsl.bpop", "k", "0", "other"]),
+        "ERR invalid argument"
+    );
+    assert_eq!(
+        q_err(&mut con, &["fsl.push", "k", "1"]),
+        "ERR new element has to be greater than the head element"
+    );
+}
+
+#[test]
+fn a_blocked_client_that_is_killed_or_unblocked_frees_what_it_waited_with() {
+    let (server, mut con) = server("blockonkeys");
+    let live = |con: &mut Connection| -> i64 {
+        rmkit_tests::info_i64(con, "blockonkeys_alloc", "blockonkeys_live_bytes")
+    };
+    let before = live(&mut con);
+
+    let d = deferred(&server, &["fsl.bpopgt", "k", "35", "0"]);
+    blocked(&server, 1);
+    assert!(
+        live(&mut con) > before,
+        "the waiting closure is allocated through the module's allocator"
+    );
+    let _: () = q(&mut con, &["CLIENT", "KILL", "ID", &d.id.to_string()]);
+    assert!(
+        d.wait().is_err(),
+        "the killed client's connection is closed"
+    );
+    blocked(&server, 0);
+    assert_eq!(live(&mut con), before, "CLIENT KILL dropped the waiter");
+
+    let d = deferred(&server, &["fsl.bpopgt", "k", "35", "0"]);
+    blocked(&server, 1);
+    assert_eq!(
+        q::<i64>(
+            &mut con,
+            &["CLIENT", "UNBLOCK", &d.id.to_string(), "TIMEOUT"]
+        ),
+        1
+    );
+    assert_eq!(
+        d.wait().unwrap(),
+        Value::SimpleString("Request timedout".into())
+    );
+
+    let d = deferred(&server, &["fsl.bpopgt", "k", "35", "0"]);
+    blocked(&server, 1);
+    assert_eq!(
+        q::<i64>(&mut con, &["CLIENT", "UNBLOCK", &d.id.to_string(), "ERROR"]),
+        1
+    );
+    let e = rmkit_tests::err_text(d.wait().unwrap_err());
+    assert!(e.contains("unblocked"), "{e}");
+    assert_eq!(live(&mut con), before, "every waiter was dropped");
+
+    // Without a timeout callback CLIENT UNBLOCK cannot unblock it.
+    for how in ["TIMEOUT", "ERROR"] {
+        let _: () = q(&mut con, &["DEL", "k"]);
+        let d = deferred(&server, &["fsl.bpop", "k", "0", "NO_TO_CB"]);
+        blocked(&server, 1);
+        assert_eq!(
+            q::<i64>(&mut con, &["CLIENT", "UNBLOCK", &d.id.to_string(), how]),
+            0,
+            "{how}"
+        );
+        let _: () = q(&mut con, &["fsl.push", "k", "1"]);
+        assert_eq!(d.wait().unwrap(), Value::Int(1));
+    }
+}
+
+#[test]
+fn a_client_woken_on_the_wrong_type_blocks_again() {
+    let (server, mut con) = server("blockonkeys");
+    let d = deferred(&server, &["fsl.bpop", "k", "0"]);
+    blocked(&server, 1);
+    for v in ["12", "13", "14"] {
+        let _: i64 = q(&mut con, &["LPUSH", "k", v]);
+    }
+    let _: () = q(&mut con, &["DEL", "k"]);
+    let _: () = q(&mut con, &["fsl.push", "k", "34"]);
+    assert_eq!(d.wait().unwrap(), Value::Int(34));
+    assert_eq!(
+        q::<i64>(&mut con, &["GET", "fsl_wrong_type"]),
+        1,
+        "the first LPUSH woke it once"
+    );
+}
+
+#[test]
+fn module_commands_block_on_native_lists_and_wake_native_blockers() {
+    let (server, mut con) = server("blockonkeys");
+    let d = deferred(&server, &["blockonkeys.popall", "k"]);
+    blocked(&server, 1);
+    let _: i64 = q(&mut con, &["LPUSH", "k", "42", "squirrel", "banana"]);
+    assert_eq!(
+        redis::from_redis_value::<Vec<String>>(d.wait().unwrap()).unwrap(),
+        ["banana", "squirrel", "42"]
+    );
+
+    let d = deferred(&server, &["BLPOP", "k", "10"]);
+    blocked(&server, 1);
+    let _: () = q(&mut con, &["blockonkeys.lpush", "k", "42"]);
+    assert_eq!(
+        redis::from_redis_value::<Vec<String>>(d.wait().unwrap()).unwrap(),
+        ["k", "42"]
+    );
+
+    let _: i64 = q(&mut con, &["LPUSH", "k", "aa"]);
+    let d = deferred(&server, &["blockonkeys.blpopn", "k", "5"]);
+    blocked(&server, 1);
+    let _: () = q(&mut con, &["blockonkeys.lpush_unblock", "k", "bb", "cc"]); // not enough yet
+    let _: i64 = q(&mut con, &["LPUSH", "k", "dd", "ee", "ff"]); // not signalled for the module
+    let _: () = q(&mut con, &["blockonkeys.lpush_unblock", "k", "gg"]);
+    assert_eq!(
+        redis::from_redis_value::<Vec<String>>(d.wait().unwrap()).unwrap(),
+        ["gg", "ff", "ee", "dd", "cc"]
+    );
+    assert_eq!(
+        deferred(&server, &["blockonkeys.popall", "missing"])
+            .wait()
+            .map_err(rmkit_tests::err_text),
+        Err("ERR Timeout".to_owned()),
+        "3 s without a push"
+    );
+}
+
+#[test]
+fn a_blocking_command_in_a_transaction_answers_at_once() {
+    let (server, mut con) = server("blockonkeys");
+    let _: () = q(&mut con, &["MULTI"]);
+    let _: String = q(&mut con, &["fsl.bpop", "k", "0"]);
+    let r = redis::cmd("EXEC").query::<Value>(&mut con);
+    let text = format!("{r:?}");
+    assert!(
+        text.contains("cannot block inside MULTI/EXEC"),
+        "EXEC replied {text}"
+    );
+    assert_eq!(server.info_u64("clients", "blocked_clients"), 0);
+    let _: () = q(&mut con, &["fsl.push", "k", "1"]);
+    assert_eq!(ints(&mut con, &["fsl.getall", "k"]), [1]);
+}
+
+#[test]
+fn a_served_blocked_pop_replicates_what_it_did() {
+    let (primary, mut con) = server("blockonkeys");
+    let replica = Server::builder()
+        .module("conformance-blockonkeys")
+        .replica_of(&primary)
+        .start();
+    replica.wait_for_sync();
+    let d = deferred(&primary, &["fsl.bpop", "k", "0"]);
+    blocked(&primary, 1);
+    let _: () = q(&mut con, &["fsl.push", "k", "34"]);
+    let _: () = q(&mut con, &["fsl.push", "k", "35"]);
+    assert_eq!(d.wait().unwrap(), Value::Int(34));
+    replica.wait_caught_up_with(&primary);
+    assert_eq!(ints(&mut replica.client(), &["fsl.getall", "k"]), [35]);
+    assert_eq!(ints(&mut con, &["fsl.getall", "k"]), [35]);
+}

@@ -5,6 +5,8 @@
 //! | [`Context::block_on_thread`] | run slow work on a thread while the server serves others, then reply |
 //! | [`ThreadContext`], [`Locked`] | what the worker gets: the server lock, and a [`Context`] while it is held |
 //! | [`Context::create_timer`], [`TimerId`] | run a closure on the main thread after a delay |
+//! | [`Context::block_on_keys`], [`BlockOnKeys`] | block a client until a key is ready (`BLPOP` for any condition) |
+//! | [`Context::signal_key_as_ready`] | wake clients blocked on a key a module changed |
 //!
 //! Nothing Redis owns crosses threads: a [`Context`] and a [`RedisStr`](crate::RedisStr) are
 //! not `Send` (the compiler refuses to move them into a worker), a worker's reply is copied
@@ -111,3 +113,114 @@ impl Context {
 /// A pending timer, as returned by [`Context::create_timer`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TimerId(u64);
+
+/// A client about to block on keys: from [`Context::block_on_keys`], finished with
+/// [`start`](Self::start).
+#[must_use = "the client blocks only when `start()` is called and its value returned"]
+pub struct BlockOnKeys<'c> {
+    ctx: &'c Context,
+    keys: Vec<&'c crate::RedisStr>,
+    timeout: Duration,
+    waiter: crate::ffi::block::Waiter,
+}
+
+impl Context {
+    /// Blocks the client until one of `keys` is ready, then answers with `on_ready`: what
+    /// `BLPOP` does, for any condition. A key is ready when a native command adds to a list,
+    /// sorted set or stream at it, or a module calls
+    /// [`signal_key_as_ready`](Self::signal_key_as_ready) for it.
+    ///
+    /// `on_ready(ctx, key, args)` gets the ready key and the command's arguments and returns
+    /// `Ok(Some(reply))` to answer (and unblock), `Ok(None)` to keep waiting (the condition does
+    /// not hold yet), or `Err` to answer with the error. It may be called many times; it owns
+    /// what it captures (`move`), which is dropped when the client is done (answered, timed
+    /// out, unblocked or disconnected). Without [`timeout`](BlockOnKeys::timeout) the client
+    /// waits forever (and `CLIENT UNBLOCK ... TIMEOUT` cannot unblock it unless
+    /// [`on_client_unblock`](BlockOnKeys::on_client_unblock) is given).
+    ///
+    /// Inside `MULTI`/`EXEC` or a script Redis cannot block a client: [`start`](BlockOnKeys::start)
+    /// is then an error, so such commands answer at once there (check the condition first,
+    /// as `BLPOP` does).
+    ///
+    /// ```no_run
+    /// use rmkit::key::list::End;
+    /// use rmkit::prelude::*;
+    /// use std::time::Duration;
+    ///
+    /// /// BLPOP for one key, written with the list API.
+    /// #[rmkit::command(name = "my.blpop", flags = "write blocking")]
+    /// fn my_blpop(ctx: &Context, key: WriteKey, timeout_ms: u64) -> Result<Reply> {
+    ///     if let Some(v) = key.list()?.pop(End::Head)? {
+    ///         return Ok(Reply::String(v));
+    ///     }
+    ///     ctx.block_on_keys(&[key.name()], |ctx, name, _args| {
+    ///         let key = ctx.open_key_writable(name);
+    ///         Ok(key.list()?.pop(End::Head)?.map(Reply::String))
+    ///     })
+    ///     .timeout(Duration::from_millis(timeout_ms), |_ctx, _args| Ok(Reply::Null))
+    ///     .start()
+    /// }
+    /// # fn main() {}
+    /// ```
+    pub fn block_on_keys<'c>(
+        &'c self,
+        keys: &[&'c crate::RedisStr],
+        on_ready: impl FnMut(&Context, &crate::RedisStr, &[crate::RedisStr]) -> Result<Option<Reply>>
+        + 'static,
+    ) -> BlockOnKeys<'c> {
+        BlockOnKeys {
+            ctx: self,
+            keys: keys.to_vec(),
+            timeout: Duration::ZERO,
+            waiter: crate::ffi::block::Waiter {
+                ready: Box::new(on_ready),
+                timeout: None,
+            },
+        }
+    }
+
+    /// Marks `key` ready: clients blocked on it (by [`block_on_keys`](Self::block_on_keys),
+    /// or native blocking commands) are offered it once this command is done. Call it after
+    /// changing a module value that someone may wait for.
+    pub fn signal_key_as_ready(&self, key: &crate::RedisStr) {
+        self.raw().signal_key_as_ready(key);
+    }
+}
+
+impl BlockOnKeys<'_> {
+    /// Gives up after `after` (zero: never) with the reply of `on_timeout`, which also answers
+    /// `CLIENT UNBLOCK id TIMEOUT`.
+    pub fn timeout(
+        mut self,
+        after: Duration,
+        on_timeout: impl FnMut(&Context, &[crate::RedisStr]) -> Result<Reply> + 'static,
+    ) -> Self {
+        self.timeout = after;
+        self.waiter.timeout = Some(Box::new(on_timeout));
+        self
+    }
+
+    /// Without a timeout: lets `CLIENT UNBLOCK id TIMEOUT` unblock the client, answering with
+    /// `on_unblock`.
+    pub fn on_client_unblock(
+        self,
+        on_unblock: impl FnMut(&Context, &[crate::RedisStr]) -> Result<Reply> + 'static,
+    ) -> Self {
+        self.timeout(Duration::ZERO, on_unblock)
+    }
+
+    /// Blocks the client. Return its value from the command ([`Reply::Deferred`]); an error
+    /// inside `MULTI`/`EXEC` or a script, where Redis cannot block.
+    pub fn start(self) -> Result<Reply> {
+        if self.ctx.raw().in_multi_or_script() {
+            return Err(crate::Error::new(
+                "this command cannot block inside MULTI/EXEC or a script; run it on its own",
+            ));
+        }
+        let ms = i64::try_from(self.timeout.as_millis())
+            .unwrap_or(i64::MAX)
+            .max(i64::from(!self.timeout.is_zero()));
+        self.ctx.raw().block_on_keys(&self.keys, ms, self.waiter);
+        Ok(Reply::Deferred)
+    }
+}

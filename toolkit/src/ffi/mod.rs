@@ -18,6 +18,7 @@
 //! log line instead.
 #![allow(unsafe_code)]
 
+pub(crate) mod block;
 pub(crate) mod call;
 pub(crate) mod command;
 pub(crate) mod config;
