@@ -27,6 +27,7 @@ pub const MODULE_PACKAGES: &[&str] = &[
     "conformance-hash",
     "conformance-getkeys",
     "conformance-blockonkeys",
+    "conformance-datatype",
 ];
 
 /// Outcome of the one build of every package in [`MODULE_PACKAGES`].

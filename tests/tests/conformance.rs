@@ -985,3 +985,114 @@ fn a_served_blocked_pop_replicates_what_it_did() {
     assert_eq!(ints(&mut replica.client(), &["fsl.getall", "k"]), [35]);
     assert_eq!(ints(&mut con, &["fsl.getall", "k"]), [35]);
 }
+
+// ---- datatype.tcl -----------------------------------------------------------------------
+
+fn dt(con: &mut Connection, key: &str) -> Option<(i64, String)> {
+    q(con, &["datatype.get", key])
+}
+
+#[test]
+fn a_data_type_dumps_restores_swaps_and_copies_with_key_names() {
+    let (_s, mut con) = server("datatype");
+    let _: () = q(&mut con, &["datatype.set", "dtkey", "100", "stringval"]);
+    assert_eq!(dt(&mut con, "dtkey"), Some((100, "stringval".into())));
+    assert_eq!(dt(&mut con, "missing"), None);
+
+    let _: () = q(&mut con, &["datatype.set", "dtkey", "-1111", "MyString"]);
+    let encoded: Vec<u8> = q(&mut con, &["datatype.dump", "dtkey"]);
+    let restored: i64 = redis::cmd("datatype.restore")
+        .arg("dtkeycopy")
+        .arg(&encoded)
+        .arg(4)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(restored, 4, "the load saw the encoding version asked for");
+    assert_eq!(dt(&mut con, "dtkeycopy"), Some((-1111, "MyString".into())));
+    let truncated = redis::cmd("datatype.restore")
+        .arg("dtkeycopy2")
+        .arg(&encoded[..encoded.len() - 1])
+        .arg(4)
+        .query::<Value>(&mut con);
+    assert_eq!(
+        rmkit_tests::err_text(truncated.unwrap_err()),
+        "Invalid data"
+    );
+    assert_eq!(q::<i64>(&mut con, &["EXISTS", "dtkeycopy2"]), 0);
+
+    let _: () = q(&mut con, &["datatype.set", "key-a", "1", "AAA"]);
+    let _: () = q(
+        &mut con,
+        &[
+            "datatype.set",
+            "key-b",
+            "2",
+            "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB",
+        ],
+    );
+    let usage = |con: &mut Connection, k: &str| -> i64 { q(con, &["MEMORY", "USAGE", k]) };
+    let (ua, ub) = (usage(&mut con, "key-a"), usage(&mut con, "key-b"));
+    assert_ne!(ua, ub);
+    assert_eq!(
+        q::<String>(&mut con, &["datatype.swap", "key-a", "key-b"]),
+        "OK"
+    );
+    assert_eq!(
+        dt(&mut con, "key-a"),
+        Some((
+            2,
+            "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB".into()
+        ))
+    );
+    assert_eq!(dt(&mut con, "key-b"), Some((1, "AAA".into())));
+    assert_eq!(
+        (usage(&mut con, "key-a"), usage(&mut con, "key-b")),
+        (ub, ua),
+        "the measured sizes moved with the values"
+    );
+    let _: () = q(&mut con, &["SET", "key-b", "RedisString"]);
+    assert!(q_err(&mut con, &["datatype.swap", "key-a", "key-b"]).starts_with("ERR"));
+    assert_eq!(
+        q::<String>(&mut con, &["GET", "key-b"]),
+        "RedisString",
+        "a failed swap changes nothing"
+    );
+
+    let _: () = q(
+        &mut con,
+        &["datatype.set", "answer-to-universe", "42", "AAA"],
+    );
+    assert!(
+        q_err(&mut con, &["COPY", "answer-to-universe", "answer2"])
+            .contains("module key failed to copy")
+    );
+    let _: () = q(&mut con, &["datatype.set", "sourcekey", "1234", "AAA"]);
+    assert_eq!(q::<i64>(&mut con, &["COPY", "sourcekey", "targetkey"]), 1);
+    assert_eq!(
+        dt(&mut con, "targetkey"),
+        Some((1234, "AAA/sourcekey/targetkey".into()))
+    );
+}
+
+#[test]
+fn a_slow_load_yields_so_clients_get_loading_errors_instead_of_waiting() {
+    let (server, mut con) = server("datatype");
+    let _: () = q(&mut con, &["datatype.set", "dtkey", "1", "x"]);
+    let _: () = q(&mut con, &["CONFIG", "SET", "busy-reply-threshold", "5000"]);
+    let _: () = q(&mut con, &["datatype.slow_loading", "1"]);
+    let reload = deferred(&server, &["DEBUG", "RELOAD"]);
+    server.wait_for(
+        "the load to wait inside the module",
+        Duration::from_secs(10),
+        |_| q::<i64>(&mut server.client(), &["datatype.is_in_slow_loading"]) == 1,
+    );
+    let ping = redis::cmd("PING").query::<String>(&mut con);
+    let e = rmkit_tests::err_text(ping.expect_err("PING while loading"));
+    assert!(e.starts_with("LOADING"), "{e}");
+    let _: () = q(&mut con, &["datatype.slow_loading", "0"]);
+    assert_eq!(reload.wait().unwrap(), Value::Okay);
+    server.wait_for("loading to end", Duration::from_secs(10), |s| {
+        s.info_u64("persistence", "loading") == 0
+    });
+    assert_eq!(dt(&mut con, "dtkey"), Some((1, "x".into())));
+}

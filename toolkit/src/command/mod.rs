@@ -114,7 +114,7 @@ impl Context {
     /// # fn f(ctx: &rmkit::Context, argv: &[rmkit::RedisStr]) {
     /// if let Ok(keys) = ctx.command_keys(argv) {
     ///     for k in keys {
-    ///         println!("key {} ({:?})", argv[k.index], k.flags);
+    ///         println!("key {:?} ({:?})", argv[k.index], k.flags);
     ///     }
     /// }
     /// # }

@@ -145,6 +145,15 @@ impl<'a> RdbReader<'a> {
         }
     }
 
+    /// Lets the server serve other clients for a moment during a long load (they get
+    /// `-LOADING ...`, or `-BUSY busy_reply` on a `RESTORE`, instead of waiting): call it every
+    /// so often in an `rdb_load` that takes long. Does nothing when reading bytes.
+    pub fn yield_to_clients(&mut self, busy_reply: &str) {
+        if let Source::Server(io) = &mut self.source {
+            io.yield_to_clients(busy_reply);
+        }
+    }
+
     fn check(io: &Io<'_>) -> Result<()> {
         if io.failed() {
             Err(Error::new(CORRUPT))

@@ -36,8 +36,16 @@ pub trait DataType: Sized + 'static {
     /// `[A-Za-z0-9_-]`, unique across all modules of a server.
     const NAME: &'static str;
     /// The version of the RDB encoding written by [`rdb_save`](Self::rdb_save); RDB files with
-    /// a higher version are refused on load.
+    /// a higher version are refused on load (unless [`accepts_version`](Self::accepts_version)
+    /// says otherwise).
     const ENCODING_VERSION: i32 = 0;
+
+    /// Whether [`rdb_load`](Self::rdb_load) is offered data of encoding `version`. The default
+    /// refuses versions above [`ENCODING_VERSION`](Self::ENCODING_VERSION) (written by a newer
+    /// module) with a log line, before `rdb_load` runs.
+    fn accepts_version(version: i32) -> bool {
+        version <= Self::ENCODING_VERSION
+    }
 
     /// Writes the value to an RDB file or a `DUMP` payload.
     fn rdb_save(&self, rdb: &mut RdbWriter<'_>);
@@ -56,6 +64,12 @@ pub trait DataType: Sized + 'static {
     /// A deep copy for `COPY`; `None` (the default) makes `COPY` fail with an error.
     fn copy(&self) -> Option<Self> {
         None
+    }
+
+    /// The copy for `COPY from to`, knowing the key names; the default is
+    /// [`copy`](Self::copy).
+    fn copy_between(&self, _from: &RedisStr, _to: &RedisStr) -> Option<Self> {
+        self.copy()
     }
 
     /// Roughly how many allocations freeing the value touches; above 64 Redis frees it in a

@@ -156,7 +156,7 @@ unsafe extern "C" fn rdb_load<T: Registered>(
     io: *mut raw::RedisModuleIO,
     encver: c_int,
 ) -> *mut c_void {
-    if encver > T::ENCODING_VERSION {
+    if !guard(what::<T>("accepts_version"), || T::accepts_version(encver)).unwrap_or(false) {
         crate::log::log(
             crate::log::LogLevel::Warning,
             &format!(
@@ -248,16 +248,22 @@ unsafe extern "C" fn unlink<T: Registered>(
 }
 
 unsafe extern "C" fn copy<T: Registered>(
-    _from: *mut raw::RedisModuleString,
-    _to: *mut raw::RedisModuleString,
+    from: *mut raw::RedisModuleString,
+    to: *mut raw::RedisModuleString,
     value: *const c_void,
 ) -> *mut c_void {
-    // SAFETY: see `stored`.
-    let v = unsafe { stored::<T>(value) };
+    // SAFETY: see `stored`; Redis passes both key names as live strings.
+    let (v, from, to) = unsafe {
+        (
+            stored::<T>(value),
+            RedisStr::from_raw_ref(&from),
+            RedisStr::from_raw_ref(&to),
+        )
+    };
     let copied = guard(what::<T>("copy"), || {
         Stored::build(|| {
             v.value
-                .copy()
+                .copy_between(from, to)
                 .ok_or_else(|| Error::new("COPY is not supported"))
         })
     });
@@ -306,6 +312,24 @@ impl Io<'_> {
     }
 
     /// Whether the stream is broken (`RedisModule_IsIOError`).
+    /// `RedisModule_Yield` with the I/O's context: lets the server answer other clients (with
+    /// `-LOADING` / `-BUSY busy_reply`) during a long load.
+    pub(crate) fn yield_to_clients(&mut self, busy_reply: &str) {
+        let reply = super::cstring_lossy(busy_reply);
+        // SAFETY: a live I/O handle; its context is valid during the callback; Redis copies
+        // the busy reply before returning.
+        unsafe {
+            let ctx = api!(RedisModule_GetContextFromIO)(self.p());
+            if !ctx.is_null() {
+                api!(RedisModule_Yield)(
+                    ctx,
+                    raw::REDISMODULE_YIELD_FLAG_CLIENTS as c_int,
+                    reply.as_ptr(),
+                );
+            }
+        }
+    }
+
     pub(crate) fn failed(&self) -> bool {
         // SAFETY: the I/O handle of the running rdb_load.
         unsafe { api!(RedisModule_IsIOError)(self.p()) != 0 }

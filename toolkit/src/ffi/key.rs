@@ -306,6 +306,73 @@ impl<'c> KeyHandle<'c> {
     }
 }
 
+impl KeyHandle<'_> {
+    /// `RedisModule_SaveDataTypeToString` of the key's value of type `T` (what `DUMP` would
+    /// hold for it, without the envelope); `None` if the key holds no such value.
+    pub(crate) fn dump_value<T>(&self, ty: &TypeHandle) -> Option<RedisString> {
+        let Found::Value(v) = self.module_ptr::<T>(ty) else {
+            return None;
+        };
+        // SAFETY: a live context and the key's value of this type (its rdb_save reads it);
+        // the string is new and ours.
+        let s = unsafe { api!(RedisModule_SaveDataTypeToString)(self.ctx, v.cast(), ty.get()) };
+        // SAFETY: a fresh string owned by us.
+        NonNull::new(s).map(|p| unsafe { RedisString::from_raw(p) })
+    }
+
+    /// Loads a value of type `T` from `data` (`RedisModule_LoadDataTypeFromStringEncver`, through
+    /// the type's rdb_load) and stores it in the key; false if the data is refused.
+    pub(crate) fn restore_value<T>(
+        &mut self,
+        ty: &TypeHandle,
+        data: &RedisStr,
+        encver: i32,
+    ) -> bool {
+        if self.raw().is_none() {
+            return false;
+        }
+        // SAFETY: a live string and the registered type; the result is a value made by this
+        // type's rdb_load (a `Box<Stored<T>>`), ours until the key takes it.
+        let v = unsafe {
+            api!(RedisModule_LoadDataTypeFromStringEncver)(data.as_ptr(), ty.get(), encver)
+        };
+        if v.is_null() {
+            return false;
+        }
+        // SAFETY: as above.
+        let stored = unsafe { Box::from_raw(v.cast::<Stored<T>>()) };
+        self.set_value(ty, stored).is_ok()
+    }
+
+    /// Exchanges the values of type `T` of two keys (`RedisModule_ModuleTypeReplaceValue` on
+    /// each); false (nothing changed) unless both hold one.
+    pub(crate) fn swap_value<T>(&mut self, other: &mut KeyHandle<'_>, ty: &TypeHandle) -> bool {
+        let (Found::Value(a), Found::Value(_)) =
+            (self.module_ptr::<T>(ty), other.module_ptr::<T>(ty))
+        else {
+            return false;
+        };
+        let (Some(pa), Some(pb)) = (self.raw(), other.raw()) else {
+            return false;
+        };
+        let mut b: *mut c_void = ptr::null_mut();
+        // SAFETY: both keys are open for writing and hold values of this type; ReplaceValue
+        // hands back the old value without freeing it, so each value moves to the other key
+        // and none is freed or leaked.
+        unsafe {
+            if api!(RedisModule_ModuleTypeReplaceValue)(pb, ty.get(), a.cast(), &mut b) != OK {
+                return false;
+            }
+            if api!(RedisModule_ModuleTypeReplaceValue)(pa, ty.get(), b, ptr::null_mut()) == OK {
+                return true;
+            }
+            // Put `b` back where it was, so no value is held by two keys.
+            api!(RedisModule_ModuleTypeReplaceValue)(pb, ty.get(), b, ptr::null_mut());
+            false
+        }
+    }
+}
+
 impl Drop for KeyHandle<'_> {
     #[inline]
     fn drop(&mut self) {

@@ -4,7 +4,7 @@
 use super::Key;
 use crate::datatype::{Measured, Registered};
 use crate::ffi::key::Found;
-use crate::{Error, Result};
+use crate::{Error, RedisStr, RedisString, Result};
 
 /// What [`Key::update`] may return: a value that owns no heap memory (any `Copy` type: a count,
 /// a flag, an offset). Whatever the closure allocates is counted as the value's memory, so a
@@ -40,6 +40,25 @@ impl<'c> Key<'c> {
 
     /// Stores the value built by `build` (measured as it is built), replacing what the key held.
     /// If `build` fails the key is untouched. The key must be opened writable.
+    ///
+    /// Allocate the value's parts **inside** `build`: the value is measured at what `build`
+    /// allocates, so a `Vec` made before and moved in is not counted (`MEMORY USAGE` would be
+    /// short by its size).
+    ///
+    /// ```no_run
+    /// # use rmkit::prelude::*;
+    /// # struct Dt { data: Vec<u8> }
+    /// # impl DataType for Dt {
+    /// #     const NAME: &'static str = "doc-dt-01";
+    /// #     fn rdb_save(&self, rdb: &mut RdbWriter<'_>) { rdb.save_bytes(&self.data) }
+    /// #     fn rdb_load(rdb: &mut RdbReader<'_>, _: i32) -> Result<Self> { Ok(Dt { data: rdb.load_bytes()? }) }
+    /// #     fn aof_rewrite(&self, _: &RedisStr, _: &mut AofWriter<'_>) {}
+    /// # }
+    /// # rmkit::data_type!(Dt);
+    /// # fn f(key: &mut rmkit::Key<'_>, arg: &[u8]) -> rmkit::Result<()> {
+    /// key.set_value(|| Ok(Dt { data: arg.to_vec() }))?; // measured: the copy is made inside
+    /// # Ok(()) }
+    /// ```
     pub fn set_value<T: Registered>(&mut self, build: impl FnOnce() -> Result<T>) -> Result<()> {
         self.check_writable()?;
         self.set_measured(Measured::build(build)?)
@@ -77,5 +96,58 @@ impl<'c> Key<'c> {
         let r = stored.update(f);
         self.modified();
         Ok(Some(r))
+    }
+
+    /// The value of type `T` serialised by its [`rdb_save`](crate::datatype::DataType::rdb_save)
+    /// (`RedisModule_SaveDataTypeToString`): `None` for an empty key, `WRONGTYPE` for another
+    /// type. Load it back with [`restore_value`](Self::restore_value).
+    pub fn dump_value<T: Registered>(&self) -> Result<Option<RedisString>> {
+        if Self::found(self.handle().value::<T>(T::handle()))?.is_none() {
+            return Ok(None);
+        }
+        self.handle()
+            .dump_value::<T>(T::handle())
+            .map(Some)
+            .ok_or_else(|| Error::new("could not serialise the value"))
+    }
+
+    /// Stores the value of type `T` that `data` (from [`dump_value`](Self::dump_value)) holds,
+    /// read by [`rdb_load`](crate::datatype::DataType::rdb_load) as encoding `version`,
+    /// replacing what the key held. Truncated or bad data is an error and leaves the key
+    /// untouched.
+    pub fn restore_value<T: Registered>(&mut self, data: &RedisStr, version: i32) -> Result<()> {
+        self.check_writable()?;
+        if !self
+            .handle_mut()
+            .restore_value::<T>(T::handle(), data, version)
+        {
+            return Err(Error::new(
+                "invalid data for this type (truncated, corrupt or of a refused version)",
+            ));
+        }
+        self.modified();
+        Ok(())
+    }
+
+    /// Exchanges this key's value of type `T` with `other`'s, moving them without copying (their
+    /// measured sizes go with them). Both keys must be writable and hold a `T`: otherwise
+    /// `WRONGTYPE` (or `ERR` for an empty key) and nothing changes.
+    pub fn swap_value<T: Registered>(&mut self, other: &mut Key<'_>) -> Result<()> {
+        self.check_writable()?;
+        other.check_writable()?;
+        for k in [&*self, &*other] {
+            if Self::found(k.handle().value::<T>(T::handle()))?.is_none() {
+                return Err(Error::new("no value to swap: the key is empty"));
+            }
+        }
+        if !self
+            .handle_mut()
+            .swap_value::<T>(other.handle_mut(), T::handle())
+        {
+            return Err(Error::new("could not swap the values"));
+        }
+        self.modified();
+        other.modified();
+        Ok(())
     }
 }
