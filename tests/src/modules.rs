@@ -28,6 +28,7 @@ pub const MODULE_PACKAGES: &[&str] = &[
     "conformance-getkeys",
     "conformance-blockonkeys",
     "conformance-datatype",
+    "conformance-keyspecs",
 ];
 
 /// Outcome of the one build of every package in [`MODULE_PACKAGES`].

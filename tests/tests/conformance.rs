@@ -1096,3 +1096,283 @@ fn a_slow_load_yields_so_clients_get_loading_errors_instead_of_waiting() {
     });
     assert_eq!(dt(&mut con, "dtkey"), Some((1, "x".into())));
 }
+
+// ---- keyspecs.tcl -----------------------------------------------------------------------
+
+/// A reply written as a Tcl list, as Redis's Tcl tests compare them: elements with spaces
+/// (nested lists, strings) in braces.
+fn tcl(v: &Value) -> String {
+    fn element(v: &Value) -> String {
+        let s = tcl(v);
+        // Tcl braces an element only when it has to (a one-word list is that word).
+        if s.contains(' ') || s.is_empty() {
+            format!("{{{s}}}")
+        } else {
+            s
+        }
+    }
+    match v {
+        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::SimpleString(s) => s.clone(),
+        Value::Int(i) => i.to_string(),
+        Value::Array(items) | Value::Set(items) => {
+            items.iter().map(element).collect::<Vec<_>>().join(" ")
+        }
+        Value::Map(pairs) => pairs
+            .iter()
+            .flat_map(|(k, v)| [element(k), element(v)])
+            .collect::<Vec<_>>()
+            .join(" "),
+        other => format!("{other:?}"),
+    }
+}
+
+/// `COMMAND INFO name`: (flags, first, last, step, key specs), each key spec as a Tcl list.
+fn command_info(con: &mut Connection, name: &str) -> (String, (i64, i64, i64), Vec<String>) {
+    let reply: Vec<Value> = q(con, &["COMMAND", "INFO", name]);
+    let Value::Array(info) = &reply[0] else {
+        panic!("COMMAND INFO {name}: {reply:?}")
+    };
+    let int = |v: &Value| match v {
+        Value::Int(i) => *i,
+        other => panic!("{other:?}"),
+    };
+    let specs = match &info[8] {
+        Value::Array(specs) => specs.iter().map(tcl).collect(),
+        other => panic!("key specs of {name}: {other:?}"),
+    };
+    (
+        tcl(&info[2]),
+        (int(&info[3]), int(&info[4]), int(&info[5])),
+        specs,
+    )
+}
+
+/// One command of the keyspecs module: its name, COMMAND INFO flags, legacy range and key
+/// specs, then a command line and the keys COMMAND GETKEYS finds in it.
+type KeySpecCase<'a> = (
+    &'a str,
+    &'a str,
+    (i64, i64, i64),
+    Vec<String>,
+    &'a [&'a str],
+    &'a [&'a str],
+);
+
+#[test]
+fn key_specs_and_legacy_ranges_are_what_redis_reports() {
+    let (_s, mut con) = server("keyspecs");
+    let index = |i: i32| format!("begin_search {{type index spec {{index {i}}}}}");
+    let one = "find_keys {type range spec {lastkey 0 keystep 1 limit 0}}";
+    let to_end = "find_keys {type range spec {lastkey -1 keystep 1 limit 0}}";
+    let keynum = "find_keys {type keynum spec {keynumidx 0 firstkey 1 keystep 1}}";
+    let keyword = |k: &str, from: i32| {
+        format!("begin_search {{type keyword spec {{keyword {k} startfrom {from}}}}}")
+    };
+
+    let cases: Vec<KeySpecCase> = vec![
+        (
+            "kspec.none",
+            "module",
+            (1, -1, 2),
+            vec![format!(
+                "flags {{RW access update}} {} find_keys {{type range spec {{lastkey -1 keystep 2 limit 0}}}}",
+                index(1)
+            )],
+            &["key1", "val1", "key2", "val2"],
+            &["key1", "key2"],
+        ),
+        (
+            "kspec.nonewithgetkeys",
+            "module movablekeys",
+            (1, -1, 2),
+            vec![format!(
+                "flags {{RW access update variable_flags}} {} find_keys {{type range spec {{lastkey -1 keystep 2 limit 0}}}}",
+                index(1)
+            )],
+            &["key1", "val1", "key2", "val2"],
+            &["key1", "key2"],
+        ),
+        (
+            "kspec.tworanges",
+            "module",
+            (1, 2, 1),
+            vec![
+                format!("flags {{RO access}} {} {one}", index(1)),
+                format!("flags {{RW update}} {} {one}", index(2)),
+            ],
+            &["foo", "bar", "baz", "quux"],
+            &["foo", "bar"],
+        ),
+        (
+            "kspec.tworangeswithgap",
+            "module movablekeys",
+            (1, 1, 1),
+            vec![
+                format!("flags {{RO access}} {} {one}", index(1)),
+                format!("flags {{RW update}} {} {one}", index(3)),
+            ],
+            &["foo", "bar", "baz", "quux"],
+            &["foo", "baz"],
+        ),
+        (
+            "kspec.keyword",
+            "module movablekeys",
+            (0, 0, 0),
+            vec![format!(
+                "flags {{RO access}} {} {to_end}",
+                keyword("KEYS", 1)
+            )],
+            &["foo", "KEYS", "bar", "baz"],
+            &["bar", "baz"],
+        ),
+        (
+            "kspec.complex1",
+            "module movablekeys",
+            (1, 1, 1),
+            vec![
+                format!("flags RO {} {one}", index(1)),
+                format!("flags {{RW update}} {} {one}", keyword("STORE", 2)),
+                format!("flags {{RO access}} {} {keynum}", keyword("KEYS", 2)),
+            ],
+            &["foo", "dummy", "KEYS", "1", "bar", "baz", "STORE", "quux"],
+            &["foo", "quux", "bar"],
+        ),
+        (
+            "kspec.complex2",
+            "module movablekeys",
+            (1, 2, 1),
+            vec![
+                format!("flags {{RW update}} {} {one}", keyword("STORE", 5)),
+                format!("flags {{RO access}} {} {one}", index(1)),
+                format!("flags {{RO access}} {} {one}", index(2)),
+                format!("flags {{RW update}} {} {keynum}", index(3)),
+                format!("flags {{RW update}} {} {to_end}", keyword("MOREKEYS", 5)),
+            ],
+            &[
+                "foo", "bar", "2", "baz", "quux", "banana", "STORE", "dst", "dummy", "MOREKEYS",
+                "hey", "ho",
+            ],
+            &["dst", "foo", "bar", "baz", "quux", "hey", "ho"],
+        ),
+    ];
+    for (name, flags, triple, specs, line, keys) in cases {
+        let (f, t, s) = command_info(&mut con, name);
+        assert_eq!(
+            (f.as_str(), t),
+            (flags, triple),
+            "{name}: flags and legacy range"
+        );
+        assert_eq!(s, specs, "{name}: key specs");
+        let mut args = vec!["COMMAND", "GETKEYS", name];
+        args.extend_from_slice(line);
+        assert_eq!(strings(&mut con, &args), keys, "COMMAND GETKEYS {name}");
+    }
+
+    let flagged =
+        |con: &mut Connection, args: &[&str]| -> Vec<(String, Vec<String>)> { q(con, args) };
+    let pairs = |keys: &[&str], flags: &str| -> Vec<(String, Vec<String>)> {
+        keys.iter()
+            .map(|k| {
+                (
+                    (*k).to_owned(),
+                    flags.split(' ').map(str::to_owned).collect(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        flagged(
+            &mut con,
+            &[
+                "COMMAND",
+                "GETKEYSANDFLAGS",
+                "kspec.none",
+                "key1",
+                "val1",
+                "key2",
+                "val2"
+            ]
+        ),
+        pairs(&["key1", "key2"], "RW access update")
+    );
+    assert_eq!(
+        flagged(
+            &mut con,
+            &[
+                "COMMAND",
+                "GETKEYSANDFLAGS",
+                "kspec.nonewithgetkeys",
+                "key1",
+                "val1",
+                "key2",
+                "val2"
+            ]
+        ),
+        pairs(&["key1", "key2"], "RO access")
+    );
+    assert_eq!(
+        flagged(
+            &mut con,
+            &[
+                "COMMAND",
+                "GETKEYSANDFLAGS",
+                "kspec.keyword",
+                "keys",
+                "key1",
+                "key2",
+                "key3"
+            ]
+        ),
+        pairs(&["key1", "key2", "key3"], "RO access")
+    );
+
+    let _: () = q(
+        &mut con,
+        &[
+            "ACL",
+            "SETUSER",
+            "testuser",
+            "on",
+            "nopass",
+            "+@all",
+            "%R~read*",
+            "%W~write*",
+            "%RW~rw*",
+        ],
+    );
+    let dry = |con: &mut Connection, args: &[&str]| -> String {
+        let mut full = vec!["ACL", "DRYRUN", "testuser"];
+        full.extend_from_slice(args);
+        q(con, &full)
+    };
+    let denied = |k: &str| format!("has no permissions to access the '{k}' key");
+    assert_eq!(dry(&mut con, &["kspec.none", "rw", "val1"]), "OK");
+    assert!(dry(&mut con, &["kspec.none", "read", "val1"]).ends_with(&denied("read")));
+    assert!(dry(&mut con, &["kspec.none", "write", "val1"]).ends_with(&denied("write")));
+    assert_eq!(dry(&mut con, &["kspec.tworanges", "read", "write"]), "OK");
+    assert_eq!(dry(&mut con, &["kspec.tworanges", "rw", "rw"]), "OK");
+    assert!(dry(&mut con, &["kspec.tworanges", "rw", "read"]).ends_with(&denied("read")));
+    assert!(dry(&mut con, &["kspec.tworanges", "write", "rw"]).ends_with(&denied("write")));
+
+    // Every command of the module, plus the allocator command every rmkit module has.
+    let mut listed = strings(
+        &mut con,
+        &["COMMAND", "LIST", "FILTERBY", "MODULE", "keyspecs"],
+    );
+    listed.sort();
+    assert_eq!(
+        listed,
+        [
+            "keyspecs.memory",
+            "kspec.complex1",
+            "kspec.complex2",
+            "kspec.keyword",
+            "kspec.none",
+            "kspec.nonewithgetkeys",
+            "kspec.tworanges",
+            "kspec.tworangeswithgap"
+        ]
+    );
+    unloads(&mut con, "keyspecs");
+}

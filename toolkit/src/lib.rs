@@ -135,6 +135,13 @@ pub use reply::Reply;
 ///   flags, see [`KeyAt`](command::KeyAt)) answers key-position requests (`COMMAND GETKEYS`,
 ///   ACL key checks, cluster routing) for commands whose keys cannot be described by position;
 ///   the body never runs for those requests.
+/// - `keys = (first, last, step)`: the legacy key range, for keys at regular positions among
+///   untyped arguments (`keys = (1, -1, 2)`: every other argument from the first, like `MSET`);
+///   `key_specs = SPECS` (a `&'static [KeySpec]`, see [`command::docs::KeySpec`]): Redis's key
+///   specs for layouts parameters cannot express (keys after a keyword, a key count). Either
+///   replaces what key parameters would derive, so the command takes its keys as `&RedisStr` or
+///   [`Rest`](command::Rest); mixing them with `KeyName`/`ReadKey`/`WriteKey` is a compile
+///   error.
 /// - The function returns `rmkit::Result<T>` for any `T: Into<Reply>`. An `Err` is the error
 ///   reply; a panic is caught (an `ERR` reply and a server log line, never a crash).
 ///
@@ -159,8 +166,8 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::command::{
-        COMMANDS, CommandDef, GetKeysFn, Handler, ParamDecl, arity, into_reply, key_positions,
-        validate,
+        COMMANDS, CommandDef, GetKeysFn, Handler, ParamDecl, arity, check_explicit_keys,
+        into_reply, key_positions, validate,
     };
     pub use crate::ffi::command::trampoline;
 

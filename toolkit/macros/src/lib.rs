@@ -72,6 +72,8 @@ struct Options {
     complexity: Option<LitStr>,
     tips: Option<LitStr>,
     getkeys: Option<Path>,
+    keys: Option<syn::Expr>,
+    key_specs: Option<syn::Expr>,
 }
 
 fn error(span: Span, msg: impl std::fmt::Display) -> syn::Error {
@@ -99,10 +101,18 @@ pub fn command(attr: TokenStream, item: TokenStream) -> TokenStream {
                 options.getkeys = Some(meta.value()?.parse()?);
                 return Ok(());
             }
+            "keys" => {
+                options.keys = Some(meta.value()?.parse()?);
+                return Ok(());
+            }
+            "key_specs" => {
+                options.key_specs = Some(meta.value()?.parse()?);
+                return Ok(());
+            }
             _ => {
                 return Err(meta.error(
                     "unknown option; #[rmkit::command(...)] takes name, flags, acl, since, \
-                     complexity, tips and getkeys",
+                     complexity, tips, getkeys, keys and key_specs",
                 ));
             }
         };
@@ -379,6 +389,21 @@ fn expand(options: Options, mut item: ItemFn) -> syn::Result<Tokens> {
         )),
         None => quote!(::core::option::Option::None),
     };
+    if let (Some(k), Some(_)) = (&options.keys, &options.key_specs) {
+        return Err(error(
+            k.span(),
+            "give `keys` or `key_specs`, not both: with key specs Redis derives the legacy \
+             key range itself",
+        ));
+    }
+    let keys = match &options.keys {
+        Some(e) => quote!(::core::option::Option::Some(#e)),
+        None => quote!(::core::option::Option::None),
+    };
+    let key_specs = match &options.key_specs {
+        Some(e) => quote!(::core::option::Option::Some(#e)),
+        None => quote!(::core::option::Option::None),
+    };
     let n_params = params.len();
     let subcommand = name_value.contains('|');
 
@@ -389,6 +414,10 @@ fn expand(options: Options, mut item: ItemFn) -> syn::Result<Tokens> {
             const PARAMS: [::rmkit::__private::ParamDecl; #n_params] = [#(#decls),*];
             // The layout is checked at compile time: a const panic here says what is wrong.
             const ARITY: i32 = ::rmkit::__private::arity(&PARAMS, #subcommand);
+            const KEYS: ::core::option::Option<(i32, i32, i32)> = #keys;
+            const KEY_SPECS: ::core::option::Option<&'static [::rmkit::command::docs::KeySpec]> =
+                #key_specs;
+            const _: () = ::rmkit::__private::check_explicit_keys(&PARAMS, KEYS, KEY_SPECS);
 
             struct Command;
             impl ::rmkit::__private::Handler for Command {
@@ -426,6 +455,8 @@ fn expand(options: Options, mut item: ItemFn) -> syn::Result<Tokens> {
                 params: &PARAMS,
                 location: ::core::concat!(::core::file!(), ":", ::core::line!()),
                 callback: ::rmkit::__private::trampoline::<Command>,
+                keys: KEYS,
+                key_specs: KEY_SPECS,
             };
         };
     })

@@ -154,6 +154,11 @@ pub struct CommandDef {
     pub params: &'static [ParamDecl],
     pub location: &'static str,
     pub callback: crate::ffi::command::RawCommandFn,
+    /// An explicit legacy `(first, last, step)` key range (`keys = (1, -1, 2)`), instead of
+    /// one derived from key parameters.
+    pub keys: Option<(i32, i32, i32)>,
+    /// Explicit key specs (`key_specs = SPECS`), instead of ones derived from key parameters.
+    pub key_specs: Option<&'static [KeySpec]>,
 }
 
 /// One parameter of a declaration (macro plumbing).
@@ -189,6 +194,50 @@ pub const fn arity_ok(arity: i32, argc: usize) -> bool {
         argc == arity as usize
     } else {
         argc >= arity.unsigned_abs() as usize
+    }
+}
+
+/// Checks explicit `keys = (first, last, step)` / `key_specs = ...` at compile time (it runs in
+/// a const): key parameters and explicit keys exclude each other, and every flag is valid.
+#[doc(hidden)]
+pub const fn check_explicit_keys(
+    params: &[ParamDecl],
+    keys: Option<(i32, i32, i32)>,
+    specs: Option<&[KeySpec]>,
+) {
+    if keys.is_none() && specs.is_none() {
+        return;
+    }
+    let mut i = 0;
+    while i < params.len() {
+        if params[i].shape.key.is_some() {
+            panic!(
+                "`keys` and `key_specs` describe the command's keys themselves: take the key arguments as `&RedisStr` or `Rest` (open them with ctx.open_key), not as KeyName/ReadKey/WriteKey, or drop `keys`/`key_specs` and let the key parameters describe them"
+            );
+        }
+        i += 1;
+    }
+    if let Some((first, last, step)) = keys {
+        if first < 0
+            || step < 0
+            || (first == 0 && (last != 0 || step != 0))
+            || (first > 0 && step == 0)
+        {
+            panic!(
+                "`keys = (first, last, step)`: first is the first key's index (0: no keys), last the last one's (-1: to the end, -2: all but the last), step at least 1"
+            );
+        }
+    }
+    if let Some(specs) = specs {
+        let mut i = 0;
+        while i < specs.len() {
+            if !valid_key_flags(specs[i].flags) {
+                panic!(
+                    "invalid key spec flags: exactly one of RO RW OW RM, then any of access update insert delete not_key incomplete variable_flags"
+                );
+            }
+            i += 1;
+        }
     }
 }
 
@@ -398,6 +447,16 @@ impl CommandDef {
     /// Derives key positions, key specs and COMMAND DOCS arguments from the parameters (the
     /// layout was checked at compile time by [`arity`]).
     pub(crate) fn derive(&self) -> Derived {
+        let mut derived = self.derive_from_params();
+        if self.keys.is_some() || self.key_specs.is_some() {
+            // Redis computes the legacy range from explicit key specs itself.
+            derived.keys = self.keys.unwrap_or((0, 0, 0));
+            derived.key_specs = self.key_specs.map(<[KeySpec]>::to_vec).unwrap_or_default();
+        }
+        derived
+    }
+
+    fn derive_from_params(&self) -> Derived {
         // Arguments start after the name (and a subcommand's name).
         let mut pos = if self.name.contains('|') { 2i32 } else { 1 };
         let mut specs = Vec::new();
@@ -489,6 +548,8 @@ pub(crate) static BUILTIN: [CommandDef; 1] = [CommandDef {
     params: &[],
     location: concat!(file!(), ":", line!()),
     callback: crate::ffi::command::trampoline::<ModuleMemory>,
+    keys: None,
+    key_specs: None,
 }];
 
 struct ModuleMemory;
@@ -547,6 +608,8 @@ mod tests {
             params,
             location: "here",
             callback: crate::ffi::command::trampoline::<Nop>,
+            keys: None,
+            key_specs: None,
         }
     }
 
