@@ -16,6 +16,7 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 pub const MODULE_PACKAGES: &[&str] = &[
     "hashex",
     "rmkit-json",
+    "capped",
     "memtest-rmkit",
     "memtest-system",
     "many",

@@ -601,6 +601,84 @@ fn json_cases() -> Vec<Case> {
 }
 
 /// Keys the cases read: one of every kind the commands must refuse, and the documents.
+fn capped_cases() -> Vec<Case> {
+    const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+    const NOT_INT: &str = "ERR value is not an integer or out of range";
+    const NOT_FLOAT: &str = "ERR value is not a valid float";
+    let arity = |c: &str| format!("ERR wrong number of arguments for '{c}' command");
+    let mut cases = vec![
+        error(args![b"lpushcap", b"l2", b"3"], arity("lpushcap")),
+        error(args![b"lpushcap"], arity("lpushcap")),
+        error(args![b"lpushcap", b"l2", b"x", b"a"], NOT_INT),
+        error(
+            args![b"lpushcap", b"l2", b"0", b"a"],
+            "ERR cap must be a positive integer",
+        ),
+        error(
+            args![b"lpushcap", b"l2", b"-1", b"a"],
+            "ERR cap must be a positive integer",
+        ),
+        error(
+            args![b"lpushcap", b"l2", b"99999999999999999999", b"a"],
+            NOT_INT,
+        ),
+        error(args![b"lpushcap", b"str", b"3", b"a"], WRONGTYPE),
+        error(args![b"lpushcap", b"h", b"3", b"a"], WRONGTYPE),
+        error(args![b"zincrcap", b"z", b"3", b"1"], arity("zincrcap")),
+        error(args![b"zincrcap", b"z", b"3", b"nan", b"m"], NOT_FLOAT),
+        error(args![b"zincrcap", b"z", b"3", b"x", b"m"], NOT_FLOAT),
+        error(
+            args![b"zincrcap", b"z", b"0", b"1", b"m"],
+            "ERR cap must be a positive integer",
+        ),
+        error(args![b"zincrcap", b"l", b"3", b"1", b"m"], WRONGTYPE),
+        error(args![b"xaddmaxlen", b"x2", b"3", b"f"], arity("xaddmaxlen")),
+        error(
+            args![b"xaddmaxlen", b"x2", b"3", b"f", b"v", b"g"],
+            arity("xaddmaxlen"),
+        ),
+        error(
+            args![b"xaddmaxlen", b"x2", b"-1", b"f", b"v"],
+            "ERR maxlen must not be negative",
+        ),
+        error(args![b"xaddmaxlen", b"x2", b"one", b"f", b"v"], NOT_INT),
+        error(args![b"xaddmaxlen", b"str", b"3", b"f", b"v"], WRONGTYPE),
+        error(args![b"appendcap", b"s2", b"3"], arity("appendcap")),
+        error(
+            args![b"appendcap", b"s2", b"0", b"abc"],
+            "ERR max must be a positive integer",
+        ),
+        error(args![b"appendcap", b"l", b"3", b"abc"], WRONGTYPE),
+        error(
+            args![b"ttlcap", b"str", b"0"],
+            "ERR max-ms must be a positive integer",
+        ),
+        error(args![b"ttlcap", b"str"], arity("ttlcap")),
+        error(args![b"peek"], arity("peek")),
+        error(args![b"keys.count"], arity("keys.count")),
+        error(args![b"keys.count", b"a", b"b"], arity("keys.count")),
+        same(args![b"keys.count", b"nothing-matches-*"], int(0)),
+        same(args![b"keys.count", b"zz[unterminated"], int(0)),
+        same(args![b"ttlcap", b"missing", b"1000"], int(-2)),
+        same(
+            args![b"peek", b"missing"],
+            arr(vec![Value::SimpleString("none".into()), int(0), int(-1)]),
+        ),
+        same(
+            args![b"peek", b"\x00\xff"],
+            arr(vec![Value::SimpleString("none".into()), int(0), int(-1)]),
+        ),
+        reply(
+            args![b"lpushcap", b"bin\x00\xff", b"1", b"\x00", b"\xff"],
+            int(1),
+        ),
+        reply(args![b"appendcap", b"sbin", b"2", b"\x00\xff\r\n"], int(2)),
+    ];
+    // Glob patterns that could blow up a backtracking matcher answer at once.
+    cases.push(same(args![b"keys.count", "*a".repeat(5000) + "b"], int(0)));
+    cases
+}
+
 fn fixture(con: &mut Connection) {
     for args in [
         args![b"set", b"str", b"string"],
@@ -642,6 +720,7 @@ fn bad_input_matrix_replies_exactly_and_changes_nothing_on_errors() {
     let server = Server::builder()
         .module("hashex")
         .module("rmkit-json")
+        .module("capped")
         // The smallest limit Redis accepts; see `over_limit_bulk` for why.
         .config("proto-max-bulk-len", "1mb")
         .start();
@@ -651,6 +730,8 @@ fn bad_input_matrix_replies_exactly_and_changes_nothing_on_errors() {
     let mut cases = hashex_cases();
     let hashex = cases.len();
     cases.extend(json_cases());
+    let json = cases.len() - hashex;
+    cases.extend(capped_cases());
     let (mut errors, mut unchanged) = (0, 0);
     for case in &cases {
         let before = digest(&mut con);
@@ -688,9 +769,9 @@ fn bad_input_matrix_replies_exactly_and_changes_nothing_on_errors() {
     let over_limit = over_limit_bulk(&server, &mut con);
     let total = cases.len() + over_limit;
     eprintln!(
-        "bad input: {total} cases ({hashex} hashex, {} json, {over_limit} over-limit bulk); \
-         {} errors with exact text, {unchanged} with DEBUG DIGEST unchanged, PING after each",
-        cases.len() - hashex,
+        "bad input: {total} cases ({hashex} hashex, {json} json, {} capped, {over_limit} over-limit \
+         bulk); {} errors with exact text, {unchanged} with DEBUG DIGEST unchanged, PING after each",
+        cases.len() - hashex - json,
         errors + over_limit,
     );
     assert!(total >= 60);

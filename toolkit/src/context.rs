@@ -40,6 +40,14 @@ pub enum Notify {
     Expired,
     /// `e`: keys evicted by maxmemory.
     Evicted,
+    /// `l`: list commands.
+    List,
+    /// `s`: set commands.
+    Set,
+    /// `z`: sorted set commands.
+    ZSet,
+    /// `t`: stream commands.
+    Stream,
 }
 
 impl Context {

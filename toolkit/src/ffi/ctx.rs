@@ -104,6 +104,10 @@ impl Notify {
             Notify::Module => raw::REDISMODULE_NOTIFY_MODULE,
             Notify::Expired => raw::REDISMODULE_NOTIFY_EXPIRED,
             Notify::Evicted => raw::REDISMODULE_NOTIFY_EVICTED,
+            Notify::List => raw::REDISMODULE_NOTIFY_LIST,
+            Notify::Set => raw::REDISMODULE_NOTIFY_SET,
+            Notify::ZSet => raw::REDISMODULE_NOTIFY_ZSET,
+            Notify::Stream => raw::REDISMODULE_NOTIFY_STREAM,
         }
     }
 }

@@ -30,7 +30,7 @@ mod value;
 pub mod zset;
 
 pub use hash::Hash;
-pub use scan::ScanCursor;
+pub use scan::{ScanCursor, glob_match};
 pub use value::Plain;
 
 use crate::ffi::key::KeyHandle;
