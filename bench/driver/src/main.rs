@@ -3,13 +3,14 @@
 //!
 //! ```text
 //! rmkit-bench env                       # shell variables run.sh needs (target dir, redismodule.h dir)
-//! rmkit-bench run [--quick] [--only hgetset,alloc,accuracy,json] [--c-module PATH] [--rejson PATH] [--results DIR]
+//! rmkit-bench run [--quick] [--only hgetset,capped,alloc,accuracy,json] [--c-module PATH] [--rejson PATH] [--results DIR]
 //! ```
 //! `BENCH_SECONDS` (default 5, `--quick` 1) and `BENCH_REPEAT` (default 3, `--quick` 1) set the
 //! length of each point and the number of interleaved repeats.
 
 mod accuracy;
 mod alloc;
+mod capped;
 mod hgetset;
 mod json;
 mod server;
@@ -29,6 +30,7 @@ pub struct Config {
 /// The module libraries, all in cargo's release directory (the C one built there by run.sh).
 pub struct Libs {
     pub hashex: PathBuf,
+    pub capped: PathBuf,
     pub cmodule: PathBuf,
     pub peer: PathBuf,
     pub alloc_rmkit: PathBuf,
@@ -155,7 +157,7 @@ fn main() {
         Some("run") => {}
         _ => {
             eprintln!(
-                "usage: rmkit-bench env | rmkit-bench run [--quick] [--only LIST] [--c-module PATH] [--rejson PATH] [--results DIR]\n(normally: bench/run.sh)"
+                "usage: rmkit-bench env | rmkit-bench run [--quick] [--only LIST: hgetset,capped,alloc,accuracy,json] [--c-module PATH] [--rejson PATH] [--results DIR]\n(normally: bench/run.sh)"
             );
             std::process::exit(2);
         }
@@ -203,6 +205,7 @@ fn main() {
     let lib = |name: &str| exe_dir.join(format!("lib{name}.so"));
     let libs = Libs {
         hashex: lib("hashex"),
+        capped: lib("capped"),
         cmodule,
         peer: lib("rmkit_bench_peer"),
         alloc_rmkit: lib("rmkit_bench_alloc_rmkit"),
@@ -267,6 +270,18 @@ fn main() {
             }
         }
         write_json(&dir, "hgetset.json", &meta, &cfg, v);
+    }
+    if want("capped") {
+        let v = capped::run(&cfg, &libs);
+        for r in v["results"].as_array().unwrap() {
+            let k = r["ratio_call_efficiency_to_c"].as_f64().unwrap();
+            targets.push(format!(
+                "{} >= 1.00x C per call: {k:.3}x ({})",
+                r["command"].as_str().unwrap_or(""),
+                verdict(k >= 1.0)
+            ));
+        }
+        write_json(&dir, "capped.json", &meta, &cfg, v);
     }
     if want("alloc") {
         let v = alloc::run(&cfg, &libs);
