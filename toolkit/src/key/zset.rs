@@ -42,6 +42,23 @@ pub enum Bound {
     Exclusive(f64),
 }
 
+impl ZaddFlags {
+    /// `ZADD`'s refusal of contradictory conditions, in its words.
+    fn check(self) -> Result<()> {
+        if self.nx && self.xx {
+            return Err(Error::new(
+                "XX and NX options at the same time are not compatible",
+            ));
+        }
+        if (self.gt && self.lt) || (self.nx && (self.gt || self.lt)) {
+            return Err(Error::new(
+                "GT, LT, and/or NX options at the same time are not compatible",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Bound {
     fn parts(self) -> (f64, bool) {
         match self {
@@ -74,9 +91,10 @@ impl<'c> ZSet<'_, 'c> {
     }
 
     /// `ZADD key [flags] score member`. A NaN score or contradictory flags (`NX` with `XX`,
-    /// `GT` with `LT`, `NX` with `GT`/`LT`) are an error.
+    /// `GT` with `LT`, `NX` with `GT`/`LT`) are an error, in `ZADD`'s words.
     pub fn add(&mut self, score: f64, member: &RedisStr, flags: ZaddFlags) -> Result<Zadded> {
         self.key.check_writable()?;
+        flags.check()?;
         let r = self
             .key
             .handle()
@@ -97,6 +115,7 @@ impl<'c> ZSet<'_, 'c> {
         flags: ZaddFlags,
     ) -> Result<(Zadded, Option<f64>)> {
         self.key.check_writable()?;
+        flags.check()?;
         let (r, score) = self
             .key
             .handle()
