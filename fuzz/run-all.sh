@@ -28,7 +28,7 @@ seconds=$1
 shift
 
 cd "$(dirname "$0")"
-all_targets=(args numbers json_value json_path json_template json_ops rdb_load alloc)
+all_targets=(args numbers glob json_value json_path json_template json_ops rdb_load alloc)
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=("${all_targets[@]}")
 jobs=${JOBS:-2}
@@ -40,7 +40,7 @@ fi
 # libFuzzer's -max_len per target: enough for the property, small enough to stay fast.
 max_len() {
     case $1 in
-    numbers) echo 64 ;;
+    numbers | glob) echo 64 ;;
     alloc) echo 2560 ;; # 256 operations of at most 10 bytes
     json_ops) echo 4096 ;;
     json_path | json_template) echo 4096 ;;

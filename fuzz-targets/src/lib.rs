@@ -11,6 +11,7 @@
 //! |---|---|---|
 //! | [`args()`] | argv, [separated](#input-formats) | `arity_ok` agrees with Redis's arity rule for every registered command, `validate` accepts every registered command, key positions fit every argc the arity allows, `parse_i64`/`parse_u64` never panic and agree with each other, an `Args` walk agrees with the plain parsers |
 //! | [`numbers`] | raw bytes | `parse_i64`/`parse_u64` accept exactly the canonical decimal spellings of `i64`/`0..=i64::MAX` (differential against `str::parse`); `parse_f64` agrees with Redis's `string2d` (`strtod`) |
+//! | [`glob()`] | pattern, name, [separated](#input-formats) | `rmkit::key::glob_match` agrees with a recursive reference written from Redis's `stringmatchlen` |
 //! | [`json_value`] | JSON text | accepts what serde_json accepts; the compact text means what the input means (vs `serde_json::Value`); `parse` → `to_json` → `parse` gives the same encoding and text |
 //! | [`json_path`] | path, JSON, [separated](#input-formats) | `select` agrees with a reference implementation on a plain tree; matches are distinct and in document order; `delete` removes exactly the selected values |
 //! | [`json_template`] | template, JSON, [separated](#input-formats) | `render` never panics; brace-free text renders to itself; escaped text renders to the original; `{path}` renders what `select` finds |
@@ -24,7 +25,7 @@
 //! - `args`: the rest, split on the separator, is argv: ` hgetset a a 2` (separator `' '`) is
 //!   `["hgetset", "a", "a", "2"]`, `|x y|z` is `["x y", "z"]`; any argv can be written by
 //!   picking a separator it does not contain. The empty input is the empty argv.
-//! - `json_path`, `json_template`: the rest up to the first separator is the path (template),
+//! - `glob`, `json_path`, `json_template`: the rest up to the first separator is the path (template),
 //!   everything after it the JSON document: `|$.a[0]|{"a":[1]}`.
 //!
 //! `rdb_load` reads the byte framing of [`RdbWriter::to_buffer`](rmkit::datatype::RdbWriter::to_buffer):
@@ -64,6 +65,7 @@ mod alloc;
 pub mod args;
 #[allow(unsafe_code)]
 pub mod fake;
+mod glob;
 mod json;
 mod json_ops;
 mod numbers;
@@ -71,6 +73,7 @@ mod rdb;
 
 pub use alloc::{alloc, install_fake_server_allocator};
 pub use args::args;
+pub use glob::glob;
 pub use json::{json_path, json_template, json_value};
 pub use json_ops::json_ops;
 pub use numbers::numbers;
@@ -83,6 +86,7 @@ pub type Target = fn(&[u8]);
 pub const TARGETS: &[(&str, Target)] = &[
     ("args", args),
     ("numbers", numbers),
+    ("glob", glob),
     ("json_value", json_value),
     ("json_path", json_path),
     ("json_template", json_template),
