@@ -209,14 +209,26 @@ impl<'c> KeyHandle<'c> {
         self.hash_set_flags(field, value, raw::REDISMODULE_HASH_NONE as c_int)
     }
 
-    /// `RedisModule_HashSet` of one field with `REDISMODULE_HASH_*` flags (NX, XX, COUNT_ALL).
+    /// `RedisModule_HashSet` of one field under `when` (`REDISMODULE_HASH_NX`/`XX`).
     #[inline]
-    pub(crate) fn hash_set_flags(
+    pub(crate) fn hash_set_when(
         &self,
         field: &RedisStr,
         value: Option<&RedisStr>,
-        flags: c_int,
+        when: crate::key::hash::When,
     ) -> c_int {
+        use crate::key::hash::When;
+        let flags = match when {
+            When::Always => raw::REDISMODULE_HASH_NONE,
+            When::Absent => raw::REDISMODULE_HASH_NX,
+            When::Present => raw::REDISMODULE_HASH_XX,
+        } as c_int;
+        self.hash_set_flags(field, value, flags)
+    }
+
+    /// `RedisModule_HashSet` of one field with `REDISMODULE_HASH_*` flags (NX, XX, COUNT_ALL).
+    #[inline]
+    fn hash_set_flags(&self, field: &RedisStr, value: Option<&RedisStr>, flags: c_int) -> c_int {
         let Some(p) = self.raw() else { return 0 };
         let value = value.map_or(HASH_DELETE, RedisStr::as_ptr);
         // SAFETY: an open key; live field/value strings (Redis copies or retains them);

@@ -2,8 +2,6 @@
 
 use super::Key;
 use crate::{RedisStr, RedisString, Result};
-use redis_module::raw;
-use std::os::raw::c_int;
 
 /// When [`Hash::set_if`] writes (`HSET`'s conditions, as `HSETNX` and the C API's
 /// `REDISMODULE_HASH_NX`/`XX`).
@@ -91,12 +89,6 @@ impl<'k, 'c> Hash<'k, 'c> {
     pub fn set_if(&self, field: &RedisStr, value: Option<&RedisStr>, when: When) -> Result<Change> {
         self.key.check_writable()?;
         let existed = self.exists(field);
-        let mut flags = raw::REDISMODULE_HASH_NONE as c_int;
-        match when {
-            When::Always => {}
-            When::Absent => flags |= raw::REDISMODULE_HASH_NX as c_int,
-            When::Present => flags |= raw::REDISMODULE_HASH_XX as c_int,
-        }
         let change = match (value.is_some(), existed, when) {
             (true, false, When::Present) | (true, true, When::Absent) => Change::Unchanged,
             (false, false, _) => Change::Unchanged,
@@ -106,7 +98,7 @@ impl<'k, 'c> Hash<'k, 'c> {
             (false, true, _) => Change::Deleted,
         };
         if change != Change::Unchanged {
-            self.key.handle().hash_set_flags(field, value, flags);
+            self.key.handle().hash_set_when(field, value, when);
             self.key.modified();
         }
         Ok(change)
