@@ -339,3 +339,24 @@ fn key_scans_visit_every_element_of_every_encoding() {
         Vec::<Value>::new()
     );
 }
+
+#[test]
+fn a_scan_may_delete_the_key_it_visits() {
+    let (_s, mut con) = server();
+    for i in 0..3000 {
+        let _: () = q(&mut con, &["SET", &format!("del:{i}"), "x"]);
+        if i % 3 == 0 {
+            let _: () = q(&mut con, &["SET", &format!("keep:{i}"), "x"]);
+        }
+    }
+    assert_eq!(
+        q::<i64>(&mut con, &["memtest.scandel", "del:"]),
+        3000,
+        "each visited key deleted once"
+    );
+    assert_eq!(
+        q::<i64>(&mut con, &["DBSIZE"]),
+        1000,
+        "the others are untouched"
+    );
+}
