@@ -1,0 +1,602 @@
+//! `cargo rmkit cluster up|status|down`: a local Redis Cluster of real `redis-server`
+//! processes, recorded in `<dir>/cluster.json` so that `status` and `down` find them.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use crate::repo::{Package, resolve};
+use crate::util::{
+    Result, alloc_info, connect, info, is_server_process, log_excerpt, module_list, progress,
+    query, thousands, wait_until,
+};
+
+/// The state file inside the cluster's directory.
+const STATE: &str = "cluster.json";
+
+/// `cargo rmkit cluster ...`.
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Start masters (and replicas) in cluster mode, form the cluster, wait for cluster_state:ok.
+    Up(UpArgs),
+    /// Per node: role, slots, keys, memory, modules, allocator bytes; warns about trouble.
+    Status(StatusArgs),
+    /// Stop every process `up` started (checked by pid).
+    Down(DirArgs),
+}
+
+/// Where the cluster's state lives.
+#[derive(Debug, Args)]
+pub struct DirArgs {
+    /// The cluster's directory (node directories and cluster.json).
+    #[arg(long, default_value = "rmkit-cluster", value_name = "D")]
+    pub dir: PathBuf,
+}
+
+/// `cargo rmkit cluster up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Where the cluster lives.
+    #[command(flatten)]
+    pub dir: DirArgs,
+    /// How many masters (at least 3).
+    #[arg(long, default_value_t = 3)]
+    pub masters: usize,
+    /// Replicas per master.
+    #[arg(long, default_value_t = 1)]
+    pub replicas: usize,
+    /// A packaged module every node loads, NAME or NAME@VERSION (repeat for several).
+    #[arg(long = "module", value_name = "NAME@V")]
+    pub modules: Vec<String>,
+    /// The first node's port; node i listens on P+i and its cluster bus on P+i+10000.
+    #[arg(long, default_value_t = 7000, value_name = "P")]
+    pub port_base: u16,
+    /// cluster-node-timeout in milliseconds (how long before a silent node counts as failed).
+    #[arg(long, default_value_t = 5000, value_name = "MS")]
+    pub node_timeout: u64,
+}
+
+/// `cargo rmkit cluster status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Where the cluster lives.
+    #[command(flatten)]
+    pub dir: DirArgs,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs a cluster subcommand.
+pub fn run(command: ClusterCommand) -> Result<()> {
+    match command {
+        ClusterCommand::Up(a) => up(&a),
+        ClusterCommand::Status(a) => status(&a.dir.dir, a.json),
+        ClusterCommand::Down(a) => down(&a),
+    }
+}
+
+/// A node as recorded in the state file.
+#[derive(Debug, Clone)]
+struct Node {
+    /// Client port on 127.0.0.1.
+    port: u16,
+    /// The server's pid.
+    pid: u32,
+    /// Its directory.
+    dir: PathBuf,
+}
+
+/// Reads `<dir>/cluster.json`.
+fn read_state(dir: &Path) -> Result<Vec<Node>> {
+    let path = dir.join(STATE);
+    let text = fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "no cluster recorded in {} ({e}); start one with `cargo rmkit cluster up --dir {}`",
+            dir.display(),
+            dir.display()
+        )
+    })?;
+    let v: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+    Ok(v["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|n| Node {
+            port: n["port"].as_u64().unwrap_or(0) as u16,
+            pid: n["pid"].as_u64().unwrap_or(0) as u32,
+            dir: PathBuf::from(n["dir"].as_str().unwrap_or("")),
+        })
+        .collect())
+}
+
+/// Writes `<dir>/cluster.json`.
+fn write_state(dir: &Path, nodes: &[Node], modules: &[Package]) -> Result<()> {
+    let v = json!({
+        "nodes": nodes.iter().map(|n| json!({
+            "port": n.port, "pid": n.pid, "dir": n.dir.display().to_string(),
+        })).collect::<Vec<_>>(),
+        "modules": modules.iter().map(|m| json!({
+            "name": m.name, "version": m.version, "lib": m.lib.display().to_string(),
+        })).collect::<Vec<_>>(),
+    });
+    let text = serde_json::to_string_pretty(&v).map_err(|e| e.to_string())? + "\n";
+    fs::write(dir.join(STATE), text)
+        .map_err(|e| format!("cannot write {}: {e}", dir.join(STATE).display()))
+}
+
+/// Whether `port` can be bound on 127.0.0.1 now.
+fn port_free(port: u16) -> bool {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok()
+}
+
+/// Starts one daemonized node and returns it once it answers PING.
+fn start_node(
+    binary: &Path,
+    dir: &Path,
+    port: u16,
+    node_timeout: u64,
+    modules: &[Package],
+) -> Result<Node> {
+    let node_dir = dir.join(port.to_string());
+    if node_dir.exists() {
+        fs::remove_dir_all(&node_dir)
+            .map_err(|e| format!("cannot clear {}: {e}", node_dir.display()))?;
+    }
+    fs::create_dir_all(&node_dir)
+        .map_err(|e| format!("cannot create {}: {e}", node_dir.display()))?;
+    let node_dir = node_dir.canonicalize().map_err(|e| e.to_string())?;
+    let pidfile = node_dir.join("redis.pid");
+    let mut cmd = Command::new(binary);
+    cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args([
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+        ])
+        .args(["--cluster-node-timeout", &node_timeout.to_string()])
+        .args(["--daemonize", "yes", "--save", "", "--appendonly", "no"])
+        .args(["--enable-module-command", "local"])
+        .arg("--dir")
+        .arg(&node_dir)
+        .arg("--logfile")
+        .arg(node_dir.join("redis.log"))
+        .arg("--pidfile")
+        .arg(&pidfile);
+    for m in modules {
+        cmd.arg("--loadmodule").arg(&m.lib);
+    }
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{} for port {port} exited with {}: {}{}",
+            binary.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let addr = format!("127.0.0.1:{port}");
+    let log = node_dir.join("redis.log");
+    let mut pid = 0u32;
+    wait_until(
+        &format!("node {port} to answer PING"),
+        Duration::from_secs(15),
+        || {
+            if let Ok(mut con) = connect(&addr)
+                && let Ok(i) = info(&mut con, "server")
+            {
+                pid = i
+                    .get("process_id")
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(0);
+                return Ok(None);
+            }
+            let recorded: Option<u32> = fs::read_to_string(&pidfile)
+                .ok()
+                .and_then(|p| p.trim().parse().ok());
+            let text = fs::read_to_string(&log).unwrap_or_default();
+            if let Some(p) = recorded
+                && !is_server_process(p)
+            {
+                return Err(format!(
+                    "the node on port {port} exited during startup; its log says:\n{}",
+                    log_excerpt(&text)
+                ));
+            }
+            if text.contains("Address already in use") {
+                return Err(format!(
+                    "port {port} is in use; pass --port-base with another base port"
+                ));
+            }
+            Ok(Some("starting".into()))
+        },
+    )?;
+    Ok(Node {
+        port,
+        pid,
+        dir: node_dir,
+    })
+}
+
+/// `cargo rmkit cluster up`.
+fn up(a: &UpArgs) -> Result<()> {
+    if a.masters < 3 {
+        return Err("a Redis Cluster needs at least 3 masters: pass --masters 3 or more".into());
+    }
+    let dir = &a.dir.dir;
+    if let Ok(nodes) = read_state(dir) {
+        let alive: Vec<String> = nodes
+            .iter()
+            .filter(|n| is_server_process(n.pid))
+            .map(|n| format!("{} (pid {})", n.port, n.pid))
+            .collect();
+        if !alive.is_empty() {
+            return Err(format!(
+                "a cluster recorded in {} is still running (nodes {}); stop it with \
+                 `cargo rmkit cluster down --dir {}` or pass another --dir",
+                dir.display(),
+                alive.join(", "),
+                dir.display()
+            ));
+        }
+    }
+    let modules: Vec<Package> = a
+        .modules
+        .iter()
+        .map(|m| resolve(m))
+        .collect::<Result<_>>()?;
+    let total = a.masters * (1 + a.replicas);
+    let ports: Vec<u16> = (0..total)
+        .map(|i| {
+            u16::try_from(a.port_base as usize + i)
+                .ok()
+                .filter(|p| p.checked_add(10000).is_some())
+                .ok_or_else(|| {
+                    format!(
+                        "--port-base {} leaves no room for {total} nodes and their cluster bus \
+                         ports (port + 10000 must stay below 65536)",
+                        a.port_base
+                    )
+                })
+        })
+        .collect::<Result<_>>()?;
+    for &p in &ports {
+        for (port, what) in [(p, "client port"), (p + 10000, "cluster bus port")] {
+            if !port_free(port) {
+                return Err(format!(
+                    "port {port} (the {what} of node {p}) is in use on 127.0.0.1; pass \
+                     --port-base P for another range (node i uses P+i and P+i+10000)"
+                ));
+            }
+        }
+    }
+    let binary = rmkit_test::try_server_binary()?;
+    let redis_cli = rmkit_test::try_tool_binary("redis-cli")?;
+    fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let mut nodes = Vec::new();
+    progress(&format!(
+        "starting {total} nodes on ports {}-{} ({})",
+        ports[0],
+        ports[total - 1],
+        binary.display()
+    ));
+    for &port in &ports {
+        match start_node(&binary, dir, port, a.node_timeout, &modules) {
+            Ok(n) => {
+                nodes.push(n);
+                write_state(dir, &nodes, &modules)?;
+            }
+            Err(e) => {
+                stop_nodes(&nodes);
+                let _ = fs::remove_file(dir.join(STATE));
+                return Err(format!("{e}\n(stopped the nodes already started)"));
+            }
+        }
+    }
+    progress(&format!(
+        "forming the cluster: redis-cli --cluster create ... --cluster-replicas {}",
+        a.replicas
+    ));
+    let out = Command::new(&redis_cli)
+        .args(["--cluster", "create"])
+        .args(ports.iter().map(|p| format!("127.0.0.1:{p}")))
+        .args([
+            "--cluster-replicas",
+            &a.replicas.to_string(),
+            "--cluster-yes",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", redis_cli.display()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() || !text.contains("[OK] All 16384 slots covered.") {
+        stop_nodes(&nodes);
+        let _ = fs::remove_file(dir.join(STATE));
+        return Err(format!(
+            "redis-cli --cluster create failed ({}); stopped the nodes:\n{text}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    wait_until(
+        "cluster_state:ok on every node",
+        Duration::from_secs(60),
+        || {
+            let mut ok = 0;
+            for addr in &addrs {
+                let good = connect(addr)
+                    .and_then(|mut c| query::<String>(&mut c, &["CLUSTER", "INFO"]))
+                    .is_ok_and(|i| {
+                        i.contains("cluster_state:ok")
+                            && i.contains(&format!("cluster_known_nodes:{total}\r"))
+                    });
+                ok += usize::from(good);
+            }
+            Ok((ok < total).then(|| format!("{ok}/{total} nodes ok")))
+        },
+    )?;
+    println!(
+        "cluster up: {} masters, {} replicas each, in {}",
+        a.masters,
+        a.replicas,
+        dir.display()
+    );
+    status(dir, false)
+}
+
+/// What one node reports.
+fn node_report(node: &Node) -> Value {
+    let addr = format!("127.0.0.1:{}", node.port);
+    let alive = is_server_process(node.pid);
+    let Ok(mut con) = connect(&addr) else {
+        return json!({
+            "port": node.port, "pid": node.pid, "up": false, "process_alive": alive,
+        });
+    };
+    let repl = info(&mut con, "replication").unwrap_or_default();
+    let role = match repl.get("role").map(String::as_str) {
+        Some("slave") => format!(
+            "replica of {}",
+            repl.get("master_port").map(String::as_str).unwrap_or("?")
+        ),
+        Some(r) => r.to_owned(),
+        None => "?".into(),
+    };
+    let nodes_text: String = query(&mut con, &["CLUSTER", "NODES"]).unwrap_or_default();
+    let slots: Vec<String> = nodes_text
+        .lines()
+        .find(|l| l.contains("myself"))
+        .map(|l| l.split(' ').skip(8).map(str::to_owned).collect())
+        .unwrap_or_default();
+    let keys: i64 = query(&mut con, &["DBSIZE"]).unwrap_or(0);
+    let used_memory: i64 = info(&mut con, "memory")
+        .ok()
+        .and_then(|m| m.get("used_memory").and_then(|v| v.parse().ok()))
+        .unwrap_or(0);
+    let modules: Vec<Value> = module_list(&mut con)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| {
+            let live = alloc_info(&mut con, &m.name)
+                .ok()
+                .and_then(|a| a.get("live_bytes").copied());
+            json!({ "name": m.name, "ver": m.ver, "alloc_live_bytes": live })
+        })
+        .collect();
+    let cluster: String = query(&mut con, &["CLUSTER", "INFO"]).unwrap_or_default();
+    let field = |k: &str| -> Value {
+        cluster
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}:")))
+            .map(|v| Value::from(v.trim()))
+            .unwrap_or(Value::Null)
+    };
+    json!({
+        "port": node.port, "pid": node.pid, "up": true, "process_alive": alive,
+        "role": role, "slots": slots, "keys": keys, "used_memory": used_memory,
+        "modules": modules, "cluster_state": field("cluster_state"),
+        "cluster_slots_ok": field("cluster_slots_ok"),
+        "nodes_view": nodes_text,
+    })
+}
+
+/// `cargo rmkit cluster status`.
+fn status(dir: &Path, as_json: bool) -> Result<()> {
+    let nodes = read_state(dir)?;
+    let reports: Vec<Value> = nodes.iter().map(node_report).collect();
+    let mut warnings = Vec::new();
+    for r in reports.iter().filter(|r| r["up"] == false) {
+        let why = if r["process_alive"] == true {
+            "the process runs but does not answer"
+        } else {
+            "its process is gone"
+        };
+        warnings.push(format!(
+            "node {} (pid {}) is down: {why}",
+            r["port"], r["pid"]
+        ));
+    }
+    let up: Vec<&Value> = reports.iter().filter(|r| r["up"] == true).collect();
+    let module_sets: BTreeSet<String> = up
+        .iter()
+        .map(|r| {
+            r["modules"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|m| format!("{} {}", m["name"].as_str().unwrap_or(""), m["ver"]))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .collect();
+    if module_sets.len() > 1 {
+        warnings.push(format!(
+            "nodes run different modules: {}",
+            module_sets
+                .iter()
+                .map(|s| format!("[{s}]"))
+                .collect::<Vec<_>>()
+                .join(" vs ")
+        ));
+    }
+    let state = up
+        .first()
+        .map(|r| r["cluster_state"].as_str().unwrap_or("?").to_owned())
+        .unwrap_or_else(|| "unreachable".into());
+    let slots_ok: i64 = up
+        .first()
+        .and_then(|r| r["cluster_slots_ok"].as_str())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    if slots_ok < 16384 {
+        warnings.push(format!(
+            "{} of 16384 slots are not served (cluster_slots_ok:{slots_ok})",
+            16384 - slots_ok
+        ));
+    }
+    if state != "ok" {
+        warnings.push(format!("cluster_state is {state}"));
+    }
+    if as_json {
+        let nodes: Vec<Value> = reports
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                if let Some(o) = r.as_object_mut() {
+                    o.remove("nodes_view");
+                }
+                r
+            })
+            .collect();
+        let v = json!({
+            "dir": dir.display().to_string(), "cluster_state": state,
+            "slots_ok": slots_ok, "nodes": nodes, "warnings": warnings,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
+        );
+        return Ok(());
+    }
+    println!(
+        "cluster in {}: cluster_state:{state}, {slots_ok}/16384 slots served, {} of {} nodes up",
+        dir.display(),
+        up.len(),
+        reports.len()
+    );
+    println!(
+        "  {:<6} {:<8} {:<16} {:<14} {:>6} {:>12}  {:<14} {:>12}",
+        "PORT", "PID", "ROLE", "SLOTS", "KEYS", "USED_MEMORY", "MODULES", "ALLOC_LIVE"
+    );
+    for r in &reports {
+        if r["up"] == false {
+            println!("  {:<6} {:<8} DOWN", r["port"], r["pid"]);
+            continue;
+        }
+        let slots: Vec<&str> = r["slots"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str())
+            .collect();
+        let mods = r["modules"].as_array().cloned().unwrap_or_default();
+        let names: Vec<String> = mods
+            .iter()
+            .map(|m| format!("{} {}", m["name"].as_str().unwrap_or(""), m["ver"]))
+            .collect();
+        let live: i64 = mods
+            .iter()
+            .filter_map(|m| m["alloc_live_bytes"].as_i64())
+            .sum();
+        println!(
+            "  {:<6} {:<8} {:<16} {:<14} {:>6} {:>12}  {:<14} {:>12}",
+            r["port"],
+            r["pid"],
+            r["role"].as_str().unwrap_or(""),
+            if slots.is_empty() {
+                "-".into()
+            } else {
+                slots.join(",")
+            },
+            r["keys"],
+            thousands(r["used_memory"].as_i64().unwrap_or(0)),
+            if names.is_empty() {
+                "-".into()
+            } else {
+                names.join(",")
+            },
+            thousands(live)
+        );
+    }
+    for w in &warnings {
+        println!("warning: {w}");
+    }
+    Ok(())
+}
+
+/// Stops nodes: `SHUTDOWN NOSAVE`, then SIGKILL for any still running after 10 s. Returns
+/// the pids still alive after that (none, normally).
+fn stop_nodes(nodes: &[Node]) -> Vec<u32> {
+    for n in nodes.iter().filter(|n| is_server_process(n.pid)) {
+        if let Ok(mut con) = connect(&format!("127.0.0.1:{}", n.port)) {
+            // The server closes the connection instead of replying.
+            let _ = query::<()>(&mut con, &["SHUTDOWN", "NOSAVE"]);
+        }
+    }
+    let gone = wait_until("the nodes to exit", Duration::from_secs(10), || {
+        let alive = nodes.iter().filter(|n| is_server_process(n.pid)).count();
+        Ok((alive > 0).then(|| format!("{alive} still running")))
+    });
+    if gone.is_err() {
+        for n in nodes.iter().filter(|n| is_server_process(n.pid)) {
+            let _ = Command::new("kill")
+                .args(["-9", &n.pid.to_string()])
+                .status();
+        }
+        let _ = wait_until("the nodes to die", Duration::from_secs(5), || {
+            let alive = nodes.iter().filter(|n| is_server_process(n.pid)).count();
+            Ok((alive > 0).then(|| format!("{alive} still running")))
+        });
+    }
+    nodes
+        .iter()
+        .filter(|n| is_server_process(n.pid))
+        .map(|n| n.pid)
+        .collect()
+}
+
+/// `cargo rmkit cluster down`.
+fn down(a: &DirArgs) -> Result<()> {
+    let nodes = read_state(&a.dir)?;
+    let running = nodes.iter().filter(|n| is_server_process(n.pid)).count();
+    progress(&format!("stopping {running} running nodes"));
+    let left = stop_nodes(&nodes);
+    if !left.is_empty() {
+        return Err(format!(
+            "processes {left:?} are still running after SHUTDOWN and SIGKILL"
+        ));
+    }
+    fs::remove_file(a.dir.join(STATE))
+        .map_err(|e| format!("cannot remove {}: {e}", a.dir.join(STATE).display()))?;
+    let pids: Vec<String> = nodes.iter().map(|n| n.pid.to_string()).collect();
+    println!(
+        "cluster down: {} nodes stopped (pids {}), none left running; logs kept in {}/PORT/redis.log",
+        nodes.len(),
+        pids.join(" "),
+        a.dir.display()
+    );
+    Ok(())
+}
