@@ -188,7 +188,7 @@ pub fn print_registered(r: &Registered) {
         );
     }
     match &r.load_line {
-        Some(line) => println!("data types: see the module's load line: {line}"),
+        Some(line) => println!("load log: {line}"),
         None => println!("data types: (not an rmkit module: the server does not list them)"),
     }
 }

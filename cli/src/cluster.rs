@@ -165,6 +165,8 @@ fn start_node(
         .args(["--cluster-node-timeout", &node_timeout.to_string()])
         .args(["--daemonize", "yes", "--save", "", "--appendonly", "no"])
         .args(["--enable-module-command", "local"])
+        // Replicas sync at once (not after 5 s): a replica that never synced cannot fail over.
+        .args(["--repl-diskless-sync-delay", "0"])
         .arg("--dir")
         .arg(&node_dir)
         .arg("--logfile")
@@ -430,6 +432,19 @@ fn status(dir: &Path, as_json: bool) -> Result<()> {
         ));
     }
     let up: Vec<&Value> = reports.iter().filter(|r| r["up"] == true).collect();
+    // Masters the live nodes see failing that still hold slots: no replica took over (yet).
+    if let Some(view) = up.first().and_then(|r| r["nodes_view"].as_str()) {
+        for line in view.lines() {
+            let f: Vec<&str> = line.split(' ').collect();
+            if f.len() > 8 && f[2].contains("master") && f[2].contains("fail") {
+                warnings.push(format!(
+                    "master {} is failing and still holds slots {}: no replica has taken over yet",
+                    f[1].split('@').next().unwrap_or(f[1]),
+                    f[8..].join(",")
+                ));
+            }
+        }
+    }
     let module_sets: BTreeSet<String> = up
         .iter()
         .map(|r| {
@@ -503,7 +518,11 @@ fn status(dir: &Path, as_json: bool) -> Result<()> {
     );
     for r in &reports {
         if r["up"] == false {
-            println!("  {:<6} {:<8} DOWN", r["port"], r["pid"]);
+            println!(
+                "  {:<6} {:<8} DOWN",
+                r["port"].to_string(),
+                r["pid"].to_string()
+            );
             continue;
         }
         let slots: Vec<&str> = r["slots"]
@@ -523,15 +542,15 @@ fn status(dir: &Path, as_json: bool) -> Result<()> {
             .sum();
         println!(
             "  {:<6} {:<8} {:<16} {:<14} {:>6} {:>12}  {:<14} {:>12}",
-            r["port"],
-            r["pid"],
+            r["port"].to_string(),
+            r["pid"].to_string(),
             r["role"].as_str().unwrap_or(""),
             if slots.is_empty() {
                 "-".into()
             } else {
                 slots.join(",")
             },
-            r["keys"],
+            r["keys"].to_string(),
             thousands(r["used_memory"].as_i64().unwrap_or(0)),
             if names.is_empty() {
                 "-".into()

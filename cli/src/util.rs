@@ -200,10 +200,7 @@ pub fn alloc_info(con: &mut redis::Connection, name: &str) -> Result<BTreeMap<St
     Ok(info(con, &section)?
         .into_iter()
         .filter_map(|(k, v)| {
-            let k = k
-                .strip_prefix(&format!("{section}_"))
-                .unwrap_or(&k)
-                .to_owned();
+            let k = k.strip_prefix(&format!("{name}_")).unwrap_or(&k).to_owned();
             v.parse().ok().map(|v| (k, v))
         })
         .collect())
@@ -287,7 +284,7 @@ pub fn thousands(n: i64) -> String {
     let s = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

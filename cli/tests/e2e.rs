@@ -1,0 +1,497 @@
+//! `cargo rmkit` end to end, against real servers on loopback: a scaffolded crate through
+//! build, its own tests, packaging two versions, install, modules and upgrade; and a 3+3 node
+//! cluster with hashex through up, status, a killed master's failover, and down.
+//!
+//! Every build shares the workspace's target directory, so the scaffold reuses the rmkit
+//! artifacts the workspace already built.
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use rmkit_test::{Server, q};
+
+/// The tool under test.
+const TOOL: &str = env!("CARGO_BIN_EXE_cargo-rmkit");
+
+/// The workspace root (the rmkit checkout the scaffold depends on).
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("cli/ is inside the workspace")
+        .to_path_buf()
+}
+
+/// The workspace's target directory, shared with every build the tests run.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
+        Some(d) => workspace().join(d),
+        None => workspace().join("target"),
+    }
+}
+
+/// Runs `cargo rmkit ARGS` (as cargo would: with the extra `rmkit`) in `dir` with repository
+/// `repo`; returns the output whatever the exit status.
+fn tool(dir: &Path, repo: &Path, args: &[&str]) -> Output {
+    Command::new(TOOL)
+        .arg("rmkit")
+        .args(args)
+        .current_dir(dir)
+        .env("RMKIT_REPO", repo)
+        .env("CARGO_TARGET_DIR", target_dir())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {TOOL}: {e}"))
+}
+
+/// Runs `cargo rmkit ARGS`, which must succeed; returns its stdout (and echoes both streams).
+fn ok(dir: &Path, repo: &Path, args: &[&str]) -> String {
+    let out = tool(dir, repo, args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("$ cargo rmkit {}\n{stdout}", args.join(" "));
+    assert!(
+        out.status.success(),
+        "cargo rmkit {} failed ({}):\n{stdout}\n{stderr}",
+        args.join(" "),
+        out.status
+    );
+    stdout
+}
+
+/// Runs `cargo rmkit ARGS`, which must fail; returns its stderr.
+fn fails(dir: &Path, repo: &Path, args: &[&str]) -> String {
+    let out = tool(dir, repo, args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "cargo rmkit {} should fail:\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    stderr
+}
+
+/// Polls `cond` every 200 ms until it holds; panics naming `what` after `timeout`.
+fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn new_build_test_package_install_modules_upgrade() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    let root = workspace();
+    let out = ok(
+        tmp.path(),
+        &repo,
+        &["new", "counter", "--rmkit-path", root.to_str().unwrap()],
+    );
+    assert!(out.contains("created module crate `counter`"), "{out}");
+    let krate = tmp.path().join("counter");
+    for f in [
+        "Cargo.toml",
+        "src/lib.rs",
+        "tests/module.rs",
+        "README.md",
+        "Cargo.lock",
+    ] {
+        assert!(krate.join(f).is_file(), "{f} missing");
+    }
+    assert!(fails(tmp.path(), &repo, &["new", "counter"]).contains("already has a Cargo.toml"));
+    assert!(fails(tmp.path(), &repo, &["new", "Bad Name"]).contains("not a usable module name"));
+
+    // build: what the module registered, from a server that loaded it.
+    let out = ok(&krate, &repo, &["build"]);
+    assert!(
+        out.contains("module counter version 1 (loaded by "),
+        "{out}"
+    );
+    assert!(
+        out.contains("counter.bump    arity   3  write,denyoom,module,fast"),
+        "{out}"
+    );
+    assert!(out.contains("keys 1..1 step 1"), "{out}");
+    assert!(
+        out.contains("rmkit: 2 commands, 0 data types and 0 configs registered"),
+        "{out}"
+    );
+
+    // The scaffold's own tests pass as generated.
+    let test = Command::new(rmkit_test::cargo())
+        .arg("test")
+        .current_dir(&krate)
+        .env("CARGO_TARGET_DIR", target_dir())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&test.stdout);
+    assert!(
+        test.status.success() && text.contains("test bump_counts_and_refuses_other_types ... ok"),
+        "the scaffold's cargo test failed:\n{text}\n{}",
+        String::from_utf8_lossy(&test.stderr)
+    );
+
+    // package two versions side by side.
+    let out = ok(&krate, &repo, &["package"]);
+    assert!(
+        out.contains("packaged counter@0.1.0 (module version 1"),
+        "{out}"
+    );
+    assert!(ok(&krate, &repo, &["package"]).contains("already in"));
+    let edit = |file: &str, from: &str, to: &str| {
+        let path = krate.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{file} has no {from}");
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    };
+    edit("Cargo.toml", "version = \"0.1.0\"", "version = \"0.2.0\"");
+    edit("src/lib.rs", "version: 1 }", "version: 2 }");
+    let out = ok(&krate, &repo, &["package"]);
+    assert!(
+        out.contains("packaged counter@0.2.0 (module version 2"),
+        "{out}"
+    );
+    let list = ok(&krate, &repo, &["repo", "list"]);
+    assert!(
+        list.contains("counter          0.1.0           1"),
+        "{list}"
+    );
+    assert!(
+        list.contains("counter          0.2.0           2"),
+        "{list}"
+    );
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo.join("counter/0.1.0/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["sha256"].as_str().unwrap().len(), 64);
+    assert!(
+        manifest["server"]["tested_with"]
+            .as_str()
+            .unwrap()
+            .contains("7.")
+    );
+    assert_eq!(manifest["build"]["profile"], "release");
+
+    // install 0.1.0 on a running server, then look at it.
+    let server = Server::start();
+    let addr = server.addr();
+    let out = ok(
+        &krate,
+        &repo,
+        &["install", "counter@0.1.0", "--server", &addr],
+    );
+    assert!(
+        out.contains("installed counter@0.1.0 (module version 1)"),
+        "{out}"
+    );
+    let err = fails(
+        &krate,
+        &repo,
+        &["install", "counter@0.1.0", "--server", &addr],
+    );
+    assert!(
+        err.contains("already loaded") && err.contains("cargo rmkit upgrade"),
+        "{err}"
+    );
+    let mut con = server.client();
+    let n: i64 = q(&mut con, &["counter.bump", "k", "f"]);
+    assert_eq!(n, 1);
+    let out = ok(&krate, &repo, &["modules", "--server", &addr]);
+    assert!(
+        out.contains("counter version 1, package counter@0.1.0"),
+        "{out}"
+    );
+    assert!(
+        out.contains("commands (2): counter.bump counter.memory"),
+        "{out}"
+    );
+    assert!(out.contains("allocator: live "), "{out}");
+    let json: serde_json::Value = serde_json::from_str(&ok(
+        &krate,
+        &repo,
+        &["modules", "--server", &addr, "--json"],
+    ))
+    .unwrap();
+    let m = &json["modules"][0];
+    assert_eq!(m["ver"], 1);
+    assert!(m["alloc"]["total_allocations"].as_i64().unwrap() > 0, "{m}");
+    assert!(m["alloc"]["live_bytes"].is_i64(), "{m}");
+
+    // While a client's last command was one of the module's, rmkit refuses the unload (Redis
+    // 7.0 keeps a pointer to it); upgrade says why and what to do.
+    let err = fails(
+        &krate,
+        &repo,
+        &["upgrade", "counter@0.2.0", "--server", &addr],
+    );
+    assert!(
+        err.contains("refused to unload counter") && err.contains("retry"),
+        "{err}"
+    );
+    let _: String = q(&mut con, &["PING"]);
+
+    // upgrade to 0.2.0; the data stays (a hash), the module version changes.
+    let out = ok(
+        &krate,
+        &repo,
+        &["upgrade", "counter@0.2.0", "--server", &addr],
+    );
+    assert!(out.contains("module version 1 -> 2"), "{out}");
+    let n: i64 = q(&mut con, &["counter.bump", "k", "f"]);
+    assert_eq!(n, 2);
+    let out = ok(&krate, &repo, &["modules", "--server", &addr]);
+    assert!(
+        out.contains("counter version 2, package counter@0.2.0"),
+        "{out}"
+    );
+
+    // A library changed after packaging is refused by checksum, and never reaches the server.
+    let lib = repo.join("counter/0.1.0/libcounter.so");
+    let mut bytes = std::fs::read(&lib).unwrap();
+    bytes.extend_from_slice(b"tampered");
+    std::fs::write(&lib, bytes).unwrap();
+    let err = fails(
+        &krate,
+        &repo,
+        &["upgrade", "counter@0.1.0", "--server", &addr],
+    );
+    assert!(err.contains("checksum mismatch"), "{err}");
+    assert!(ok(&krate, &repo, &["repo", "list"]).contains("REFUSED: checksum mismatch"));
+    let out = ok(&krate, &repo, &["modules", "--server", &addr]);
+    assert!(out.contains("counter version 2"), "{out}");
+    // A version never packaged, and a module never packaged.
+    let err = fails(
+        &krate,
+        &repo,
+        &["install", "counter@9.9.9", "--server", &addr],
+    );
+    assert!(err.contains("stored: 0.1.0, 0.2.0"), "{err}");
+    let err = fails(&krate, &repo, &["install", "nope", "--server", &addr]);
+    assert!(err.contains("no module nope"), "{err}");
+}
+
+#[test]
+fn a_module_that_does_not_load_is_refused_with_the_servers_log_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    // The `dupe` fixture declares one command twice: rmkit fails its load.
+    let manifest = workspace().join("Cargo.toml");
+    let err = fails(
+        tmp.path(),
+        &repo,
+        &[
+            "build",
+            "--manifest-path",
+            manifest.to_str().unwrap(),
+            "-p",
+            "dupe",
+        ],
+    );
+    assert!(err.contains("the server refused to load"), "{err}");
+    assert!(err.contains("declared twice"), "{err}");
+}
+
+/// A base port P such that P..P+6 and their bus ports P+10000.. are free now.
+fn free_base() -> u16 {
+    let free = |p: u16| TcpListener::bind((Ipv4Addr::LOCALHOST, p)).is_ok();
+    (0..100u16)
+        .map(|i| 21000 + i * 37)
+        .find(|&b| (0..6).all(|i| free(b + i) && free(b + i + 10000)))
+        .expect("no free port range in 21000..25000")
+}
+
+/// Brings the cluster down at the end, also when the test fails.
+struct Down<'a> {
+    /// The cluster's directory.
+    dir: &'a Path,
+    /// The repository.
+    repo: &'a Path,
+}
+
+impl Drop for Down<'_> {
+    fn drop(&mut self) {
+        if self.dir.join("cluster.json").exists() {
+            let _ = tool(
+                self.dir,
+                self.repo,
+                &["cluster", "down", "--dir", self.dir.to_str().unwrap()],
+            );
+        }
+    }
+}
+
+#[test]
+fn cluster_up_status_failover_down() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    let manifest = workspace().join("Cargo.toml");
+    let out = ok(
+        tmp.path(),
+        &repo,
+        &[
+            "package",
+            "--manifest-path",
+            manifest.to_str().unwrap(),
+            "-p",
+            "hashex",
+        ],
+    );
+    assert!(out.contains("packaged hashex@0.1.0"), "{out}");
+
+    let dir = tmp.path().join("cl");
+    let d = dir.to_str().unwrap();
+    let base = free_base();
+    let base_s = base.to_string();
+    let _down = Down {
+        dir: &dir,
+        repo: &repo,
+    };
+
+    // A busy port is named, with the flag to pass.
+    let blocker = TcpListener::bind((Ipv4Addr::LOCALHOST, base + 2)).unwrap();
+    let err = fails(
+        tmp.path(),
+        &repo,
+        &[
+            "cluster",
+            "up",
+            "--module",
+            "hashex",
+            "--port-base",
+            &base_s,
+            "--dir",
+            d,
+        ],
+    );
+    assert!(
+        err.contains(&format!("port {} ", base + 2)) && err.contains("--port-base"),
+        "{err}"
+    );
+    drop(blocker);
+
+    let out = ok(
+        tmp.path(),
+        &repo,
+        &[
+            "cluster",
+            "up",
+            "--masters",
+            "3",
+            "--replicas",
+            "1",
+            "--module",
+            "hashex@0.1.0",
+            "--port-base",
+            &base_s,
+            "--dir",
+            d,
+            "--node-timeout",
+            "2000",
+        ],
+    );
+    assert!(
+        out.contains("cluster_state:ok, 16384/16384 slots served, 6 of 6 nodes up"),
+        "{out}"
+    );
+    assert_eq!(out.matches("hashex 1").count(), 6, "{out}");
+
+    // Commands through the cluster with redis-cli -c.
+    let cli = rmkit_test::tool_binary("redis-cli");
+    for (key, expect) in [("a", ""), ("b", ""), ("c", ""), ("a", "1")] {
+        let out = Command::new(&cli)
+            .args(["-c", "-p", &base_s, "hgetset", key, "f", "1"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(text.lines().last().unwrap_or("").trim(), expect, "{text}");
+    }
+
+    let status = |dir: &str| -> serde_json::Value {
+        serde_json::from_str(&ok(
+            tmp.path(),
+            &repo,
+            &["cluster", "status", "--dir", dir, "--json"],
+        ))
+        .unwrap()
+    };
+    let s = status(d);
+    assert_eq!(s["cluster_state"], "ok");
+    assert_eq!(s["warnings"].as_array().unwrap().len(), 0, "{s}");
+    let nodes = s["nodes"].as_array().unwrap().clone();
+    let masters: Vec<&serde_json::Value> = nodes.iter().filter(|n| n["role"] == "master").collect();
+    assert_eq!(masters.len(), 3, "{s}");
+    let keys: i64 = masters.iter().map(|m| m["keys"].as_i64().unwrap()).sum();
+    assert_eq!(keys, 3, "{s}");
+    for n in &nodes {
+        assert_eq!(n["modules"][0]["name"], "hashex", "{n}");
+        assert!(n["modules"][0]["alloc_live_bytes"].is_i64(), "{n}");
+    }
+
+    // kill -9 a master: status reports it down, and its replica takes over.
+    let victim = masters[0];
+    let port = victim["port"].as_u64().unwrap();
+    let pid = victim["pid"].as_u64().unwrap().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-9", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let replica_port = nodes
+        .iter()
+        .find(|n| n["role"] == format!("replica of {port}"))
+        .unwrap_or_else(|| panic!("no replica of {port}: {s}"))["port"]
+        .as_u64()
+        .unwrap();
+    wait_for(
+        "status to report the killed master down",
+        Duration::from_secs(10),
+        || {
+            let s = status(d);
+            s["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n["port"] == port && n["up"] == false)
+                && s["warnings"].to_string().contains("is down")
+        },
+    );
+    wait_for(
+        &format!("replica {replica_port} to take over from master {port}"),
+        Duration::from_secs(30),
+        || {
+            let s = status(d);
+            s["cluster_state"] == "ok"
+                && s["nodes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|n| n["port"] == replica_port && n["role"] == "master")
+        },
+    );
+    let text = ok(tmp.path(), &repo, &["cluster", "status", "--dir", d]);
+    assert!(
+        text.contains("DOWN") && text.contains("5 of 6 nodes up"),
+        "{text}"
+    );
+
+    // down stops every process it started.
+    let pids: Vec<String> = nodes.iter().map(|n| n["pid"].to_string()).collect();
+    let out = ok(tmp.path(), &repo, &["cluster", "down", "--dir", d]);
+    assert!(out.contains("6 nodes stopped"), "{out}");
+    for pid in &pids {
+        let alive =
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "));
+        assert!(!alive, "pid {pid} still running after cluster down");
+    }
+    assert!(!dir.join("cluster.json").exists());
+}
