@@ -202,15 +202,21 @@ pub fn build(args: &CrateArgs) -> Result<(Built, Registered)> {
     Ok((built, registered))
 }
 
-/// `cargo rmkit run`: build, then run `redis-server` in the foreground on `port` with the
-/// module loaded, until it exits (Ctrl-C stops it).
+/// `cargo rmkit run`: build, check the module loads (as `build` does), then become
+/// `redis-server` on `port` with the module loaded (the process is replaced, so Ctrl-C reaches
+/// the server directly and it shuts down cleanly). Its working directory is
+/// `<target>/release/rmkit-run/`.
 pub fn serve(
     args: &CrateArgs,
     port: u16,
     module_args: &[String],
     server_args: &[String],
 ) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+
     let built = release_build(args)?;
+    let registered = inspect(&built.lib)?;
+    print_registered(&registered);
     if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_err() {
         return Err(format!(
             "port {port} on 127.0.0.1 is in use; pass --port N to serve on another \
@@ -218,32 +224,26 @@ pub fn serve(
         ));
     }
     let binary = rmkit_test::try_server_binary()?;
-    let dir = tempfile::Builder::new()
-        .prefix("rmkit-run-")
-        .tempdir()
-        .map_err(|e| format!("cannot create a temp dir: {e}"))?;
+    let dir = built
+        .lib
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("rmkit-run");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     println!(
         "serving {} on 127.0.0.1:{port} (redis-cli -p {port}); Ctrl-C stops",
         built.lib.display()
     );
-    let status = Command::new(&binary)
+    let err = Command::new(&binary)
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no"])
         .args(["--enable-module-command", "local"])
         .arg("--dir")
-        .arg(dir.path())
+        .arg(&dir)
         .arg("--loadmodule")
         .arg(&built.lib)
         .args(module_args)
         .args(server_args)
-        .status()
-        .map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
-    if status.success() || status.code().is_none() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} exited with {status} (its log is above)",
-            binary.display()
-        ))
-    }
+        .exec();
+    Err(format!("cannot run {}: {err}", binary.display()))
 }

@@ -7,7 +7,7 @@
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use rmkit_test::{Server, q};
@@ -123,6 +123,65 @@ fn new_build_test_package_install_modules_upgrade() {
         out.contains("rmkit: 2 commands, 0 data types and 0 configs registered"),
         "{out}"
     );
+
+    // run: serves the module on the port until interrupted; a busy port is named.
+    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let port_s = port.to_string();
+    let mut serving = Command::new(TOOL)
+        .args(["rmkit", "run", "--port", &port_s])
+        .current_dir(&krate)
+        .env("CARGO_TARGET_DIR", target_dir())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(
+        "cargo rmkit run to serve the module",
+        Duration::from_secs(120),
+        || {
+            redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+                .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(300)))
+                .and_then(|mut c| {
+                    redis::cmd("counter.bump")
+                        .arg("k")
+                        .arg("f")
+                        .query::<i64>(&mut c)
+                })
+                .is_ok_and(|n| n == 1)
+        },
+    );
+    let err = fails(&krate, &repo, &["run", "--port", &port_s]);
+    assert!(
+        err.contains(&format!(
+            "port {port} on 127.0.0.1 is in use; pass --port N"
+        )),
+        "{err}"
+    );
+    // `run` became the server: SIGINT (Ctrl-C) stops it cleanly.
+    let pid = serving.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = serving.try_wait().unwrap() {
+            assert!(status.success(), "the server exited with {status}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "cargo rmkit run did not stop on SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 
     // The scaffold's own tests pass as generated.
     let test = Command::new(rmkit_test::cargo())
@@ -297,6 +356,57 @@ fn a_module_that_does_not_load_is_refused_with_the_servers_log_line() {
     );
     assert!(err.contains("the server refused to load"), "{err}");
     assert!(err.contains("declared twice"), "{err}");
+}
+
+#[test]
+fn upgrade_of_a_module_with_a_data_type_says_what_to_do_instead() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    // Two packages of the json module (it registers a data type), stored by hand.
+    let lib = rmkit_test::module_path("rmkit-json");
+    for version in ["0.1.0", "0.2.0"] {
+        let dir = repo.join("json").join(version);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(&lib, dir.join("libjson.so")).unwrap();
+        let sum = Command::new("sha256sum")
+            .arg(dir.join("libjson.so"))
+            .output()
+            .unwrap();
+        let sha = String::from_utf8_lossy(&sum.stdout)
+            .split(' ')
+            .next()
+            .unwrap()
+            .to_owned();
+        let manifest = serde_json::json!({
+            "name": "json", "version": version, "module_version": 1,
+            "file": "libjson.so", "sha256": sha,
+        });
+        std::fs::write(dir.join("manifest.json"), manifest.to_string()).unwrap();
+    }
+    let server = Server::start();
+    let addr = server.addr();
+    ok(
+        tmp.path(),
+        &repo,
+        &["install", "json@0.1.0", "--server", &addr],
+    );
+    let err = fails(
+        tmp.path(),
+        &repo,
+        &["upgrade", "json@0.2.0", "--server", &addr],
+    );
+    assert!(err.contains("the server refused to unload json"), "{err}");
+    assert!(
+        err.contains("modules that register data types cannot be unloaded"),
+        "{err}"
+    );
+    assert!(
+        err.contains("restart the server with --loadmodule"),
+        "{err}"
+    );
+    assert!(err.contains("json/0.2.0/libjson.so"), "{err}");
+    let out = ok(tmp.path(), &repo, &["modules", "--server", &addr]);
+    assert!(out.contains("json version 1, package json@0.1.0"), "{out}");
 }
 
 /// A base port P such that P..P+6 and their bus ports P+10000.. are free now.
