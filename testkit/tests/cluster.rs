@@ -15,6 +15,14 @@ fn three_masters_with_a_replica_each_serve_every_slot() {
         assert!(info.contains("cluster_slots_ok:16384"), "{info}");
         roles.push(node.info("replication")["role"].clone());
     }
-    assert_eq!(roles.iter().filter(|r| *r == "master").count(), 3, "{roles:?}");
-    assert_eq!(roles.iter().filter(|r| *r == "slave").count(), 3, "{roles:?}");
+    assert_eq!(
+        roles.iter().filter(|r| *r == "master").count(),
+        3,
+        "{roles:?}"
+    );
+    assert_eq!(
+        roles.iter().filter(|r| *r == "slave").count(),
+        3,
+        "{roles:?}"
+    );
 }
