@@ -159,13 +159,19 @@ pub fn print_registered(r: &Registered) {
     );
     println!("commands ({}):", r.commands.len());
     let width = r.commands.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    let flags_width = r
+        .commands
+        .iter()
+        .map(|c| c.flags.join(",").len())
+        .max()
+        .unwrap_or(0);
     for c in &r.commands {
         let keys = match c.keys {
             (0, _, _) => "no keys".to_owned(),
             (f, l, s) => format!("keys {f}..{l} step {s}"),
         };
         println!(
-            "  {:width$}  arity {:>3}  {:<28}  {}",
+            "  {:width$}  arity {:>3}  {:flags_width$}  {}",
             c.name,
             c.arity,
             c.flags.join(","),

@@ -29,6 +29,21 @@ pub enum ClusterCommand {
     Status(StatusArgs),
     /// Stop every process `up` started (checked by pid).
     Down(DirArgs),
+    /// Rolling upgrade: restart every node with the new module version, replicas first, each
+    /// master after failing over to its upgraded replica (no slot goes unserved).
+    Install(RollArgs),
+}
+
+/// `cargo rmkit cluster install`.
+#[derive(Debug, Args)]
+pub struct RollArgs {
+    /// Where the cluster lives.
+    #[command(flatten)]
+    pub dir: DirArgs,
+    /// The packaged module to run everywhere, NAME@VERSION (replaces the loaded NAME; repeat
+    /// for several).
+    #[arg(required = true, value_name = "NAME@V")]
+    pub modules: Vec<String>,
 }
 
 /// Where the cluster's state lives.
@@ -79,6 +94,7 @@ pub fn run(command: ClusterCommand) -> Result<()> {
         ClusterCommand::Up(a) => up(&a),
         ClusterCommand::Status(a) => status(&a.dir.dir, a.json),
         ClusterCommand::Down(a) => down(&a),
+        ClusterCommand::Install(a) => roll(&a),
     }
 }
 
@@ -117,9 +133,29 @@ fn read_state(dir: &Path) -> Result<Vec<Node>> {
         .collect())
 }
 
+/// The module specs (`NAME@VERSION`) and node timeout recorded in `<dir>/cluster.json`.
+fn read_setup(dir: &Path) -> Result<(Vec<String>, u64)> {
+    let text = fs::read_to_string(dir.join(STATE)).map_err(|e| e.to_string())?;
+    let v: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let modules = v["modules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            format!(
+                "{}@{}",
+                m["name"].as_str().unwrap_or(""),
+                m["version"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    Ok((modules, v["node_timeout"].as_u64().unwrap_or(5000)))
+}
+
 /// Writes `<dir>/cluster.json`.
-fn write_state(dir: &Path, nodes: &[Node], modules: &[Package]) -> Result<()> {
+fn write_state(dir: &Path, nodes: &[Node], modules: &[Package], node_timeout: u64) -> Result<()> {
     let v = json!({
+        "node_timeout": node_timeout,
         "nodes": nodes.iter().map(|n| json!({
             "port": n.port, "pid": n.pid, "dir": n.dir.display().to_string(),
         })).collect::<Vec<_>>(),
@@ -138,15 +174,18 @@ fn port_free(port: u16) -> bool {
 }
 
 /// Starts one daemonized node and returns it once it answers PING.
+/// `fresh`: clear the node's directory first (a restart keeps it: `nodes.conf` holds the node's
+/// identity in the cluster).
 fn start_node(
     binary: &Path,
     dir: &Path,
     port: u16,
     node_timeout: u64,
     modules: &[Package],
+    fresh: bool,
 ) -> Result<Node> {
     let node_dir = dir.join(port.to_string());
-    if node_dir.exists() {
+    if fresh && node_dir.exists() {
         fs::remove_dir_all(&node_dir)
             .map_err(|e| format!("cannot clear {}: {e}", node_dir.display()))?;
     }
@@ -295,10 +334,10 @@ fn up(a: &UpArgs) -> Result<()> {
         binary.display()
     ));
     for &port in &ports {
-        match start_node(&binary, dir, port, a.node_timeout, &modules) {
+        match start_node(&binary, dir, port, a.node_timeout, &modules, true) {
             Ok(n) => {
                 nodes.push(n);
-                write_state(dir, &nodes, &modules)?;
+                write_state(dir, &nodes, &modules, a.node_timeout)?;
             }
             Err(e) => {
                 stop_nodes(&nodes);
@@ -395,7 +434,7 @@ fn node_report(node: &Node) -> Value {
             let live = alloc_info(&mut con, &m.name)
                 .ok()
                 .and_then(|a| a.get("live_bytes").copied());
-            json!({ "name": m.name, "ver": m.ver, "alloc_live_bytes": live })
+            json!({ "name": m.name, "ver": m.ver, "path": m.path, "alloc_live_bytes": live })
         })
         .collect();
     let cluster: String = query(&mut con, &["CLUSTER", "INFO"]).unwrap_or_default();
@@ -618,4 +657,200 @@ fn down(a: &DirArgs) -> Result<()> {
         a.dir.display()
     );
     Ok(())
+}
+
+/// `INFO replication` of the node on `port`.
+fn replication(port: u16) -> Result<std::collections::BTreeMap<String, String>> {
+    connect(&format!("127.0.0.1:{port}")).and_then(|mut c| info(&mut c, "replication"))
+}
+
+/// Waits until the node on `port` is a replica in sync with its master.
+fn wait_synced(port: u16) -> Result<()> {
+    wait_until(
+        &format!("node {port} to sync with its master"),
+        Duration::from_secs(60),
+        || {
+            let r = replication(port).unwrap_or_default();
+            let synced = r.get("role").map(String::as_str) == Some("slave")
+                && r.get("master_link_status").map(String::as_str) == Some("up")
+                && r.get("master_sync_in_progress").map(String::as_str) == Some("0");
+            Ok((!synced).then(|| "syncing".to_owned()))
+        },
+    )
+}
+
+/// Waits until every node has a connected bus link to every other and sees none failing.
+fn wait_links(nodes: &[Node]) -> Result<()> {
+    wait_until(
+        "every node's cluster bus links",
+        Duration::from_secs(60),
+        || {
+            let mut bad = 0;
+            for n in nodes {
+                let view: String = connect(&format!("127.0.0.1:{}", n.port))
+                    .and_then(|mut c| query(&mut c, &["CLUSTER", "NODES"]))
+                    .unwrap_or_default();
+                let lines: Vec<&str> = view.lines().collect();
+                let good = lines.len() == nodes.len()
+                    && lines.iter().all(|l| {
+                        let f: Vec<&str> = l.split(' ').collect();
+                        f.len() > 7 && !f[2].contains("fail") && f[7] == "connected"
+                    });
+                bad += usize::from(!good);
+            }
+            Ok((bad > 0).then(|| format!("{bad} nodes still reconnecting")))
+        },
+    )
+}
+
+/// Stops the node (SHUTDOWN NOSAVE, checked by pid) and starts it again in its directory with
+/// `modules`; returns the new node.
+fn restart(
+    binary: &Path,
+    dir: &Path,
+    node: &Node,
+    timeout: u64,
+    modules: &[Package],
+) -> Result<Node> {
+    let left = stop_nodes(std::slice::from_ref(node));
+    if !left.is_empty() {
+        return Err(format!(
+            "node {} (pid {}) did not stop",
+            node.port, node.pid
+        ));
+    }
+    start_node(binary, dir, node.port, timeout, modules, false)
+}
+
+/// `cargo rmkit cluster install`: the rolling upgrade.
+fn roll(a: &RollArgs) -> Result<()> {
+    let dir = &a.dir.dir;
+    let mut nodes = read_state(dir)?;
+    let (old_specs, timeout) = read_setup(dir)?;
+    // The new module set: the old one with each named module replaced, new ones appended.
+    let mut specs = old_specs.clone();
+    for m in &a.modules {
+        let name = m.split('@').next().unwrap_or(m);
+        match specs.iter_mut().find(|s| s.split('@').next() == Some(name)) {
+            Some(s) => *s = m.clone(),
+            None => specs.push(m.clone()),
+        }
+    }
+    let modules: Vec<Package> = specs.iter().map(|s| resolve(s)).collect::<Result<_>>()?;
+    let binary = rmkit_test::try_server_binary()?;
+    let mut roles = Vec::new();
+    for n in &nodes {
+        let r = replication(n.port).map_err(|e| {
+            format!(
+                "node {} is not answering ({e}); fix it before a rolling upgrade",
+                n.port
+            )
+        })?;
+        roles.push(r);
+    }
+    let is_master = |r: &std::collections::BTreeMap<String, String>| {
+        r.get("role").map(String::as_str) == Some("master")
+    };
+    // Masters without a replica would lose their keys (nodes keep no RDB/AOF).
+    for (n, r) in nodes.iter().zip(&roles) {
+        if is_master(r) && r.get("connected_slaves").map(String::as_str) == Some("0") {
+            return Err(format!(
+                "master {} has no replica: restarting it would lose its keys and leave its \
+                 slots unserved; run the cluster with --replicas 1 or more",
+                n.port
+            ));
+        }
+    }
+    progress(&format!(
+        "rolling {} over {} nodes, replicas first",
+        specs.join(" "),
+        nodes.len()
+    ));
+    // 1. Replicas.
+    for i in 0..nodes.len() {
+        if is_master(&roles[i]) {
+            continue;
+        }
+        progress(&format!(
+            "restarting replica {} with the new modules",
+            nodes[i].port
+        ));
+        nodes[i] = restart(&binary, dir, &nodes[i], timeout, &modules)?;
+        write_state(dir, &nodes, &modules, timeout)?;
+        wait_synced(nodes[i].port)?;
+    }
+    // 2. Each master: fail over to one of its (upgraded) replicas, then restart it as a replica.
+    for i in 0..nodes.len() {
+        if !is_master(&roles[i]) {
+            continue;
+        }
+        let port = nodes[i].port;
+        let replica = nodes
+            .iter()
+            .map(|n| n.port)
+            .find(|&p| {
+                replication(p).is_ok_and(|r| {
+                    r.get("master_port").map(String::as_str) == Some(&port.to_string())
+                })
+            })
+            .ok_or_else(|| format!("master {port} has no replica now; stopping the upgrade"))?;
+        // The masters answer the vote over their bus links to the replica: those must be up
+        // again after its restart, or the election goes unanswered.
+        wait_links(&nodes)?;
+        progress(&format!(
+            "failing master {port} over to its replica {replica}"
+        ));
+        let mut con = connect(&format!("127.0.0.1:{replica}"))?;
+        let mut asked = std::time::Instant::now();
+        query::<()>(&mut con, &["CLUSTER", "FAILOVER"])?;
+        wait_until(
+            &format!("replica {replica} to take over from {port}"),
+            Duration::from_secs(60),
+            || {
+                let new_master = replication(replica).is_ok_and(|r| is_master(&r));
+                let old_replica = replication(port)
+                    .is_ok_and(|r| r.get("role").map(String::as_str) == Some("slave"));
+                if new_master && old_replica {
+                    return Ok(None);
+                }
+                // A manual failover times out after 5 s (e.g. votes lost): ask again.
+                if !new_master && asked.elapsed() > Duration::from_secs(8) {
+                    query::<()>(&mut con, &["CLUSTER", "FAILOVER"])?;
+                    asked = std::time::Instant::now();
+                }
+                Ok(Some("failing over".to_owned()))
+            },
+        )?;
+        progress(&format!(
+            "restarting {port} (now a replica) with the new modules"
+        ));
+        nodes[i] = restart(&binary, dir, &nodes[i], timeout, &modules)?;
+        write_state(dir, &nodes, &modules, timeout)?;
+        wait_synced(nodes[i].port)?;
+    }
+    let addrs: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("127.0.0.1:{}", n.port))
+        .collect();
+    wait_until(
+        "cluster_state:ok on every node",
+        Duration::from_secs(60),
+        || {
+            let ok = addrs
+                .iter()
+                .filter(|a| {
+                    connect(a)
+                        .and_then(|mut c| query::<String>(&mut c, &["CLUSTER", "INFO"]))
+                        .is_ok_and(|i| i.contains("cluster_state:ok"))
+                })
+                .count();
+            Ok((ok < addrs.len()).then(|| format!("{ok}/{} nodes ok", addrs.len())))
+        },
+    )?;
+    println!(
+        "rolled out {} to {} nodes (replicas first, masters after a failover each)",
+        specs.join(" "),
+        nodes.len()
+    );
+    status(dir, false)
 }

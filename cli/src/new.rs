@@ -109,12 +109,11 @@ pub fn run(a: &NewArgs) -> Result<()> {
             .map_err(|e| format!("cannot copy {}/Cargo.lock: {e}", p.display()))?;
     }
     println!("created module crate `{}` in {}", a.name, dir.display());
-    println!(
-        "  cd {} && cargo test          # builds it, loads it into redis-server, runs the test",
-        dir.display()
-    );
-    println!("  cargo rmkit build             # release build + what it registers");
-    println!("  cargo rmkit run               # serve it on 127.0.0.1:6379");
+    println!("next:");
+    println!("  cd {}", dir.display());
+    println!("  cargo test         # builds it, loads it into redis-server, runs tests/module.rs");
+    println!("  cargo rmkit build  # release build + what it registers");
+    println!("  cargo rmkit run    # serve it on 127.0.0.1:6379 until Ctrl-C");
     Ok(())
 }
 

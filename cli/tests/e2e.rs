@@ -409,6 +409,33 @@ fn upgrade_of_a_module_with_a_data_type_says_what_to_do_instead() {
     assert!(out.contains("json version 1, package json@0.1.0"), "{out}");
 }
 
+#[test]
+fn a_missing_server_binary_is_reported_with_how_to_install_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(TOOL)
+        .args([
+            "rmkit",
+            "cluster",
+            "up",
+            "--port-base",
+            &free_base().to_string(),
+            "--dir",
+        ])
+        .arg(tmp.path().join("cl"))
+        .env("PATH", tmp.path())
+        .env_remove("RMKIT_REDIS_SERVER")
+        .env("RMKIT_REPO", tmp.path().join("repo"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("neither redis-server nor valkey-server found on PATH")
+            && err.contains("sudo apt-get install -y redis-server"),
+        "{err}"
+    );
+}
+
 /// A base port P such that P..P+6 and their bus ports P+10000.. are free now.
 fn free_base() -> u16 {
     let free = |p: u16| TcpListener::bind((Ipv4Addr::LOCALHOST, p)).is_ok();
@@ -544,6 +571,49 @@ fn cluster_up_status_failover_down() {
         assert_eq!(n["modules"][0]["name"], "hashex", "{n}");
         assert!(n["modules"][0]["alloc_live_bytes"].is_i64(), "{n}");
     }
+
+    // Rolling upgrade to another package of hashex (the same library, stored as 0.2.0):
+    // replicas first, then each master after a failover; no key is lost.
+    let v2 = repo.join("hashex/0.2.0");
+    std::fs::create_dir_all(&v2).unwrap();
+    std::fs::copy(
+        repo.join("hashex/0.1.0/libhashex.so"),
+        v2.join("libhashex.so"),
+    )
+    .unwrap();
+    let m = std::fs::read_to_string(repo.join("hashex/0.1.0/manifest.json")).unwrap();
+    std::fs::write(
+        v2.join("manifest.json"),
+        m.replace("\"version\": \"0.1.0\"", "\"version\": \"0.2.0\""),
+    )
+    .unwrap();
+    let out = ok(
+        tmp.path(),
+        &repo,
+        &["cluster", "install", "hashex@0.2.0", "--dir", d],
+    );
+    assert!(out.contains("rolled out hashex@0.2.0 to 6 nodes"), "{out}");
+    let s = status(d);
+    assert_eq!(s["cluster_state"], "ok", "{s}");
+    let nodes = s["nodes"].as_array().unwrap().clone();
+    for n in &nodes {
+        let path = n["modules"][0]["path"].as_str().unwrap();
+        assert!(path.ends_with("hashex/0.2.0/libhashex.so"), "{n}");
+    }
+    for key in ["a", "b", "c"] {
+        let out = Command::new(&cli)
+            .args(["-c", "-p", &base_s, "hget", key, "f"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            text.lines().last().unwrap_or("").trim(),
+            "1",
+            "{key}: {text}"
+        );
+    }
+    let masters: Vec<&serde_json::Value> = nodes.iter().filter(|n| n["role"] == "master").collect();
+    assert_eq!(masters.len(), 3, "{s}");
 
     // kill -9 a master: status reports it down, and its replica takes over.
     let victim = masters[0];
