@@ -388,8 +388,21 @@ fn upgrade_of_a_module_with_a_data_type_says_what_to_do_instead() {
     ok(
         tmp.path(),
         &repo,
-        &["install", "json@0.1.0", "--server", &addr],
+        &[
+            "install",
+            "json@0.1.0",
+            "--server",
+            &addr,
+            "--config",
+            "json.max-reply-bytes",
+            "1000000",
+        ],
     );
+    let set: Vec<String> = q(
+        &mut server.client(),
+        &["CONFIG", "GET", "json.max-reply-bytes"],
+    );
+    assert_eq!(set[1], "1000000");
     let err = fails(
         tmp.path(),
         &repo,
