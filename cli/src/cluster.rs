@@ -389,6 +389,9 @@ fn up(a: &UpArgs) -> Result<()> {
             Ok((ok < total).then(|| format!("{ok}/{total} nodes ok")))
         },
     )?;
+    if a.replicas > 0 {
+        wait_replicas_streaming(&addrs, a.replicas)?;
+    }
     println!(
         "cluster up: {} masters, {} replicas each, in {}",
         a.masters,
@@ -396,6 +399,68 @@ fn up(a: &UpArgs) -> Result<()> {
         dir.display()
     );
     status(dir, false)
+}
+
+/// Waits until every master streams its writes to all its replicas: each replica is `online`,
+/// and a probe write (a key in the master's own slots, set then deleted) is acknowledged by
+/// every replica (`WAIT`). Right after a full sync a master streams nothing until the
+/// replica's first `REPLCONF ACK` (~1 s), so a write made then could be lost by a failover.
+fn wait_replicas_streaming(addrs: &[String], replicas: usize) -> Result<()> {
+    let masters: Vec<&String> = addrs
+        .iter()
+        .filter(|a| {
+            connect(a)
+                .and_then(|mut c| info(&mut c, "replication"))
+                .is_ok_and(|r| r.get("role").map(String::as_str) == Some("master"))
+        })
+        .collect();
+    for addr in masters {
+        let mut con = connect(addr)?;
+        wait_until(
+            &format!("{addr}'s replicas to come online"),
+            Duration::from_secs(60),
+            || {
+                let r = info(&mut con, "replication")?;
+                let online = (0..replicas)
+                    .filter(|i| {
+                        r.get(&format!("slave{i}"))
+                            .is_some_and(|s| s.contains("state=online"))
+                    })
+                    .count();
+                Ok((online < replicas).then(|| format!("{online}/{replicas} online")))
+            },
+        )?;
+        // A key this master serves: its own slot range from CLUSTER NODES.
+        let nodes: String = query(&mut con, &["CLUSTER", "NODES"])?;
+        let range: (i64, i64) = nodes
+            .lines()
+            .find(|l| l.contains("myself"))
+            .and_then(|l| l.split(' ').nth(8))
+            .and_then(|r| {
+                let (a, b) = r.split_once('-').unwrap_or((r, r));
+                Some((a.parse().ok()?, b.parse().ok()?))
+            })
+            .ok_or_else(|| format!("{addr} serves no slots"))?;
+        let key = (0..100_000)
+            .map(|i| format!("rmkit:probe:{i}"))
+            .find(|k| {
+                query::<i64>(&mut con, &["CLUSTER", "KEYSLOT", k])
+                    .is_ok_and(|s| (range.0..=range.1).contains(&s))
+            })
+            .ok_or("no probe key found")?;
+        let mut acked = 0;
+        wait_until(
+            &format!("{addr}'s replicas to acknowledge a write"),
+            Duration::from_secs(30),
+            || {
+                query::<()>(&mut con, &["SET", &key, "1"])?;
+                query::<i64>(&mut con, &["DEL", &key])?;
+                acked = query(&mut con, &["WAIT", &replicas.to_string(), "1000"])?;
+                Ok((acked < replicas as i64).then(|| format!("{acked}/{replicas} acknowledged")))
+            },
+        )?;
+    }
+    Ok(())
 }
 
 /// What one node reports.

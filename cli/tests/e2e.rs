@@ -671,6 +671,19 @@ fn cluster_up_status_failover_down() {
                     .any(|n| n["port"] == replica_port && n["role"] == "master")
         },
     );
+    // No key was lost: the killed master's keys are served by its replica.
+    for key in ["a", "b", "c"] {
+        let out = Command::new(&cli)
+            .args(["-c", "-p", &replica_port.to_string(), "hget", key, "f"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            text.lines().last().unwrap_or("").trim(),
+            "1",
+            "{key}: {text}"
+        );
+    }
     let text = ok(tmp.path(), &repo, &["cluster", "status", "--dir", d]);
     assert!(
         text.contains("DOWN") && text.contains("5 of 6 nodes up"),
