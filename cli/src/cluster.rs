@@ -29,9 +29,25 @@ pub enum ClusterCommand {
     Status(StatusArgs),
     /// Stop every process `up` started (checked by pid).
     Down(DirArgs),
+    /// Print the status every few seconds, with what changed since the last one, until Ctrl-C.
+    Watch(WatchArgs),
     /// Rolling upgrade: restart every node with the new module version, replicas first, each
     /// master after failing over to its upgraded replica (no slot goes unserved).
     Install(RollArgs),
+}
+
+/// `cargo rmkit cluster watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Where the cluster lives.
+    #[command(flatten)]
+    pub dir: DirArgs,
+    /// Seconds between two looks.
+    #[arg(long, default_value_t = 2)]
+    pub interval: u64,
+    /// Stop after this many looks (default: until Ctrl-C).
+    #[arg(long)]
+    pub count: Option<u64>,
 }
 
 /// `cargo rmkit cluster install`.
@@ -95,6 +111,7 @@ pub fn run(command: ClusterCommand) -> Result<()> {
         ClusterCommand::Status(a) => status(&a.dir.dir, a.json),
         ClusterCommand::Down(a) => down(&a),
         ClusterCommand::Install(a) => roll(&a),
+        ClusterCommand::Watch(a) => watch(&a),
     }
 }
 
@@ -918,4 +935,55 @@ fn roll(a: &RollArgs) -> Result<()> {
         nodes.len()
     );
     status(dir, false)
+}
+
+/// One line per node that says what matters for watching: up/down, role, slots.
+fn node_lines(dir: &Path) -> Result<Vec<String>> {
+    Ok(read_state(dir)?
+        .iter()
+        .map(|n| {
+            let r = node_report(n);
+            if r["up"] == false {
+                return format!("node {} DOWN", n.port);
+            }
+            let slots: Vec<&str> = r["slots"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s.as_str())
+                .collect();
+            format!(
+                "node {} {} {}",
+                n.port,
+                r["role"].as_str().unwrap_or("?"),
+                if slots.is_empty() {
+                    "-".to_owned()
+                } else {
+                    slots.join(",")
+                }
+            )
+        })
+        .collect())
+}
+
+/// `cargo rmkit cluster watch`.
+fn watch(a: &WatchArgs) -> Result<()> {
+    let mut last: Option<Vec<String>> = None;
+    let mut looks = 0;
+    loop {
+        status(&a.dir.dir, false)?;
+        let now = node_lines(&a.dir.dir)?;
+        if let Some(before) = &last {
+            for line in now.iter().filter(|l| !before.contains(l)) {
+                println!("changed: {line}");
+            }
+        }
+        last = Some(now);
+        looks += 1;
+        if a.count.is_some_and(|c| looks >= c) {
+            return Ok(());
+        }
+        println!();
+        std::thread::sleep(Duration::from_secs(a.interval));
+    }
 }

@@ -689,6 +689,21 @@ fn cluster_up_status_failover_down() {
         text.contains("DOWN") && text.contains("5 of 6 nodes up"),
         "{text}"
     );
+    let text = ok(
+        tmp.path(),
+        &repo,
+        &[
+            "cluster",
+            "watch",
+            "--dir",
+            d,
+            "--count",
+            "2",
+            "--interval",
+            "0",
+        ],
+    );
+    assert_eq!(text.matches("5 of 6 nodes up").count(), 2, "{text}");
 
     // down stops every process it started.
     let pids: Vec<String> = nodes.iter().map(|n| n["pid"].to_string()).collect();
