@@ -261,20 +261,36 @@ pub fn wait_until(
     }
 }
 
-/// The lines of a server log worth quoting when something failed: warnings (`#`) and lines
-/// about modules. At most the last 8.
+/// The lines of a server log worth quoting when something failed: those about modules and
+/// fatal configuration errors, else the warnings (`#`) that are not start-up boilerplate. At
+/// most the last 8.
 pub fn log_excerpt(log: &str) -> String {
-    let lines: Vec<&str> = log
-        .lines()
-        .filter(|l| {
-            l.contains(" # ")
-                || l.contains("odule")
-                || l.contains("rmkit")
-                || l.contains("FATAL")
-                || l.contains("Bad directive")
-        })
-        .filter(|l| !l.contains("Skip register defrag"))
-        .collect();
+    const BOILERPLATE: &[&str] = &[
+        "oO0OoO0Oo",
+        "Redis version=",
+        "Valkey version=",
+        "Configuration loaded",
+        "Server initialized",
+        "WARNING Memory overcommit",
+        "WARNING: The TCP backlog",
+        "Skip register defrag",
+    ];
+    let wanted = |l: &&str| {
+        l.contains("odule")
+            || l.contains("rmkit")
+            || l.contains("FATAL")
+            || l.contains("Bad directive")
+            || l.contains("Address already in use")
+    };
+    let useful = |l: &&str| !BOILERPLATE.iter().any(|b| l.contains(b));
+    let mut lines: Vec<&str> = log.lines().filter(wanted).filter(useful).collect();
+    if lines.is_empty() {
+        lines = log
+            .lines()
+            .filter(|l| l.contains(" # "))
+            .filter(useful)
+            .collect();
+    }
     let start = lines.len().saturating_sub(8);
     lines[start..].join("\n")
 }
