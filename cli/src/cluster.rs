@@ -573,7 +573,7 @@ fn status(dir: &Path, as_json: bool) -> Result<()> {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(|m| format!("{} {}", m["name"].as_str().unwrap_or(""), m["ver"]))
+                .map(module_label)
                 .collect::<Vec<_>>()
                 .join(", ")
         })
@@ -634,8 +634,8 @@ fn status(dir: &Path, as_json: bool) -> Result<()> {
         reports.len()
     );
     println!(
-        "  {:<6} {:<8} {:<16} {:<14} {:>6} {:>12}  {:<14} {:>12}",
-        "PORT", "PID", "ROLE", "SLOTS", "KEYS", "USED_MEMORY", "MODULES", "ALLOC_LIVE"
+        "  {:<6} {:<8} {:<16} {:<14} {:>6} {:>12} {:>11}  MODULES",
+        "PORT", "PID", "ROLE", "SLOTS", "KEYS", "USED_MEMORY", "ALLOC_LIVE"
     );
     for r in &reports {
         if r["up"] == false {
@@ -653,16 +653,13 @@ fn status(dir: &Path, as_json: bool) -> Result<()> {
             .filter_map(|s| s.as_str())
             .collect();
         let mods = r["modules"].as_array().cloned().unwrap_or_default();
-        let names: Vec<String> = mods
-            .iter()
-            .map(|m| format!("{} {}", m["name"].as_str().unwrap_or(""), m["ver"]))
-            .collect();
+        let names: Vec<String> = mods.iter().map(module_label).collect();
         let live: i64 = mods
             .iter()
             .filter_map(|m| m["alloc_live_bytes"].as_i64())
             .sum();
         println!(
-            "  {:<6} {:<8} {:<16} {:<14} {:>6} {:>12}  {:<14} {:>12}",
+            "  {:<6} {:<8} {:<16} {:<14} {:>6} {:>12} {:>11}  {}",
             r["port"].to_string(),
             r["pid"].to_string(),
             r["role"].as_str().unwrap_or(""),
@@ -673,12 +670,12 @@ fn status(dir: &Path, as_json: bool) -> Result<()> {
             },
             r["keys"].to_string(),
             thousands(r["used_memory"].as_i64().unwrap_or(0)),
+            thousands(live),
             if names.is_empty() {
                 "-".into()
             } else {
-                names.join(",")
-            },
-            thousands(live)
+                names.join(", ")
+            }
         );
     }
     for w in &warnings {
@@ -985,5 +982,20 @@ fn watch(a: &WatchArgs) -> Result<()> {
         }
         println!();
         std::thread::sleep(Duration::from_secs(a.interval));
+    }
+}
+
+/// "hashex@0.2.0 v1": the module's name, its package version when it was loaded from the
+/// repository (`.../NAME/VERSION/lib.so`), and its module version.
+fn module_label(m: &Value) -> String {
+    let name = m["name"].as_str().unwrap_or("");
+    let package = m["path"].as_str().and_then(|p| {
+        let mut parts = Path::new(p).iter().rev().skip(1);
+        let version = parts.next()?.to_string_lossy().into_owned();
+        (parts.next()? == name).then_some(version)
+    });
+    match package {
+        Some(v) => format!("{name}@{v} v{}", m["ver"]),
+        None => format!("{name} v{}", m["ver"]),
     }
 }

@@ -551,7 +551,7 @@ fn cluster_up_status_failover_down() {
         out.contains("cluster_state:ok, 16384/16384 slots served, 6 of 6 nodes up"),
         "{out}"
     );
-    assert_eq!(out.matches("hashex 1").count(), 6, "{out}");
+    assert_eq!(out.matches("hashex@0.1.0 v1").count(), 6, "{out}");
 
     // Commands through the cluster with redis-cli -c.
     let cli = rmkit_test::tool_binary("redis-cli");
@@ -606,6 +606,7 @@ fn cluster_up_status_failover_down() {
         &["cluster", "install", "hashex@0.2.0", "--dir", d],
     );
     assert!(out.contains("rolled out hashex@0.2.0 to 6 nodes"), "{out}");
+    assert_eq!(out.matches("hashex@0.2.0 v1").count(), 6, "{out}");
     let s = status(d);
     assert_eq!(s["cluster_state"], "ok", "{s}");
     let nodes = s["nodes"].as_array().unwrap().clone();
