@@ -148,8 +148,11 @@ crate-type = ["cdylib"]
 {rmkit_test}
 redis = "1"
 
-# One optimisation unit: the allocator's fast path inlines into the module.
+# One optimisation unit: the allocator's fast path inlines into the module. Line tables make a
+# panic's backtrace in the server log name the line (and match rmkit's own release profile, so
+# a shared CARGO_TARGET_DIR reuses its builds).
 [profile.release]
+debug = "line-tables-only"
 lto = "fat"
 codegen-units = 1
 
