@@ -234,13 +234,17 @@ pub fn upgrade(a: &UpgradeArgs) -> Result<()> {
     }
     if let Err(e) = query::<()>(&mut con, &["MODULE", "UNLOAD", &package.name]) {
         let advice = if e.contains("data types") || e.contains("exports one or more") {
+            let load = std::iter::once(package.lib.display().to_string())
+                .chain(old.args.iter().cloned())
+                .collect::<Vec<_>>()
+                .join(" ");
             format!(
                 "modules that register data types cannot be unloaded (Redis's rule). Instead \
-                 restart the server with --loadmodule {} {} (its data comes back from RDB/AOF), \
+                 restart the server with --loadmodule {load} (its data comes back from RDB/AOF), \
                  or on a replicated setup restart a replica with the new module, fail over to \
-                 it (CLUSTER FAILOVER / REPLICAOF), then the old primary",
-                package.lib.display(),
-                old.args.join(" ")
+                 it (CLUSTER FAILOVER / REPLICAOF), then the old primary; for a cluster started \
+                 by `cargo rmkit cluster up`, `cargo rmkit cluster install {}@{}` does that",
+                package.name, package.version
             )
         } else if e.contains("used by other modules") {
             "another module uses its API; unload that one first".to_owned()

@@ -364,23 +364,7 @@ fn upgrade_of_a_module_with_a_data_type_says_what_to_do_instead() {
     // Two packages of the json module (it registers a data type), stored by hand.
     let lib = rmkit_test::module_path("rmkit-json");
     for version in ["0.1.0", "0.2.0"] {
-        let dir = repo.join("json").join(version);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::copy(&lib, dir.join("libjson.so")).unwrap();
-        let sum = Command::new("sha256sum")
-            .arg(dir.join("libjson.so"))
-            .output()
-            .unwrap();
-        let sha = String::from_utf8_lossy(&sum.stdout)
-            .split(' ')
-            .next()
-            .unwrap()
-            .to_owned();
-        let manifest = serde_json::json!({
-            "name": "json", "version": version, "module_version": 1,
-            "file": "libjson.so", "sha256": sha,
-        });
-        std::fs::write(dir.join("manifest.json"), manifest.to_string()).unwrap();
+        store(&repo, "json", version, &lib);
     }
     let server = Server::start();
     let addr = server.addr();
@@ -416,7 +400,7 @@ fn upgrade_of_a_module_with_a_data_type_says_what_to_do_instead() {
         err.contains("restart the server with --loadmodule"),
         "{err}"
     );
-    assert!(err.contains("json/0.2.0/libjson.so"), "{err}");
+    assert!(err.contains("json/0.2.0/librmkit_json.so"), "{err}");
     let out = ok(tmp.path(), &repo, &["modules", "--server", &addr]);
     assert!(out.contains("json version 1, package json@0.1.0"), "{out}");
 }
@@ -446,6 +430,69 @@ fn a_missing_server_binary_is_reported_with_how_to_install_one() {
             && err.contains("sudo apt-get install -y redis-server"),
         "{err}"
     );
+}
+
+/// Stores `lib` in `repo` as NAME@VERSION by hand (a manifest with its checksum).
+fn store(repo: &Path, name: &str, version: &str, lib: &Path) {
+    let dir = repo.join(name).join(version);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = lib.file_name().unwrap().to_str().unwrap();
+    std::fs::copy(lib, dir.join(file)).unwrap();
+    let sum = Command::new("sha256sum")
+        .arg(dir.join(file))
+        .output()
+        .unwrap();
+    let sha = String::from_utf8_lossy(&sum.stdout)
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    let manifest = serde_json::json!({
+        "name": name, "version": version, "module_version": 1, "file": file, "sha256": sha,
+    });
+    std::fs::write(dir.join("manifest.json"), manifest.to_string()).unwrap();
+}
+
+#[test]
+fn install_refusals_quote_the_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    // A library whose load fails (`dupe` declares a command twice), stored by hand: install
+    // quotes the server's log line about it.
+    store(&repo, "dupe", "0.1.0", &rmkit_test::module_path("dupe"));
+    let server = Server::start();
+    let err = fails(
+        tmp.path(),
+        &repo,
+        &["install", "dupe", "--server", &server.addr()],
+    );
+    assert!(err.contains("the server refused dupe@0.1.0"), "{err}");
+    assert!(err.contains("the server's log says:"), "{err}");
+    assert!(err.contains("'dupe.cmd' is declared twice"), "{err}");
+
+    // A server that forbids MODULE commands: say which option to set.
+    let locked = Server::builder()
+        .config("enable-module-command", "no")
+        .start();
+    let err = fails(
+        tmp.path(),
+        &repo,
+        &["install", "dupe", "--server", &locked.addr()],
+    );
+    assert!(err.contains("--enable-module-command local"), "{err}");
+
+    // Nothing listening: say so.
+    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = fails(
+        tmp.path(),
+        &repo,
+        &["modules", "--server", &format!("127.0.0.1:{port}")],
+    );
+    assert!(err.contains("cannot connect to 127.0.0.1:"), "{err}");
 }
 
 /// A base port P such that P..P+6 and their bus ports P+10000.. are free now.
