@@ -310,6 +310,8 @@ fn up(a: &UpArgs) -> Result<()> {
             ));
         }
     }
+    let binary = rmkit_test::try_server_binary()?;
+    let redis_cli = rmkit_test::try_tool_binary("redis-cli")?;
     let modules: Vec<Package> = a
         .modules
         .iter()
@@ -340,8 +342,6 @@ fn up(a: &UpArgs) -> Result<()> {
             }
         }
     }
-    let binary = rmkit_test::try_server_binary()?;
-    let redis_cli = rmkit_test::try_tool_binary("redis-cli")?;
     fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let mut nodes = Vec::new();
     progress(&format!(

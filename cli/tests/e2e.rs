@@ -414,7 +414,7 @@ fn a_missing_server_binary_is_reported_with_how_to_install_one() {
             "cluster",
             "up",
             "--port-base",
-            &free_base().to_string(),
+            &free_base(17000).to_string(),
             "--dir",
         ])
         .arg(tmp.path().join("cl"))
@@ -495,13 +495,14 @@ fn install_refusals_quote_the_server() {
     assert!(err.contains("cannot connect to 127.0.0.1:"), "{err}");
 }
 
-/// A base port P such that P..P+6 and their bus ports P+10000.. are free now.
-fn free_base() -> u16 {
+/// A base port P from `start` up such that P..P+6 and their bus ports P+10000.. are free now
+/// (tests running at the same time pass different starts).
+fn free_base(start: u16) -> u16 {
     let free = |p: u16| TcpListener::bind((Ipv4Addr::LOCALHOST, p)).is_ok();
     (0..100u16)
-        .map(|i| 21000 + i * 37)
+        .map(|i| start + i * 37)
         .find(|&b| (0..6).all(|i| free(b + i) && free(b + i + 10000)))
-        .expect("no free port range in 21000..25000")
+        .expect("no free port range")
 }
 
 /// Brings the cluster down at the end, also when the test fails.
@@ -544,7 +545,7 @@ fn cluster_up_status_failover_down() {
 
     let dir = tmp.path().join("cl");
     let d = dir.to_str().unwrap();
-    let base = free_base();
+    let base = free_base(21000);
     let base_s = base.to_string();
     let _down = Down {
         dir: &dir,
