@@ -1,5 +1,6 @@
-//! `cargo rmkit cluster up|status|down`: a local Redis Cluster of real `redis-server`
-//! processes, recorded in `<dir>/cluster.json` so that `status` and `down` find them.
+//! `cargo rmkit cluster up|status|watch|install|down`: a local Redis Cluster of real
+//! `redis-server` processes, recorded in `<dir>/cluster.json` (pids, ports, modules) so that
+//! the other subcommands find them.
 
 use std::collections::BTreeSet;
 use std::fs;

@@ -5,7 +5,8 @@
 //!   print what it registered (or serve it on localhost);
 //! - `package` / `repo list` keep built modules in a local repository, checksummed;
 //! - `install` / `modules` / `upgrade` load, show and replace modules on a running server;
-//! - `cluster up|status|down` runs a local Redis Cluster of real `redis-server` processes.
+//! - `cluster up|status|watch|install|down` runs a local Redis Cluster of real `redis-server`
+//!   processes, and upgrades its modules node by node (`install`).
 //!
 //! The tool links no module code: it drives cargo, `redis-server` and `redis-cli`.
 
