@@ -1,9 +1,6 @@
-//! Test harness for rmkit: runs real `redis-server` processes for integration tests.
-//!
-//! Each [`Server`] is a `redis-server` child process with its own temporary working
-//! directory (RDB/AOF files and the log live there) and its own loopback port. The
-//! process is killed when the [`Server`] is dropped; if the test is panicking at that
-//! moment, the server log is printed to stderr and the directory is kept for inspection.
+//! Test harness for rmkit's own integration tests: the reusable harness is the `rmkit-test`
+//! crate (`testkit/`), re-exported here; this crate adds the list of the workspace's test
+//! modules.
 //!
 //! ```no_run
 //! use rmkit_tests::Server;
@@ -22,12 +19,47 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-mod binary;
-mod modules;
-mod server;
-mod util;
+pub use rmkit_test::{
+    Cluster, Server, ServerBuilder, cmd, err_text, info_i64, keep_reply_buffers, module_path, q,
+    q_err, server_binary, tool_binary, used_memory,
+};
 
-pub use binary::{server_binary, tool_binary};
-pub use modules::{MODULE_PACKAGES, module_path};
-pub use server::{Server, ServerBuilder};
-pub use util::{cmd, err_text, info_i64, keep_reply_buffers, q, q_err, used_memory};
+/// Workspace packages whose cdylibs are built together, by one `cargo build`, the first time
+/// any test in the process asks for a module: the `[package.metadata.rmkit-test] modules`
+/// list of `tests/Cargo.toml`, which is what the harness reads (a test checks they agree).
+pub const MODULE_PACKAGES: &[&str] = &[
+    "hashex",
+    "rmkit-json",
+    "capped",
+    "memtest-rmkit",
+    "memtest-system",
+    "many",
+    "dupe",
+    "conformance-list",
+    "conformance-zset",
+    "conformance-stream",
+    "conformance-scan",
+    "conformance-hash",
+    "conformance-getkeys",
+    "conformance-blockonkeys",
+    "conformance-datatype",
+    "conformance-keyspecs",
+];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn module_packages_match_the_manifest_list() {
+        let manifest = include_str!("../Cargo.toml");
+        let list = manifest
+            .split("[package.metadata.rmkit-test]")
+            .nth(1)
+            .expect("tests/Cargo.toml has [package.metadata.rmkit-test]");
+        for p in super::MODULE_PACKAGES {
+            assert!(
+                list.contains(&format!("\"{p}\"")),
+                "{p} missing from the manifest list"
+            );
+        }
+    }
+}

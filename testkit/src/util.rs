@@ -5,9 +5,9 @@ use redis::Connection;
 /// The error reply as it was on the wire: `"<CODE> <message>"` (redis-rs splits the two).
 ///
 /// ```no_run
-/// let server = rmkit_tests::Server::start();
+/// let server = rmkit_test::Server::start();
 /// let e = redis::cmd("NOPE").query::<()>(&mut server.client()).unwrap_err();
-/// assert!(rmkit_tests::err_text(e).starts_with("ERR unknown command"));
+/// assert!(rmkit_test::err_text(e).starts_with("ERR unknown command"));
 /// ```
 pub fn err_text(e: redis::RedisError) -> String {
     match (e.code(), e.detail()) {

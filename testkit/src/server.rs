@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::{module_path, server_binary};
+use crate::{module_path, try_server_binary};
 
 /// How long a server may take to answer `PING` after being spawned.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -62,14 +62,27 @@ pub struct Server {
     args: Vec<OsString>,
     /// `ulimit -v` for the process, in KiB.
     address_space_kib: Option<u64>,
+    /// The server binary.
+    binary: PathBuf,
+}
+
+/// Where a module to load comes from.
+#[derive(Debug, Clone)]
+enum ModuleSource {
+    /// A cdylib package of the test's workspace, built by [`module_path()`].
+    Package(String),
+    /// A shared library already built.
+    File(PathBuf),
 }
 
 /// Configures a [`Server`] before starting it; see [`Server::builder`].
 #[derive(Debug, Default, Clone)]
 #[must_use = "a ServerBuilder does nothing until `start` is called"]
 pub struct ServerBuilder {
-    /// Module packages to load, each with its arguments.
-    modules: Vec<(String, Vec<String>)>,
+    /// Modules to load, each with its arguments.
+    modules: Vec<(ModuleSource, Vec<String>)>,
+    /// The server binary, if not [`server_binary()`](crate::server_binary).
+    binary: Option<PathBuf>,
     /// `--key values...` options, after the harness defaults.
     config: Vec<(String, Vec<String>)>,
     /// `ulimit -v` for the process, in KiB.
@@ -87,9 +100,25 @@ impl ServerBuilder {
     /// `args` (the extra items after the path in `--loadmodule <path> args...`).
     pub fn module_with_args(mut self, package: &str, args: &[&str]) -> Self {
         self.modules.push((
-            package.to_owned(),
+            ModuleSource::Package(package.to_owned()),
             args.iter().map(|&arg| arg.to_owned()).collect(),
         ));
+        self
+    }
+
+    /// Loads the shared library at `path` (built by [`build_cdylib()`](crate::build_cdylib) or
+    /// anything else), passing it `args`.
+    pub fn module_file(mut self, path: impl Into<PathBuf>, args: &[&str]) -> Self {
+        self.modules.push((
+            ModuleSource::File(path.into()),
+            args.iter().map(|&arg| arg.to_owned()).collect(),
+        ));
+        self
+    }
+
+    /// Runs `binary` (say, a `valkey-server`) instead of [`server_binary()`](crate::server_binary).
+    pub fn binary(mut self, binary: impl Into<PathBuf>) -> Self {
+        self.binary = Some(binary.into());
         self
     }
 
@@ -127,10 +156,26 @@ impl ServerBuilder {
     /// If the server cannot be started, exits during startup or is not ready within 10
     /// seconds; the message includes the server's log.
     pub fn start(self) -> Server {
+        self.try_start()
+            .unwrap_or_else(|message| panic!("{message}"))
+    }
+
+    /// [`ServerBuilder::start`] that returns what went wrong instead of panicking: the
+    /// message says why and includes the server's log (for a module that refused to load, the
+    /// server's own log line is in it).
+    ///
+    /// # Panics
+    ///
+    /// Only if a module package of the workspace fails to build (see [`module_path()`]).
+    pub fn try_start(self) -> Result<Server, String> {
+        let binary = match self.binary {
+            Some(b) => b,
+            None => try_server_binary()?,
+        };
         let tempdir = tempfile::Builder::new()
             .prefix("rmkit-redis-")
             .tempdir()
-            .unwrap_or_else(|err| panic!("rmkit-tests: cannot create a temp dir: {err}"));
+            .map_err(|err| format!("rmkit-test: cannot create a temp dir: {err}"))?;
         let dir = tempdir.path().to_path_buf();
 
         let mut args: Vec<OsString> = vec![
@@ -154,9 +199,12 @@ impl ServerBuilder {
             "--repl-diskless-sync-delay".into(),
             "0".into(),
         ];
-        for (package, module_args) in &self.modules {
+        for (source, module_args) in &self.modules {
             args.push("--loadmodule".into());
-            args.push(module_path(package).into());
+            args.push(match source {
+                ModuleSource::Package(package) => module_path(package).into(),
+                ModuleSource::File(path) => path.into(),
+            });
             args.extend(module_args.iter().map(OsString::from));
         }
         for (key, values) in &self.config {
@@ -171,14 +219,12 @@ impl ServerBuilder {
             dir,
             args,
             address_space_kib: self.address_space_kib,
+            binary,
         };
-        if let Err(message) = server.launch(None) {
-            // Not panicking yet: dropping cleans up the process and the directory; the
-            // message already contains the log.
-            drop(server);
-            panic!("{message}");
-        }
-        server
+        // On error, dropping (not panicking) cleans up the process and the directory; the
+        // message already contains the log.
+        server.launch(None)?;
+        Ok(server)
     }
 }
 
@@ -473,7 +519,7 @@ impl Server {
 
     /// Spawns the process on `self.port`, with stdout and stderr going to a file.
     fn spawn(&mut self) -> Result<(), String> {
-        let binary = server_binary();
+        let binary = self.binary.clone();
         let stdio = File::options()
             .create(true)
             .append(true)
@@ -626,10 +672,10 @@ fn free_port() -> u16 {
     let used = used.get_or_insert_with(HashSet::new);
     loop {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .unwrap_or_else(|err| panic!("rmkit-tests: cannot bind 127.0.0.1:0: {err}"));
+            .unwrap_or_else(|err| panic!("rmkit-test: cannot bind 127.0.0.1:0: {err}"));
         let port = listener
             .local_addr()
-            .unwrap_or_else(|err| panic!("rmkit-tests: cannot read a local address: {err}"))
+            .unwrap_or_else(|err| panic!("rmkit-test: cannot read a local address: {err}"))
             .port();
         if used.insert(port) {
             return port;
