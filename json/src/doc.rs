@@ -109,6 +109,9 @@ pub enum Edit {
     Remove,
     /// Replace the value by a number.
     Number(serde_json::Number),
+    /// Replace the value by this encoded value (from [`Node::encoded`], [`Doc::into_bytes`]
+    /// or the `encode_*` functions).
+    Replace(Vec<u8>),
 }
 
 impl Doc {
@@ -153,12 +156,20 @@ impl Doc {
         let mut sorted: Vec<&(usize, Edit)> = edits.iter().collect();
         sorted.sort_by_key(|e| e.0);
         sorted.dedup_by_key(|e| e.0);
-        if let Some((0, Edit::Number(n))) = sorted.first().map(|e| (e.0, &e.1)) {
-            let mut out = Vec::with_capacity(9);
-            put_number(&mut out, n);
-            return Doc {
-                buf: out.into_boxed_slice(),
-            };
+        match sorted.first().map(|e| (e.0, &e.1)) {
+            Some((0, Edit::Number(n))) => {
+                let mut out = Vec::with_capacity(9);
+                put_number(&mut out, n);
+                return Doc {
+                    buf: out.into_boxed_slice(),
+                };
+            }
+            Some((0, Edit::Replace(bytes))) => {
+                return Doc {
+                    buf: bytes.clone().into_boxed_slice(),
+                };
+            }
+            _ => {}
         }
         let mut out = Vec::with_capacity(self.buf.len());
         copy_edited(self.root(), &sorted, &mut out);
@@ -199,6 +210,12 @@ fn copy_edited(node: Node<'_>, edits: &[&(usize, Edit)], out: &mut Vec<u8>) {
                         put_str(out, name.as_bytes());
                     }
                     put_number(out, n);
+                }
+                Edit::Replace(bytes) => {
+                    if let Some(name) = name {
+                        put_str(out, name.as_bytes());
+                    }
+                    out.extend_from_slice(bytes);
                 }
             },
             Err(_) => {
@@ -1082,6 +1099,97 @@ impl<'a> Node<'a> {
             object,
         }
     }
+}
+
+impl Doc {
+    /// The encoding, to splice into another document ([`Edit::Replace`]).
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.buf.into_vec()
+    }
+
+    /// How deeply the document nests (a scalar: 0, `[]`: 1, `[[1]]`: 2).
+    pub fn depth(&self) -> usize {
+        self.root().depth()
+    }
+}
+
+impl<'a> Node<'a> {
+    /// How deeply the value nests (a scalar: 0, `[]`: 1, `[[1]]`: 2).
+    pub fn depth(&self) -> usize {
+        match self.kind() {
+            Kind::Array | Kind::Object => {
+                1 + self.children().map(|(_, c)| c.depth()).max().unwrap_or(0)
+            }
+            _ => 0,
+        }
+    }
+
+    /// How many containers enclose the value at `offset` (0 for the root); `None` if no value
+    /// of this document starts there.
+    pub fn depth_of(&self, offset: usize) -> Option<usize> {
+        if offset == self.at {
+            return Some(0);
+        }
+        let child = self
+            .children()
+            .map(|(_, c)| c)
+            .find(|c| c.at <= offset && offset < c.end())?;
+        child.depth_of(offset).map(|d| d + 1)
+    }
+
+    /// The member names and encodings of an object's members (nothing for other values).
+    pub fn members_encoded(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + use<'a> {
+        self.members().map(|(k, v)| (k, v.encoded()))
+    }
+}
+
+impl Doc {
+    /// A document from an encoding this module built (a value's [`Node::encoded`] bytes or an
+    /// `encode_*` result).
+    pub(crate) fn from_encoded(bytes: Vec<u8>) -> Doc {
+        Doc {
+            buf: bytes.into_boxed_slice(),
+        }
+    }
+}
+
+/// The encoding of an array of these encoded values.
+pub fn encode_array<'b>(items: impl IntoIterator<Item = &'b [u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let at = open(&mut out);
+    let mut count = 0;
+    for item in items {
+        out.extend_from_slice(item);
+        count += 1;
+    }
+    close(&mut out, at, count, false);
+    out
+}
+
+/// The encoding of an object of these members (names must be distinct).
+pub fn encode_object<'b>(members: impl IntoIterator<Item = (&'b str, &'b [u8])>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let at = open(&mut out);
+    let mut count = 0;
+    for (name, value) in members {
+        put_str(&mut out, name.as_bytes());
+        out.extend_from_slice(value);
+        count += 1;
+    }
+    close(&mut out, at, count, true);
+    out
+}
+
+/// The encoding of a string.
+pub fn encode_str(s: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len() + 5);
+    put_str(&mut out, s.as_bytes());
+    out
+}
+
+/// The encoding of `true` or `false`.
+pub fn encode_bool(b: bool) -> Vec<u8> {
+    vec![if b { TRUE } else { FALSE }]
 }
 
 /// The encoding of a number, for [`Edit::Number`] users that want to know its size.

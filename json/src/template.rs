@@ -273,7 +273,7 @@ mod tests {
         assert!(err(b"x {$.a").contains("unmatched '{' at byte 2"));
         assert!(err(b"x } y").contains("unmatched '}' at byte 2"));
         assert!(err(b"{$.b}").contains("matches nothing"));
-        assert!(err(b"{a}").contains("invalid path"));
+        assert!(err(b"{a b}").contains("invalid path"));
         assert!(
             err(b"ab{}").contains("empty placeholder '{}' at byte 2"),
             "{}",
