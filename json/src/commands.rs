@@ -96,7 +96,28 @@ fn no_key() -> Error {
 
 /// A JSON value argument, RedisJSON's errors (the parser's reason, line and column).
 fn value_arg(arg: &[u8]) -> Result<Doc> {
+    Doc::parse(arg).map_err(|e| Error::raw(e.to_string()))
+}
+
+/// A JSON value argument that RedisJSON reads with serde_json directly (`ERR <reason>`).
+fn plain_value_arg(arg: &[u8]) -> Result<Doc> {
     Doc::parse(arg).map_err(|e| Error::new(e.to_string()))
+}
+
+/// Whether RedisJSON reads this path text as a legacy path (it does not start with `$.`,
+/// `$[` and is not `$`).
+fn legacy_text(p: &[u8]) -> bool {
+    !(p.first() == Some(&b'$') && (p.len() < 2 || p[1] == b'.' || p[1] == b'['))
+}
+
+/// The path of a read whose legacy form answers nil for a path that does not parse (RedisJSON's
+/// JSON.TYPE, JSON.OBJKEYS, JSON.OBJLEN): `Ok(None)` then.
+fn lenient_path(arg: Option<&RedisStr>) -> Result<Option<PathArg>> {
+    match path_or_root(arg) {
+        Ok(p) => Ok(Some(p)),
+        Err(_) if arg.is_some_and(|a| legacy_text(a.as_bytes())) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 fn measured_value(arg: &[u8]) -> Result<Measured<Json>> {
@@ -441,8 +462,21 @@ fn json_mget(ctx: &Context, args: Rest) -> Result<Reply> {
     complexity = "O(N) in the number of matches"
 )]
 fn json_type(ctx: &Context, key: ReadKey, path: Option<&RedisStr>, _rest: Rest) -> Result<Reply> {
-    let p = path_or_root(path)?;
-    let reply = match key.value::<Json>()? {
+    let p = lenient_path(path)?;
+    let doc = key.value::<Json>()?;
+    let reply = match (doc, p) {
+        (None, _) | (_, None) => Reply::Null,
+        (Some(j), Some(p)) => type_reply(j, &p),
+    };
+    Ok(if ctx.is_resp3() {
+        Reply::Array(vec![reply])
+    } else {
+        reply
+    })
+}
+
+fn type_reply(j: &Json, p: &PathArg) -> Reply {
+    match Some(j) {
         None => Reply::Null,
         Some(j) if p.legacy() => null_or(path::first(j.0.root(), p.segs()), |n| {
             Reply::from(path::type_name(n))
@@ -453,12 +487,7 @@ fn json_type(ctx: &Context, key: ReadKey, path: Option<&RedisStr>, _rest: Rest) 
                 .map(|n| Reply::from(path::type_name(n)))
                 .collect(),
         ),
-    };
-    Ok(if ctx.is_resp3() {
-        Reply::Array(vec![reply])
-    } else {
-        reply
-    })
+    }
 }
 
 /// The length in bytes of the string at path (`$`: of each match, nil for non-strings).
@@ -533,7 +562,9 @@ fn json_arrlen(key: ReadKey, path: Option<&RedisStr>, _rest: Rest) -> Result<Rep
     complexity = "O(N) in the number of members"
 )]
 fn json_objkeys(key: ReadKey, path: Option<&RedisStr>, _rest: Rest) -> Result<Reply> {
-    let p = path_or_root(path)?;
+    let Some(p) = lenient_path(path)? else {
+        return Ok(Reply::Null);
+    };
     let keys = |n: Node<'_>| Reply::Array(n.members().map(|(k, _)| Reply::from(k)).collect());
     let doc = key.value::<Json>()?;
     if p.legacy() {
@@ -570,7 +601,9 @@ fn json_objkeys(key: ReadKey, path: Option<&RedisStr>, _rest: Rest) -> Result<Re
     complexity = "O(N) in the number of matches"
 )]
 fn json_objlen(key: ReadKey, path: Option<&RedisStr>, _rest: Rest) -> Result<Reply> {
-    let p = path_or_root(path)?;
+    let Some(p) = lenient_path(path)? else {
+        return Ok(Reply::Null);
+    };
     let doc = key.value::<Json>()?;
     if p.legacy() {
         let Some(j) = doc else {
@@ -611,7 +644,7 @@ fn json_arrindex(key: ReadKey, path: &RedisStr, value: &[u8], bounds: Rest) -> R
     if bounds.len() > 2 {
         return Err(Error::wrong_arity("json.arrindex"));
     }
-    let v = value_arg(value)?;
+    let v = plain_value_arg(value)?;
     let j = key
         .value::<Json>()?
         .ok_or_else(|| doesnt_exist(&p.original))?;
@@ -1088,7 +1121,7 @@ fn json_strappend(
         .any(|n| n.kind() == Kind::String);
     // RedisJSON reads the suffix only when there is a string to append it to.
     let suffix = if strings {
-        let v = value_arg(value.as_bytes())?;
+        let v = plain_value_arg(value.as_bytes())?;
         match v.root().as_str() {
             Some(s) => s.to_owned(),
             None => {

@@ -127,7 +127,7 @@ pub fn numop(
                     NumOp::Incr => add(&n, by),
                     NumOp::Mult => mul(&n, by),
                 }
-                .ok_or_else(|| Error::new("result is not a number"))?;
+                .ok_or_else(|| Error::raw("result is not a number"))?;
                 results.push(Some(new.clone()));
                 edits.push((found.offset(), Edit::Number(new)));
             }
@@ -174,7 +174,7 @@ pub fn add(a: &Number, b: &Number) -> Option<Number> {
 pub fn parse_number(arg: &[u8]) -> Result<Number, Error> {
     match serde_json::from_slice::<serde_json::Value>(arg) {
         Ok(serde_json::Value::Number(n)) => Ok(n),
-        Ok(_) => Err(Error::new("bad input number")),
+        Ok(_) => Err(Error::raw("bad input number")),
         Err(e) => Err(Error::new(e.to_string())),
     }
 }
@@ -642,7 +642,7 @@ mod tests {
         );
         assert_eq!(
             parse_number(b"\"a\"").unwrap_err().message(),
-            "ERR bad input number"
+            "bad input number"
         );
     }
 }

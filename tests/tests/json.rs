@@ -202,13 +202,10 @@ fn bad_input_gets_clear_errors_and_changes_nothing() {
             &["json.numincrby", "d", "$.a", "x"],
             "ERR expected value at line 1 column 1",
         ),
-        (
-            &["json.numincrby", "d", "$.a", "\"1\""],
-            "ERR bad input number",
-        ),
+        (&["json.numincrby", "d", "$.a", "\"1\""], "bad input number"),
         (
             &["json.numincrby", "d", "$.b", "1.5e308"],
-            "ERR result is not a number",
+            "result is not a number",
         ),
         (
             &["json.arrlen", "d"],
