@@ -137,7 +137,7 @@ fn json_debug_is_a_container_with_subcommands() {
         .unwrap();
     assert_eq!(keys, ["k"]);
     let help: Vec<String> = q(&mut c, &["json.debug", "help"]);
-    assert_eq!(help[0], "JSON.DEBUG MEMORY <key>");
+    assert_eq!(help[0], "MEMORY <key> [path] - reports memory usage");
     assert_eq!(
         q_err(&mut c, &["json.debug", "memory"]),
         "ERR wrong number of arguments for 'json.debug|memory' command"
@@ -164,7 +164,11 @@ fn bad_input_gets_clear_errors_and_changes_nothing() {
             &["json.set", "d", ""],
             "ERR invalid JSON: EOF while parsing a value at line 1 column 0",
         ),
-        (&["json.set", "d", "1", "YY"], "ERR syntax error"),
+        (&["json.set", "d", "$", "1", "YY"], "ERR syntax error"),
+        (
+            &["json.set", "d", "1", "YY"],
+            "expected value at line 1 column 1",
+        ),
         (
             &["json.set", "str", "1"],
             "WRONGTYPE Operation against a key holding the wrong kind of value",
@@ -173,18 +177,21 @@ fn bad_input_gets_clear_errors_and_changes_nothing() {
             &["json.get", "str"],
             "WRONGTYPE Operation against a key holding the wrong kind of value",
         ),
-        (&["json.get", "d", "ugly"], "ERR syntax error"),
+        (
+            &["json.get", "d", "ugly"],
+            "ERR Path '$.ugly' does not exist",
+        ),
         (
             &["json.get"],
             "ERR wrong number of arguments for 'json.get' command",
         ),
         (
-            &["json.path", "d", "a.b"],
-            "ERR invalid path: a path starts with '$' (JSONPath) or '/' (JSON Pointer) at byte 0",
+            &["json.path", "d", "a b"],
+            "ERR invalid path: expected '.', '..' or '[' at byte 2",
         ),
         (
             &["json.path", "d", "$.a["],
-            "ERR invalid path: expected an index, '*' or a quoted name at byte 4",
+            "ERR invalid path: expected an index, a slice, '*', '?' or a quoted name at byte 4",
         ),
         (
             &["json.fmt", "d", "{$.a"],
@@ -209,7 +216,7 @@ fn bad_input_gets_clear_errors_and_changes_nothing() {
         ),
         (
             &["json.arrlen", "d"],
-            "ERR the document is an object, not an array",
+            "ERR Path '.' does not exist or not an array",
         ),
         (
             &["json.debug", "nonsense", "d"],
