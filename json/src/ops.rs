@@ -309,13 +309,16 @@ pub fn start_index(start: i64, len: i64) -> i64 {
     }
 }
 
+/// What `JSON.ARRPOP` removed from one array: its JSON text (`None`: the array was empty).
+pub type Popped = Option<Vec<u8>>;
+
 /// `JSON.ARRPOP`: removes element `index` (see [`start_index`]) of every array selected;
 /// the removed values' JSON text (`None` for an empty array).
 pub fn arrpop(
     root: Node<'_>,
     path: &[Segment],
     index: i64,
-) -> Result<(Effect, Vec<Option<Option<Vec<u8>>>>), Error> {
+) -> Result<(Effect, Vec<Option<Popped>>), Error> {
     each(root, path, is(Kind::Array), |n| {
         let len = n.len().unwrap_or(0);
         if len == 0 {

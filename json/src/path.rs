@@ -813,11 +813,7 @@ fn walk<'a>(
                 }
             }
         }
-        (Segment::Filter(e), _) => {
-            if holds(root, v, e) {
-                walk(root, v, rest, out, find);
-            }
-        }
+        (Segment::Filter(e), _) if holds(root, v, e) => walk(root, v, rest, out, find),
         _ => {}
     }
 }
