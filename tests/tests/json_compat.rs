@@ -147,7 +147,6 @@ const MAP_ORDER: &str = "RedisJSON's multi-path object has random member order";
 /// hash table with swap-remove); ours keeps the other members in their order.
 const DELETE_ORDER: &str = "member order after a member is removed";
 
-
 fn documents() -> Vec<(&'static str, &'static str)> {
     vec![
         (
