@@ -90,6 +90,11 @@ fn expected(what: &str, found: &str) -> Error {
     ))
 }
 
+/// An integer argument as RedisJSON reads it (its error is `Couldn't parse as integer`).
+fn int_arg(arg: &RedisStr) -> Result<i64> {
+    rmkit::command::parse_i64(arg.as_bytes()).map_err(|_| Error::raw("Couldn't parse as integer"))
+}
+
 fn no_key() -> Error {
     Error::new("could not perform this operation on a key that doesn't exist")
 }
@@ -635,11 +640,7 @@ fn json_objlen(key: ReadKey, path: Option<&RedisStr>, _rest: Rest) -> Result<Rep
 )]
 fn json_arrindex(key: ReadKey, path: &RedisStr, value: &[u8], bounds: Rest) -> Result<Reply> {
     let p = PathArg::parse(path.as_bytes())?;
-    let num = |i: usize| -> Result<i64> {
-        bounds.get(i).map_or(Ok(0), |b| {
-            rmkit::command::parse_i64(b.as_bytes()).map_err(|_| Error::not_an_integer())
-        })
-    };
+    let num = |i: usize| -> Result<i64> { bounds.get(i).map_or(Ok(0), int_arg) };
     let (start, stop) = (num(0)?, num(1)?);
     if bounds.len() > 2 {
         return Err(Error::wrong_arity("json.arrindex"));
@@ -1185,10 +1186,11 @@ fn json_arrinsert(
     ctx: &Context,
     mut key: WriteKey,
     path: &RedisStr,
-    index: i64,
+    index: &RedisStr,
     items: Rest,
 ) -> Result<Reply> {
     let p = PathArg::parse(path.as_bytes())?;
+    let index = int_arg(index)?;
     let items = values(&items, "json.arrinsert")?;
     let j = key.value::<Json>()?.ok_or_else(no_key)?;
     let (effect, results) = ops::arrinsert(j.0.root(), p.segs(), index, &items)?;
@@ -1259,11 +1261,12 @@ fn json_arrtrim(
     ctx: &Context,
     mut key: WriteKey,
     path: &RedisStr,
-    start: i64,
-    stop: i64,
+    start: &RedisStr,
+    stop: &RedisStr,
     _rest: Rest,
 ) -> Result<Reply> {
     let p = PathArg::parse(path.as_bytes())?;
+    let (start, stop) = (int_arg(start)?, int_arg(stop)?);
     let j = key.value::<Json>()?.ok_or_else(no_key)?;
     let (effect, results) = ops::arrtrim(j.0.root(), p.segs(), start, stop)?;
     if p.legacy() {

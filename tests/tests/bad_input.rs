@@ -251,7 +251,7 @@ fn json_cases() -> Vec<Case> {
         ),
         error(
             args![b"json.arrinsert", b"d", b"$", b"x", b"1"],
-            "ERR value is not an integer or out of range",
+            "Couldn't parse as integer",
         ),
         error(
             args![b"json.arrtrim", b"d", b"$", b"0"],

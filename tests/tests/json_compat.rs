@@ -302,10 +302,7 @@ fn reads() -> Vec<(Vec<&'static str>, Check)> {
         (vec!["json.mget", "d", "$.b["], Same),
         (vec!["json.mget", "d"], Same),
         (vec!["json.debug", "help"], Same),
-        (
-            vec!["json.arrindex", "d", "$.b", "2", "x"],
-            BothErrors("integer parse error wording"),
-        ),
+        (vec!["json.arrindex", "d", "$.b", "2", "x"], Same),
         (vec!["json.arrindex", "d", "$.b", "nojson"], Same),
         (vec!["json.arrindex", "d", "$.b", "2", "0", "0", "0"], Same),
     ]);
@@ -407,10 +404,7 @@ fn writes() -> Vec<(Vec<&'static str>, Check)> {
         (vec!["json.arrtrim", "a", "$", "5", "1"], Same),
         (vec!["json.arrappend", "a", "$", "1", "2", "3"], Same),
         (vec!["json.arrtrim", "a", "$", "1", "0"], Same),
-        (
-            vec!["json.arrtrim", "a", "$", "x", "0"],
-            BothErrors("integer parse error wording"),
-        ),
+        (vec!["json.arrtrim", "a", "$", "x", "0"], Same),
         (vec!["json.arrpop", "a"], Same),
         (vec!["json.arrpop", "a", "$", "x"], Same),
         (
