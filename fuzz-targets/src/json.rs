@@ -14,7 +14,8 @@ const MAX_INPUT: usize = 64 * 1024;
 /// The `json_value` target: the input as JSON text, differentially against `serde_json::Value`.
 /// - `parse` accepts exactly what serde_json accepts, and its errors read
 ///   `ERR invalid JSON: ... at line L column C`;
-/// - the direct writer (`to_json`) writes what serde_json writes for the same nodes;
+/// - the direct writer (`to_json`) writes what serde_json writes for the same nodes (with
+///   RedisJSON's float format, `doc::Floats`);
 /// - the compact text of the document means the same as the input (compared as
 ///   `serde_json::Value`s: repeated member names keep the last value in both);
 /// - parsing the compact text again gives the same encoding, and the same text (this is what
@@ -44,7 +45,7 @@ pub fn json_value(data: &[u8]) {
     let text = doc.to_json();
     assert_eq!(
         text,
-        serde_json::to_vec(&doc.root()).expect("nodes serialise"),
+        rmkit_json::doc::to_vec(&doc.root()),
         "the direct writer and serde_json's differ"
     );
     let meaning: Value = serde_json::from_slice(&text).expect("compact output is JSON");

@@ -304,8 +304,11 @@ fn render(ctx: &Context, out: &Out<'_>, style: Style<'_>) -> Result<Vec<u8>> {
     }
     ctx.check_reply_size(count.len, limit)?;
     let mut buf = reply_buffer(count.len)?;
-    out.serialize(&mut serde_json::Serializer::with_formatter(&mut buf, fmt()))
-        .map_err(|e| Error::new(e.to_string()))?;
+    out.serialize(&mut serde_json::Serializer::with_formatter(
+        &mut buf,
+        crate::doc::Floats(fmt()),
+    ))
+    .map_err(|e| Error::new(e.to_string()))?;
     Ok(buf)
 }
 
@@ -434,10 +437,7 @@ fn json_mget(ctx: &Context, args: Rest) -> Result<Reply> {
                 let text = if p.legacy() {
                     path::first(root, p.segs()).map(|n| n.to_json())
                 } else {
-                    Some(
-                        serde_json::to_vec(&path::select(root, p.segs()))
-                            .expect("a document always serialises"),
-                    )
+                    Some(crate::doc::to_vec(&path::select(root, p.segs())))
                 };
                 match text {
                     Some(t) => {
@@ -1023,11 +1023,9 @@ fn num_op(
         let n = last(&results, || {
             doesnt_exist_or(&p.fixed, "does not contains a number")
         })?;
-        return Ok(Reply::Bulk(n.to_string().into_bytes()));
+        return Ok(Reply::Bulk(crate::doc::to_vec(n)));
     }
-    Ok(Reply::Bulk(
-        serde_json::to_vec(&results).expect("numbers always serialise"),
-    ))
+    Ok(Reply::Bulk(crate::doc::to_vec(&results)))
 }
 
 /// Add a number to every number at path; the new values (`$`: a JSON array, nil entries for

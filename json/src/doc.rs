@@ -427,7 +427,8 @@ impl<'a> Node<'a> {
         self.elements().nth(i)
     }
 
-    /// Compact JSON text of this value: byte for byte what `serde_json::to_vec` writes for it
+    /// Compact JSON text of this value: byte for byte what [`to_vec`] (serde_json with RedisJSON's
+    /// float format, [`Floats`]) writes for it
     /// (checked by the `json_value` fuzz target), written straight from the encoding.
     pub fn to_json(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.end() - self.at + self.end() / 8 + 16);
@@ -458,7 +459,9 @@ impl<'a> Node<'a> {
 
     /// JSON text indented by two spaces (serde_json's pretty format).
     pub fn to_json_pretty(&self) -> Vec<u8> {
-        serde_json::to_vec_pretty(self).expect("a document always serialises")
+        let mut out = Vec::new();
+        self.write_json_pretty(&mut out);
+        out
     }
 
     /// The exact length of [`to_json_pretty`](Self::to_json_pretty)'s text, or `None` as soon as
@@ -471,8 +474,85 @@ impl<'a> Node<'a> {
     /// Appends the pretty text to `out` (whose capacity should come from
     /// [`json_pretty_len`](Self::json_pretty_len)).
     pub fn write_json_pretty(&self, out: &mut Vec<u8>) {
-        serde_json::to_writer_pretty(out, self).expect("writing to a Vec cannot fail");
+        self.serialize(&mut serde_json::Serializer::with_formatter(
+            out,
+            Floats(serde_json::ser::PrettyFormatter::new()),
+        ))
+        .expect("writing to a Vec cannot fail");
     }
+}
+
+/// Floats as RedisJSON writes them: the shortest text that reads back as the same number, by
+/// `ryu` (`1e300`, `-0.0`, `0.5`), where serde_json 1.0.15x writes `1e+300`.
+pub fn write_float<W: std::io::Write + ?Sized>(out: &mut W, v: f64) {
+    let mut b = ryu::Buffer::new();
+    // Writing to a Vec or a counter: only a counter past its cap fails, and it records that.
+    let _ = out.write_all(b.format_finite(v).as_bytes());
+}
+
+/// A serde_json [`Formatter`] that writes floats with [`write_float`] and leaves everything
+/// else to the wrapped formatter: `Floats(CompactFormatter)` writes what [`Node::to_json`]
+/// writes, `Floats(PrettyFormatter::new())` what [`Node::to_json_pretty`] writes.
+pub struct Floats<F>(pub F);
+
+impl<F: Formatter> Formatter for Floats<F> {
+    fn write_f64<W: ?Sized + std::io::Write>(&mut self, w: &mut W, v: f64) -> std::io::Result<()> {
+        let mut b = ryu::Buffer::new();
+        w.write_all(b.format_finite(v).as_bytes())
+    }
+    fn write_f32<W: ?Sized + std::io::Write>(&mut self, w: &mut W, v: f32) -> std::io::Result<()> {
+        self.write_f64(w, f64::from(v))
+    }
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_array(w)
+    }
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array(w)
+    }
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array_value(w)
+    }
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object(w)
+    }
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object(w)
+    }
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+    fn end_object_key<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_key(w)
+    }
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_value(w)
+    }
+}
+
+/// Compact JSON of any serialisable value with this module's float format ([`Floats`]).
+pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    let mut out = Vec::new();
+    value
+        .serialize(&mut serde_json::Serializer::with_formatter(
+            &mut out,
+            Floats(serde_json::ser::CompactFormatter),
+        ))
+        .expect("writing JSON to a Vec cannot fail");
+    out
 }
 
 /// The exact length of `serde_json::to_vec_pretty(value)`, or `None` as soon as it exceeds
@@ -480,7 +560,10 @@ impl<'a> Node<'a> {
 pub fn pretty_len<T: Serialize + ?Sized>(value: &T, cap: usize) -> Option<usize> {
     let mut count = Count::new(cap);
     // Counting cannot fail but by exceeding the cap, which stops the walk early.
-    let _ = serde_json::to_writer_pretty(&mut count, value);
+    let _ = value.serialize(&mut serde_json::Serializer::with_formatter(
+        &mut count,
+        Floats(serde_json::ser::PrettyFormatter::new()),
+    ));
     count.total()
 }
 
@@ -686,7 +769,8 @@ fn write_value<S: Sink>(buf: &[u8], at: usize, out: &mut S) -> usize {
             .write_u64(out, u64::from_le_bytes(fixed(buf, at + 1)))
             .map(|()| at + 9),
         F64 | DEC8 | DEC16 | DEC32 | NEGZERO => {
-            f.write_f64(out, float_at(buf, at)).map(|()| node.end())
+            write_float(out, float_at(buf, at));
+            return node.end();
         }
         STR8 | STR32 => {
             let (start, len) = node.string().expect("a string tag");
@@ -1251,7 +1335,7 @@ mod tests {
                     \"n\":[0,-1,255,-40000,4294967296,18446744073709551615,-9223372036854775808],\
                     \"f\":[0.5,-0.0,1e300,1.7976931348623157e308,5e-324,100.0,0.1],\"e\":[{},[],null,true,false]}";
         let doc = Doc::parse(text.as_bytes()).unwrap();
-        assert_eq!(doc.to_json(), serde_json::to_vec(&doc.root()).unwrap());
+        assert_eq!(doc.to_json(), to_vec(&doc.root()));
         let v: serde_json::Value = serde_json::from_str(text).unwrap();
         assert_eq!(
             serde_json::from_slice::<serde_json::Value>(&doc.to_json()).unwrap(),
@@ -1344,7 +1428,7 @@ mod tests {
             let v: f64 = text.parse().unwrap();
             let n = doc.root().as_number().unwrap();
             assert_eq!(n.as_f64().unwrap().to_bits(), v.to_bits(), "{text}");
-            assert_eq!(doc.to_json(), serde_json::to_vec(&n).unwrap(), "{text}");
+            assert_eq!(doc.to_json(), to_vec(&n), "{text}");
             assert_eq!(doc.root().kind(), Kind::Number);
         }
         let halves = Doc::parse(b"[0.5,0.5,0.5,0.5]").unwrap();

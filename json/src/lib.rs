@@ -150,15 +150,20 @@ fn json_path(
     let found = path::select(j.0.root(), &segs);
     if format.is_none() {
         // Matches never overlap: the text is at most ~6x the document, like JSON.GET.
-        return Ok(Reply::Bulk(
-            serde_json::to_vec(&found).expect("a document always serialises"),
-        ));
+        return Ok(Reply::Bulk(doc::to_vec(&found)));
     }
     let limit = max_reply();
     let len = doc::pretty_len(&found, limit).ok_or_else(|| too_large(limit))?;
     ctx.check_reply_size(len, limit)?;
     let mut out = reply_buffer(len)?;
-    serde_json::to_writer_pretty(&mut out, &found).expect("writing to a Vec cannot fail");
+    serde::Serialize::serialize(
+        &found,
+        &mut serde_json::Serializer::with_formatter(
+            &mut out,
+            doc::Floats(serde_json::ser::PrettyFormatter::new()),
+        ),
+    )
+    .expect("writing to a Vec cannot fail");
     Ok(Reply::Bulk(out))
 }
 

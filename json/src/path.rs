@@ -14,7 +14,7 @@
 //!                                           (and, as in RedisJSON, clamps to the first element)
 //! slice     = [index] ":" [index] [":" [step]]   end exclusive; step >= 1
 //! quoted    = '"' chars '"' | "'" chars "'"  (backslash escapes the quote and itself)
-//! filter    = "(" or ")"    or = and ("||" and)*    and = test ("&&" test)*
+//! filter    = or          or = and ("||" and)*    and = test ("&&" test)*
 //! test      = term [op term] | "(" or ")"    op = == != < <= > >= =~
 //! term      = "@" [rel] | "$" [rel] | number | quoted | true | false | null
 //! ```
@@ -398,15 +398,9 @@ impl<'p> Parser<'p> {
                 }
             }
             Some(b'?') => {
+                // `[?(...)]`, or without the parentheses (`[?@.n > 1]`), as RedisJSON reads it.
                 self.i += 1;
-                if !self.eat(b'(') {
-                    return self.err("expected '(' after '?'");
-                }
-                let e = self.or()?;
-                if !self.eat(b')') {
-                    return self.err("expected ')'");
-                }
-                Segment::Filter(Box::new(e))
+                Segment::Filter(Box::new(self.or()?))
             }
             Some(b':') => self.slice(None)?,
             _ => {
@@ -1038,6 +1032,8 @@ mod tests {
         assert_eq!(sel(&doc, "$.e[?(@.x == 1 || @.x == 2)]").len(), 2);
         assert_eq!(sel(&doc, "$.e[?(@.x>=1 && @.x<2)].x"), [json!(1)]);
         assert_eq!(sel(&doc, "$.e[?(@.y)]").len(), 0);
+        assert_eq!(sel(&doc, "$.e[?@.x == 2].x"), [json!(2)]);
+        assert_eq!(sel(&doc, "$.e[?(@.x == 2) || (@.x < 2)].x").len(), 2);
         assert_eq!(sel(&doc, "$.a.b[?(@ > $.e[1].x)]").len(), 3);
         assert_eq!(sel(&doc, "$.a.b[?(@ == 20)]"), [json!(20)]);
     }

@@ -665,11 +665,11 @@ fn json_cases() -> Vec<Case> {
         ),
         reply(
             args![b"json.numincrby", b"big", b"$.min", b"-1"],
-            bulk("[-9.223372036854776e+18]"),
+            bulk("[-9.223372036854776e18]"),
         ),
         reply(
             args![b"json.numincrby", b"big", b"$.u", b"1"],
-            bulk("[1.8446744073709552e+19]"),
+            bulk("[1.8446744073709552e19]"),
         ),
         reply(
             args![b"json.numincrby", b"big", b"$.i", b"9223372036854775807"],
@@ -685,7 +685,7 @@ fn json_cases() -> Vec<Case> {
         ),
         reply(
             args![b"json.numincrby", b"big", b"$.i", b"99999999999999999999"],
-            bulk("[1e+20]"),
+            bulk("[1e20]"),
         ),
         error(
             args![b"json.numincrby", b"big", b"$.f", b"1.5e308"],

@@ -156,6 +156,10 @@ fn documents() -> Vec<(&'static str, &'static str)> {
         ("arr", r#"[1,"two",3.5,null,true,[4],{"five":5},"two"]"#),
         ("s", r#""just a string""#),
         ("n", "42"),
+        (
+            "x",
+            r#"{"c d":{"é":"ü","big":18446744073709551615,"neg":-9223372036854775808,"f":-0.0,"e":1e300,"q":"a\"b\\c"},"m":[[1,2],[3,[4,5]]],"o":[{"a":{"b":1}},{"a":{"b":2}},{"a":3}],"t":[true,false,null,"",0,0.0,[],{}]}"#,
+        ),
     ]
 }
 
@@ -225,7 +229,72 @@ fn reads() -> Vec<(Vec<&'static str>, Check)> {
         "$.nested..a",
         "$.w",
     ];
+    let more = [
+        "$['c d']",
+        "['c d'].big",
+        "$[\"c d\"].neg",
+        "$['c d'].f",
+        "$['c d'].e",
+        "$['c d'].q",
+        "$['c d']['é']",
+        "$.m[*][*]",
+        "$.m[1][1][-1]",
+        "$.m..*",
+        "$..[0]",
+        "$..[1:]",
+        "$.o[?(@.a.b == 2)]",
+        "$.o[?(@.a.b)].a",
+        "$.o[?(@.a > 2)]",
+        "$.o[?(@.a == 3)]",
+        "$.o[?(@.a == $.o[2].a)]",
+        "$.o[?(@.a.b >= 1 || @.a == 3)].a",
+        "$.o[?((@.a.b == 1))]",
+        "$.o[?@.a == 3]",
+        "$.o[?(@.a == 3) || (@.a.b == 1)].a",
+        "$.o[?@.a.b == 1 && @.a.b < 2 || @.a > 1]",
+        "$.t[?(@ == true)]",
+        "$.t[?(@ == false)]",
+        "$.t[?(@ == null)]",
+        "$.t[?(@ == '')]",
+        "$.t[?(@ == 0)]",
+        "$.t[?(@ != 0)]",
+        "$.t[?(@ < 1)]",
+        "$.t[?(@)]",
+        "$.t[?(@ > false)]",
+        "$.t[?(@ >= 'a' || @ < 'z')]",
+        "$.t[*]",
+        "$.t[-100:100]",
+        "$.t[3:1]",
+        "$.t[:-1:3]",
+        "$.t[0,-1,100]",
+        "$.*.*",
+        "$ .o [0] . a",
+        "$[ 'o' ][ 0 ]",
+        "t[7]",
+        "m[1][1]",
+    ];
     let mut out = Vec::new();
+    for p in more {
+        for cmd in [
+            "json.get",
+            "json.type",
+            "json.resp",
+            "json.strlen",
+            "json.arrlen",
+            "json.objlen",
+        ] {
+            out.push((vec![cmd, "x", p], Same));
+        }
+        out.push((
+            vec![
+                "json.get", "x", "INDENT", "  ", "NEWLINE", "\n", "SPACE", " ", p,
+            ],
+            Same,
+        ));
+        out.push((vec!["json.arrindex", "x", p, "[4,5]"], Same));
+        out.push((vec!["json.arrindex", "x", p, "0.0"], Same));
+        out.push((vec!["json.arrindex", "x", p, "{}"], Same));
+    }
     for key in ["d", "arr", "s", "n", "missing"] {
         for p in paths {
             for cmd in [
@@ -262,6 +331,9 @@ fn reads() -> Vec<(Vec<&'static str>, Check)> {
         "$.a.",
         "$..",
         "$.b[0:2:0]",
+        "$.t[?(@ == [])]",
+        "$.d[?(!@.n)]",
+        "$.b[1e2]",
     ] {
         for cmd in ["json.get", "json.type", "json.objkeys", "json.arrlen"] {
             out.push((vec![cmd, "d", p], BothErrors(PATH_ERROR)));
