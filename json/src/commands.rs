@@ -1,6 +1,6 @@
 //! The commands in RedisJSON 2.8's syntax and replies (RESP2 and RESP3), plus the seed's own
 //! forms where they cannot be mistaken for RedisJSON's (the rule is in the README's json
-//! section and at [`json_set`] and [`json_get`]).
+//! section and on `JSON.SET` and `JSON.GET` below).
 //!
 //! Every write plans its change first ([`ops`]) and applies it only when the whole command
 //! succeeds: an error leaves the document unchanged, and nothing is replicated.

@@ -1,21 +1,23 @@
 //! `json`: a JSON data type for Redis, built with rmkit.
 //!
+//! The commands are RedisJSON 2.8's, with its replies byte for byte in RESP2 and RESP3
+//! ([`commands`]; checked against `rejson.so` by `tests/tests/json_compat.rs`): `JSON.SET`,
+//! `GET`, `MGET`, `MSET`, `DEL`/`FORGET`, `TYPE`, `NUMINCRBY`/`NUMMULTBY`, `STRAPPEND`/`STRLEN`,
+//! `ARRAPPEND`/`ARRINDEX`/`ARRINSERT`/`ARRLEN`/`ARRPOP`/`ARRTRIM`, `OBJKEYS`/`OBJLEN`, `CLEAR`,
+//! `TOGGLE`, `MERGE`, `RESP`, `DEBUG MEMORY|HELP`. This module adds:
+//!
 //! | command | reply |
 //! |---|---|
-//! | `JSON.SET key json [NX\|XX]` | `OK`, or nil when NX/XX says no |
-//! | `JSON.GET key [PRETTY]` | the document (compact, or indented by 2) or nil |
+//! | `JSON.SET key json [NX\|XX]` | the seed's form: `OK`, or nil when NX/XX says no |
+//! | `JSON.GET key PRETTY` | the document indented by 2 (exactly `PRETTY`, alone) |
 //! | `JSON.PATH key path [PRETTY]` | a JSON array of the values `path` selects, or nil |
 //! | `JSON.FMT key template` | the template with `{path}` placeholders filled in ([`template`]) |
-//! | `JSON.DEL key [path]` | how many values were removed (`$` removes the key) |
-//! | `JSON.TYPE key [path]` | `object`, `array`, `string`, `integer`, `number`, `boolean`, `null` |
-//! | `JSON.ARRLEN key [path]` | array length(s) |
-//! | `JSON.NUMINCRBY key path n` | a JSON array of the new values (nil entries for non-numbers) |
-//! | `JSON.DEBUG MEMORY key` | the bytes the document holds, as measured by the allocator |
 //!
-//! Paths are a JSONPath subset or a JSON Pointer ([`path`]). A document is stored in one
-//! compact buffer ([`doc`]), usually smaller than its JSON text; object members keep their
-//! order. `MEMORY USAGE` reports the bytes the document really holds, measured by the
-//! allocator, and stays exact after edits.
+//! Paths are RedisJSON's JSONPath (with legacy paths) or a JSON Pointer ([`path`]). A document
+//! is stored in one compact buffer ([`doc`]), usually smaller than its JSON text; object
+//! members keep their order. Every write is planned first ([`ops`]) and applied only if the
+//! whole command succeeds. `MEMORY USAGE` reports the bytes the document really holds,
+//! measured by the allocator, and stays exact after edits.
 
 #![forbid(unsafe_code)]
 
