@@ -95,6 +95,11 @@ fn int_arg(arg: &RedisStr) -> Result<i64> {
     rmkit::command::parse_i64(arg.as_bytes()).map_err(|_| Error::raw("Couldn't parse as integer"))
 }
 
+/// RESP3's `FORMAT EXPAND`/`EXPAND1` (typed RESP3 values instead of JSON text).
+fn format_unsupported() -> Error {
+    Error::new("FORMAT EXPAND and EXPAND1 are not supported by this module; use FORMAT STRING")
+}
+
 fn no_key() -> Error {
     Error::new("could not perform this operation on a key that doesn't exist")
 }
@@ -360,11 +365,16 @@ fn json_get(ctx: &Context, key: ReadKey, args: Rest) -> Result<Reply> {
             Some(GetOption::Space) => style.space = Some(value()?),
             Some(GetOption::NoEscape) => {}
             Some(GetOption::Format) => {
-                return Err(if ctx.is_resp3() {
-                    Error::new("FORMAT is not supported by this module")
-                } else {
-                    Error::new("FORMAT argument is not supported on RESP2")
-                });
+                // RedisJSON's checks, in its order; only STRING (the default) is served.
+                if !ctx.is_resp3() && paths.is_empty() {
+                    return Err(Error::new("FORMAT argument is not supported on RESP2"));
+                }
+                match value()? {
+                    b"STRING" => {}
+                    b"EXPAND" | b"EXPAND1" if ctx.is_resp3() => return Err(format_unsupported()),
+                    b"EXPAND" | b"EXPAND1" => {}
+                    _ => return Err(Error::new("wrong reply format")),
+                }
             }
             None => paths.push(b),
         }
@@ -1211,14 +1221,21 @@ fn json_arrinsert(
 )]
 fn json_arrpop(ctx: &Context, mut key: WriteKey, args: Rest) -> Result<Reply> {
     let mut args = &args[..];
-    if let [f, _, rest @ ..] = args
+    if let [f, format, rest @ ..] = args
         && f.as_bytes().eq_ignore_ascii_case(b"FORMAT")
     {
+        // RedisJSON's checks, in its order; only STRINGS (the default) is served.
+        match format.as_bytes() {
+            b"STRINGS" | b"EXPAND" | b"EXPAND1" => {}
+            _ => return Err(Error::new("wrong reply format")),
+        }
         if !ctx.is_resp3() {
             return Err(Error::new("FORMAT argument is not supported on RESP2"));
         }
-        let _ = rest;
-        return Err(Error::new("FORMAT is not supported by this module"));
+        if format.as_bytes() != b"STRINGS" {
+            return Err(format_unsupported());
+        }
+        args = rest;
     }
     let (p, index) = match args {
         [] => (PathArg::root(), i64::MAX),
