@@ -100,6 +100,16 @@ fn format_unsupported() -> Error {
     Error::new("FORMAT EXPAND and EXPAND1 are not supported by this module; use FORMAT STRING")
 }
 
+/// [`path::try_select`], a too costly path as the command's error.
+fn sel<'a>(root: Node<'a>, segs: &[path::Segment]) -> Result<Vec<Node<'a>>> {
+    ops::select(root, segs)
+}
+
+/// The first match (what a legacy path replies).
+fn first<'a>(root: Node<'a>, segs: &[path::Segment]) -> Result<Option<Node<'a>>> {
+    Ok(sel(root, segs)?.into_iter().next())
+}
+
 fn no_key() -> Error {
     Error::new("could not perform this operation on a key that doesn't exist")
 }
@@ -389,9 +399,9 @@ fn json_get(ctx: &Context, key: ReadKey, args: Rest) -> Result<Reply> {
             None => PathArg::root(),
         };
         let out = if p.legacy() {
-            Out::One(path::first(root, p.segs()).ok_or_else(|| doesnt_exist(&p.fixed))?)
+            Out::One(first(root, p.segs())?.ok_or_else(|| doesnt_exist(&p.fixed))?)
         } else {
-            Out::Many(path::select(root, p.segs()))
+            Out::Many(sel(root, p.segs())?)
         };
         return render(ctx, &out, style).map(Reply::Bulk);
     }
@@ -406,9 +416,9 @@ fn json_get(ctx: &Context, key: ReadKey, args: Rest) -> Result<Reply> {
             continue;
         }
         let value = if all_legacy {
-            Out::One(path::first(root, p.segs()).ok_or_else(|| doesnt_exist(&p.original))?)
+            Out::One(first(root, p.segs())?.ok_or_else(|| doesnt_exist(&p.original))?)
         } else {
-            Out::Many(path::select(root, p.segs()))
+            Out::Many(sel(root, p.segs())?)
         };
         map.push((p.original.as_str(), value));
     }
@@ -445,9 +455,9 @@ fn json_mget(ctx: &Context, args: Rest) -> Result<Reply> {
             (Ok(Some(j)), Some(p)) => {
                 let root = j.0.root();
                 let text = if p.legacy() {
-                    path::first(root, p.segs()).map(|n| n.to_json())
+                    first(root, p.segs())?.map(|n| n.to_json())
                 } else {
-                    Some(crate::doc::to_vec(&path::select(root, p.segs())))
+                    Some(crate::doc::to_vec(&sel(root, p.segs())?))
                 };
                 match text {
                     Some(t) => {
@@ -481,7 +491,7 @@ fn json_type(ctx: &Context, key: ReadKey, path: Option<&RedisStr>, _rest: Rest) 
     let doc = key.value::<Json>()?;
     let reply = match (doc, p) {
         (None, _) | (_, None) => Reply::Null,
-        (Some(j), Some(p)) => type_reply(j, &p),
+        (Some(j), Some(p)) => type_reply(j, &p)?,
     };
     Ok(if ctx.is_resp3() {
         Reply::Array(vec![reply])
@@ -490,19 +500,18 @@ fn json_type(ctx: &Context, key: ReadKey, path: Option<&RedisStr>, _rest: Rest) 
     })
 }
 
-fn type_reply(j: &Json, p: &PathArg) -> Reply {
-    match Some(j) {
-        None => Reply::Null,
-        Some(j) if p.legacy() => null_or(path::first(j.0.root(), p.segs()), |n| {
-            Reply::from(path::type_name(n))
-        }),
-        Some(j) => Reply::Array(
-            path::select(j.0.root(), p.segs())
+fn type_reply(j: &Json, p: &PathArg) -> Result<Reply> {
+    let root = j.0.root();
+    Ok(if p.legacy() {
+        null_or(first(root, p.segs())?, |n| Reply::from(path::type_name(n)))
+    } else {
+        Reply::Array(
+            sel(root, p.segs())?
                 .into_iter()
                 .map(|n| Reply::from(path::type_name(n)))
                 .collect(),
-        ),
-    }
+        )
+    })
 }
 
 /// The length in bytes of the string at path (`$`: of each match, nil for non-strings).
@@ -520,7 +529,7 @@ fn json_strlen(key: ReadKey, path: Option<&RedisStr>, _rest: Rest) -> Result<Rep
         let Some(j) = doc else {
             return Ok(Reply::Null);
         };
-        let n = path::first(j.0.root(), p.segs()).ok_or_else(|| doesnt_exist(&p.fixed))?;
+        let n = first(j.0.root(), p.segs())?.ok_or_else(|| doesnt_exist(&p.fixed))?;
         return match n.as_str() {
             Some(s) => Ok(int(s.len())),
             None => Err(expected("string", path::type_name(n))),
@@ -528,7 +537,7 @@ fn json_strlen(key: ReadKey, path: Option<&RedisStr>, _rest: Rest) -> Result<Rep
     }
     let j = doc.ok_or_else(no_key)?;
     Ok(Reply::Array(
-        path::select(j.0.root(), p.segs())
+        sel(j.0.root(), p.segs())?
             .into_iter()
             .map(|n| null_or(n.as_str(), |s| int(s.len())))
             .collect(),
@@ -552,7 +561,7 @@ fn json_arrlen(key: ReadKey, path: Option<&RedisStr>, _rest: Rest) -> Result<Rep
             Err(no_key())
         };
     };
-    let found = path::select(j.0.root(), p.segs());
+    let found = sel(j.0.root(), p.segs())?;
     if p.legacy() {
         let first = found.first().ok_or_else(|| doesnt_exist(&p.original))?;
         return match first.kind() {
@@ -586,7 +595,7 @@ fn json_objkeys(key: ReadKey, path: Option<&RedisStr>, _rest: Rest) -> Result<Re
         let Some(j) = doc else {
             return Ok(Reply::Null);
         };
-        return match path::first(j.0.root(), p.segs()) {
+        return match first(j.0.root(), p.segs())? {
             None => Ok(Reply::Null),
             Some(n) if n.kind() == Kind::Object => Ok(keys(n)),
             Some(_) => Err(doesnt_exist_or(&p.fixed, "not an object")),
@@ -594,7 +603,7 @@ fn json_objkeys(key: ReadKey, path: Option<&RedisStr>, _rest: Rest) -> Result<Re
     }
     let j = doc.ok_or_else(no_key)?;
     Ok(Reply::Array(
-        path::select(j.0.root(), p.segs())
+        sel(j.0.root(), p.segs())?
             .into_iter()
             .map(|n| {
                 if n.kind() == Kind::Object {
@@ -624,7 +633,7 @@ fn json_objlen(key: ReadKey, path: Option<&RedisStr>, _rest: Rest) -> Result<Rep
         let Some(j) = doc else {
             return Ok(Reply::Null);
         };
-        return match path::first(j.0.root(), p.segs()) {
+        return match first(j.0.root(), p.segs())? {
             None => Ok(Reply::Null),
             Some(n) if n.kind() == Kind::Object => Ok(int(n.len().unwrap_or(0))),
             Some(n) => Err(expected("object", path::type_name(n))),
@@ -632,7 +641,7 @@ fn json_objlen(key: ReadKey, path: Option<&RedisStr>, _rest: Rest) -> Result<Rep
     }
     let j = doc.ok_or_else(|| doesnt_exist_or(&p.fixed, "not an object"))?;
     Ok(Reply::Array(
-        path::select(j.0.root(), p.segs())
+        sel(j.0.root(), p.segs())?
             .into_iter()
             .map(|n| null_or(n.len().filter(|_| n.kind() == Kind::Object), int))
             .collect(),
@@ -661,14 +670,14 @@ fn json_arrindex(key: ReadKey, path: &RedisStr, value: &[u8], bounds: Rest) -> R
         .ok_or_else(|| doesnt_exist(&p.original))?;
     let root = j.0.root();
     if p.legacy() {
-        let arr = path::first(root, p.segs()).ok_or_else(|| doesnt_exist(&p.fixed))?;
+        let arr = first(root, p.segs())?.ok_or_else(|| doesnt_exist(&p.fixed))?;
         return match ops::arrindex(arr, v.root(), start, stop) {
             Some(i) => Ok(Reply::Integer(i)),
             None => Err(expected("array", path::type_name(arr))),
         };
     }
     Ok(Reply::Array(
-        path::select(root, p.segs())
+        sel(root, p.segs())?
             .into_iter()
             .map(|a| null_or(ops::arrindex(a, v.root(), start, stop), Reply::Integer))
             .collect(),
@@ -691,11 +700,11 @@ fn json_resp(key: ReadKey, path: Option<&RedisStr>, _rest: Rest) -> Result<Reply
     };
     let root = j.0.root();
     if p.legacy() {
-        let n = path::first(root, p.segs()).ok_or_else(|| doesnt_exist(&p.fixed))?;
+        let n = first(root, p.segs())?.ok_or_else(|| doesnt_exist(&p.fixed))?;
         return Ok(resp(n));
     }
     Ok(Reply::Array(
-        path::select(root, p.segs()).into_iter().map(resp).collect(),
+        sel(root, p.segs())?.into_iter().map(resp).collect(),
     ))
 }
 
@@ -757,14 +766,14 @@ fn json_debug_memory(
         if p.is_root() {
             return Ok(Reply::from(key.value_bytes::<Json>()?.unwrap_or(0)));
         }
-        let n = path::first(j.0.root(), p.segs()).ok_or_else(|| doesnt_exist(&p.fixed))?;
+        let n = first(j.0.root(), p.segs())?.ok_or_else(|| doesnt_exist(&p.fixed))?;
         return Ok(int(n.encoded().len()));
     }
     let Some(j) = doc else {
         return Ok(Reply::Array(Vec::new()));
     };
     Ok(Reply::Array(
-        path::select(j.0.root(), p.segs())
+        sel(j.0.root(), p.segs())?
             .into_iter()
             .map(|n| int(n.encoded().len()))
             .collect(),
@@ -957,7 +966,7 @@ fn del(ctx: &Context, key: &mut rmkit::Key<'_>, path: Option<&RedisStr>) -> Resu
     let Some(doc) = key.value::<Json>()? else {
         return Ok(Reply::Integer(0));
     };
-    let (effect, removed) = ops::del(doc.0.root(), p.segs());
+    let (effect, removed) = ops::del(doc.0.root(), p.segs())?;
     apply(ctx, key, "json.del", effect)?;
     Ok(Reply::from(removed))
 }
@@ -1012,7 +1021,7 @@ fn num_op(
     let p = PathArg::parse(path.as_bytes())?;
     let j = key.value::<Json>()?.ok_or_else(no_key)?;
     let root = j.0.root();
-    let numbers = path::select(root, p.segs())
+    let numbers = sel(root, p.segs())?
         .into_iter()
         .any(|n| matches!(n.kind(), Kind::Integer | Kind::Number));
     // RedisJSON reads the number only when there is a number to change.
@@ -1125,7 +1134,7 @@ fn json_strappend(
     };
     let j = key.value::<Json>()?.ok_or_else(no_key)?;
     let root = j.0.root();
-    let strings = path::select(root, p.segs())
+    let strings = sel(root, p.segs())?
         .into_iter()
         .any(|n| n.kind() == Kind::String);
     // RedisJSON reads the suffix only when there is a string to append it to.

@@ -149,7 +149,7 @@ fn json_path(
     let Some(j) = key.value::<Json>()? else {
         return Ok(Reply::Null);
     };
-    let found = path::select(j.0.root(), &segs);
+    let found = ops::select(j.0.root(), &segs)?;
     if format.is_none() {
         // Matches never overlap: the text is at most ~6x the document, like JSON.GET.
         return Ok(Reply::Bulk(doc::to_vec(&found)));

@@ -53,17 +53,22 @@ impl Effect {
 /// `JSON.DEL key [path]`: removes every value `path` selects (the root: the whole key); the
 /// effect and how many values go. A value selected twice, or inside another selected value,
 /// counts once (RedisJSON's rule: only the topmost of nested matches is deleted).
-pub fn del(root: Node<'_>, path: &[Segment]) -> (Effect, usize) {
-    let found = path::select(root, path);
+pub fn del(root: Node<'_>, path: &[Segment]) -> Result<(Effect, usize), Error> {
+    let found = select(root, path)?;
     if found.iter().any(|n| n.offset() == root.offset()) {
-        return (Effect::DeleteKey, 1);
+        return Ok((Effect::DeleteKey, 1));
     }
     let edits: Vec<(usize, Edit)> = outermost(&found)
         .into_iter()
         .map(|n| (n.offset(), Edit::Remove))
         .collect();
     let n = edits.len();
-    (effect(edits), n)
+    Ok((effect(edits), n))
+}
+
+/// [`path::try_select`], its failure as the command's error.
+pub fn select<'a>(root: Node<'a>, path: &[Segment]) -> Result<Vec<Node<'a>>, Error> {
+    path::try_select(root, path).map_err(|e| Error::new(e.to_string()))
 }
 
 /// The matches without repeats and without those inside another match, in document order.
@@ -120,7 +125,7 @@ pub fn numop(
 ) -> Result<(Effect, Vec<Option<Number>>), Error> {
     let mut edits = Vec::new();
     let mut results = Vec::new();
-    for found in path::select(root, path) {
+    for found in select(root, path)? {
         match found.as_number() {
             Some(n) => {
                 let new = match op {
@@ -194,7 +199,7 @@ pub fn each<'a, R>(
 ) -> Result<(Effect, Vec<Option<R>>), Error> {
     let mut edits = Vec::new();
     let mut results = Vec::new();
-    for found in path::select(root, path) {
+    for found in select(root, path)? {
         if !kind(found) {
             results.push(None);
             continue;
@@ -415,7 +420,7 @@ pub fn set(
     cond: Option<SetCond>,
 ) -> Result<Effect, Error> {
     if cond != Some(SetCond::Nx) {
-        let found = path::select(root, path);
+        let found = select(root, path)?;
         if !found.is_empty() {
             let edits: Vec<(usize, Edit)> = outermost(&found)
                 .into_iter()
@@ -437,7 +442,7 @@ pub fn set(
     match last {
         Segment::Member(k) | Segment::Key(k) => {
             let mut edits = Vec::new();
-            for p in path::select(root, parent) {
+            for p in select(root, parent)? {
                 if p.kind() != Kind::Object || p.get(k).is_some() {
                     continue;
                 }
@@ -451,7 +456,7 @@ pub fn set(
             Ok(effect(edits))
         }
         _ => {
-            if path::select(root, path).is_empty() {
+            if select(root, path)?.is_empty() {
                 Err(Error::new("array index out of range"))
             } else {
                 Ok(Effect::Nothing)
@@ -495,7 +500,7 @@ pub fn merged(target: Option<Node<'_>>, patch: Node<'_>) -> Vec<u8> {
 /// `JSON.MERGE key path patch` on an existing document: merges into every value the path
 /// selects, or adds the patch as a new member like [`set`] does. [`Effect::Nothing`]: nil.
 pub fn merge(root: Node<'_>, path: &[Segment], patch: &Doc) -> Result<Effect, Error> {
-    let found = path::select(root, path);
+    let found = select(root, path)?;
     if found.is_empty() {
         return set(root, path, patch, None);
     }
@@ -603,9 +608,15 @@ mod tests {
     #[test]
     fn a_delete_that_matches_nothing_changes_nothing() {
         let d = doc(r#"{"a":[1,2]}"#);
-        assert_eq!(del(d.root(), &parse(b"$.b").unwrap()), (Effect::Nothing, 0));
-        assert_eq!(del(d.root(), &parse(b"$").unwrap()), (Effect::DeleteKey, 1));
-        let (effect, n) = del(d.root(), &parse(b"$.a[*]").unwrap());
+        assert_eq!(
+            del(d.root(), &parse(b"$.b").unwrap()).unwrap(),
+            (Effect::Nothing, 0)
+        );
+        assert_eq!(
+            del(d.root(), &parse(b"$").unwrap()).unwrap(),
+            (Effect::DeleteKey, 1)
+        );
+        let (effect, n) = del(d.root(), &parse(b"$.a[*]").unwrap()).unwrap();
         assert_eq!(n, 2);
         assert_eq!(effect.apply(&d).unwrap().to_json(), br#"{"a":[]}"#);
     }

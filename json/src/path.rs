@@ -620,15 +620,62 @@ impl<'p> Parser<'p> {
 ///
 /// Finding an array element or an object member walks the container's children; to select
 /// many paths in one document, use a [`Selector`], which indexes large containers once.
+///
+/// The walk is bounded ([`budget`]): a path whose evaluation would take more steps than that
+/// (`$..*..*..*`, filters with `..` inside `..`) stops and selects nothing more; commands
+/// use [`try_select`], which reports it.
 pub fn select<'a>(root: Node<'a>, path: &[Segment]) -> Vec<Node<'a>> {
+    try_select(root, path).unwrap_or_else(|e| e.partial)
+}
+
+/// What [`select`] finds, or [`TooCostly`] if the walk needed more than [`budget`] steps.
+pub fn try_select<'a>(root: Node<'a>, path: &[Segment]) -> Result<Vec<Node<'a>>, TooCostly<'a>> {
     let mut out = Vec::new();
-    walk(root, root, path, &mut out, &mut Direct);
-    out
+    let mut find = Direct::new(budget(root));
+    walk(root, root, path, &mut out, &mut find);
+    if find.left == 0 {
+        return Err(TooCostly {
+            steps: budget(root),
+            partial: out,
+        });
+    }
+    Ok(out)
+}
+
+/// How many steps (values visited, filter terms included) one path may take on the document
+/// under `root`: 1,000,000 plus 32 per byte of its encoding, enough for any path without
+/// nested recursive descents, and a bound on the ones with them.
+pub fn budget(root: Node<'_>) -> usize {
+    1_000_000usize.saturating_add(root.encoded().len().saturating_mul(32))
+}
+
+/// A path that needs more steps than [`budget`] allows on this document.
+#[derive(Debug)]
+pub struct TooCostly<'a> {
+    /// The budget that ran out.
+    pub steps: usize,
+    /// What was selected before it did.
+    pub partial: Vec<Node<'a>>,
+}
+
+impl fmt::Display for TooCostly<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the path needs more than {} steps on this document; select less at once",
+            self.steps
+        )
+    }
 }
 
 /// The first value `path` selects (what a legacy path replies).
 pub fn first<'a>(root: Node<'a>, path: &[Segment]) -> Option<Node<'a>> {
     select(root, path).into_iter().next()
+}
+
+/// [`first`], reporting a path that is too costly.
+pub fn try_first<'a>(root: Node<'a>, path: &[Segment]) -> Result<Option<Node<'a>>, TooCostly<'a>> {
+    try_select(root, path).map(|v| v.into_iter().next())
 }
 
 /// Selects many paths in one document at a bounded cost: the first lookup in an array or
@@ -659,15 +706,25 @@ impl<'a> Selector<'a> {
     pub fn new(root: Node<'a>) -> Self {
         Selector {
             root,
-            lookup: Cached::default(),
+            lookup: Cached {
+                left: budget(root),
+                ..Cached::default()
+            },
         }
     }
 
-    /// What [`select`] returns for `path`.
-    pub fn select(&mut self, path: &[Segment]) -> Vec<Node<'a>> {
+    /// What [`select`] returns for `path`. All the paths of one selector share one [`budget`]:
+    /// once it is spent, this fails.
+    pub fn select(&mut self, path: &[Segment]) -> Result<Vec<Node<'a>>, TooCostly<'a>> {
         let mut out = Vec::new();
         walk(self.root, self.root, path, &mut out, &mut self.lookup);
-        out
+        if self.lookup.left == 0 {
+            return Err(TooCostly {
+                steps: budget(self.root),
+                partial: out,
+            });
+        }
+        Ok(out)
     }
 }
 
@@ -675,12 +732,29 @@ impl<'a> Selector<'a> {
 trait Lookup<'a> {
     fn index(&mut self, array: Node<'a>, i: usize) -> Option<Node<'a>>;
     fn member(&mut self, object: Node<'a>, name: &str) -> Option<Node<'a>>;
+    /// Takes one step of the budget; `false` once it is spent.
+    fn spend(&mut self) -> bool;
 }
 
 /// Walks the container each time.
-struct Direct;
+struct Direct {
+    left: usize,
+}
+
+impl Direct {
+    fn new(left: usize) -> Self {
+        Direct { left }
+    }
+}
 
 impl<'a> Lookup<'a> for Direct {
+    fn spend(&mut self) -> bool {
+        if self.left == 0 {
+            return false;
+        }
+        self.left -= 1;
+        true
+    }
     fn index(&mut self, array: Node<'a>, i: usize) -> Option<Node<'a>> {
         array.index(i)
     }
@@ -693,11 +767,19 @@ impl<'a> Lookup<'a> for Direct {
 /// Children are recorded by offset (8 bytes each, not a 24-byte `Node`).
 #[derive(Default)]
 struct Cached<'a> {
+    left: usize,
     arrays: std::collections::HashMap<usize, Vec<usize>>,
     objects: std::collections::HashMap<usize, std::collections::HashMap<&'a str, usize>>,
 }
 
 impl<'a> Lookup<'a> for Cached<'a> {
+    fn spend(&mut self) -> bool {
+        if self.left == 0 {
+            return false;
+        }
+        self.left -= 1;
+        true
+    }
     fn index(&mut self, array: Node<'a>, i: usize) -> Option<Node<'a>> {
         if array.len().unwrap_or(0) <= Selector::INDEXED {
             return array.index(i);
@@ -741,7 +823,10 @@ fn walk<'a>(
     find: &mut impl Lookup<'a>,
 ) {
     // Recursion depth is bounded by the document's depth (< 128) times the segments: each
-    // step either enters a child or consumes a segment.
+    // step either enters a child or consumes a segment. The work is bounded by the budget.
+    if !find.spend() {
+        return;
+    }
     let Some((seg, rest)) = path.split_first() else {
         out.push(v);
         return;
@@ -802,12 +887,12 @@ fn walk<'a>(
         }
         (Segment::Filter(e), Kind::Object | Kind::Array) => {
             for (_, c) in children(v) {
-                if holds(root, c, e) {
+                if holds(root, c, e, find) {
                     walk(root, c, rest, out, find);
                 }
             }
         }
-        (Segment::Filter(e), _) if holds(root, v, e) => walk(root, v, rest, out, find),
+        (Segment::Filter(e), _) if holds(root, v, e, find) => walk(root, v, rest, out, find),
         _ => {}
     }
 }
@@ -857,9 +942,15 @@ enum Val<'a> {
     Invalid,
 }
 
-fn term<'a>(root: Node<'a>, at: Node<'a>, t: &'a Term) -> Val<'a> {
-    let one = |from: Node<'a>, segs: &[Segment]| {
-        let found = select_from(root, from, segs);
+fn term<'c, 'a: 'c, 'p: 'c>(
+    root: Node<'a>,
+    at: Node<'a>,
+    t: &'p Term,
+    find: &mut impl Lookup<'a>,
+) -> Val<'c> {
+    let mut one = |from: Node<'a>, segs: &[Segment]| {
+        let mut found = Vec::new();
+        walk(root, from, segs, &mut found, find);
         if found.len() == 1 {
             Val::Node(found[0])
         } else {
@@ -875,12 +966,6 @@ fn term<'a>(root: Node<'a>, at: Node<'a>, t: &'a Term) -> Val<'a> {
         Term::Bool(b) => Val::Bool(*b),
         Term::Null => Val::Null,
     }
-}
-
-fn select_from<'a>(root: Node<'a>, from: Node<'a>, path: &[Segment]) -> Vec<Node<'a>> {
-    let mut out = Vec::new();
-    walk(root, from, path, &mut out, &mut Direct);
-    out
 }
 
 /// A scalar node as a comparable value (containers compare only by `==`).
@@ -958,13 +1043,14 @@ pub fn deep_equal(a: Node<'_>, b: Node<'_>) -> bool {
     }
 }
 
-fn holds<'a>(root: Node<'a>, at: Node<'a>, e: &'a Expr) -> bool {
+fn holds<'a>(root: Node<'a>, at: Node<'a>, e: &Expr, find: &mut impl Lookup<'a>) -> bool {
     match e {
-        Expr::Or(any) => any.iter().any(|e| holds(root, at, e)),
-        Expr::And(all) => all.iter().all(|e| holds(root, at, e)),
-        Expr::Exists(t) => !matches!(term(root, at, t), Val::Invalid),
+        Expr::Or(any) => any.iter().any(|e| holds(root, at, e, find)),
+        Expr::And(all) => all.iter().all(|e| holds(root, at, e, find)),
+        Expr::Exists(t) => !matches!(term(root, at, t, find), Val::Invalid),
         Expr::Cmp(l, op, r) => {
-            let (l, r) = (term(root, at, l), term(root, at, r));
+            let l = term(root, at, l, find);
+            let r = term(root, at, r, find);
             match op {
                 Op::Eq => equal(&l, &r),
                 Op::Ne => !equal(&l, &r),
@@ -1085,6 +1171,20 @@ mod tests {
             let e = parse(p.as_bytes()).unwrap_err();
             assert_eq!(e.at, at, "{p}: {e}");
         }
+    }
+
+    #[test]
+    fn costly_paths_fail_instead_of_running_for_ever() {
+        let chain = format!("{}1{}", "[".repeat(20), "]".repeat(20));
+        let text = format!("[{}]", vec![chain.as_str(); 200].join(","));
+        let d = Doc::parse(text.as_bytes()).unwrap();
+        let costly = parse(b"$..*..*..*..*..*..*").unwrap();
+        match try_select(d.root(), &costly) {
+            Err(e) => assert!(e.to_string().starts_with("the path needs more than"), "{e}"),
+            Ok(v) => panic!("{} matches within the budget", v.len()),
+        }
+        let cheap = try_select(d.root(), &parse(b"$..*").unwrap()).map(|v| v.len());
+        assert_eq!(cheap.ok(), Some(200 * 21));
     }
 
     #[test]

@@ -328,6 +328,20 @@ fn json_cases() -> Vec<Case> {
             args![b"json.set", b"d", b"$.a", &deepest],
             "ERR the document would nest 128 levels deep, more than 127",
         ),
+        // A path whose evaluation explodes (nested recursive descents) fails within its step
+        // budget instead of running for ever; so does a write with it, changing nothing.
+        Case {
+            args: args![b"json.get", b"chains", b"$..*..*..*..*..*..*"],
+            want: Want::ErrorPrefix("ERR the path needs more than"),
+        },
+        Case {
+            args: args![b"json.del", b"chains", b"$..*..*..*..*..*..*"],
+            want: Want::ErrorPrefix("ERR the path needs more than"),
+        },
+        Case {
+            args: args![b"json.fmt", b"chains", b"{$..*..*..*..*..*..*}"],
+            want: Want::ErrorPrefix("ERR the path needs more than"),
+        },
         // WRONGTYPE: every command on native keys.
         error(args![b"json.set", b"str", b"1"], WRONGTYPE),
         error(args![b"json.set", b"h", b"1", b"XX"], WRONGTYPE),
@@ -724,6 +738,14 @@ fn fixture(con: &mut Connection) {
         args![b"json.set", b"pair", r#"{"a":1,"b":1.5e308}"#],
         args![b"json.set", b"q", r#"{"a}b":1,"{":2}"#],
         args![b"json.set", b"root", b"5"],
+        args![
+            b"json.set",
+            b"chains",
+            format!(
+                "[{}]",
+                vec![format!("{}1{}", "[".repeat(20), "]".repeat(20)); 200].join(",")
+            )
+        ],
     ] {
         run(con, &args).unwrap_or_else(|e| panic!("fixture {args:?}: {e}"));
     }
