@@ -690,8 +690,8 @@ pub fn try_first<'a>(root: Node<'a>, path: &[Segment]) -> Result<Option<Node<'a>
 ///
 /// let doc = Doc::parse(b"[10, 20, 30]").unwrap();
 /// let mut sel = Selector::new(doc.root());
-/// assert_eq!(sel.select(&parse(b"$[-1]").unwrap())[0].to_json(), b"30");
-/// assert_eq!(sel.select(&parse(b"$[0]").unwrap())[0].to_json(), b"10");
+/// assert_eq!(sel.select(&parse(b"$[-1]").unwrap()).unwrap()[0].to_json(), b"30");
+/// assert_eq!(sel.select(&parse(b"$[0]").unwrap()).unwrap()[0].to_json(), b"10");
 /// ```
 pub struct Selector<'a> {
     root: Node<'a>,
