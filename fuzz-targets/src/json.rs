@@ -242,6 +242,7 @@ impl Tree {
 
     /// The tree without the values at the `doomed` child-ordinal paths.
     fn without(&self, at: &mut Vec<usize>, doomed: &BTreeSet<Vec<usize>>) -> Tree {
+        let here = at.clone();
         let mut keep = |i: usize, c: &Tree| {
             at.push(i);
             let kept = (!doomed.contains(at.as_slice())).then(|| c.without(at, doomed));
@@ -256,12 +257,30 @@ impl Tree {
                     .filter_map(|(i, c)| keep(i, c))
                     .collect(),
             ),
-            Tree::Object(m) => Tree::Object(
-                m.iter()
-                    .enumerate()
-                    .filter_map(|(i, (k, c))| keep(i, c).map(|c| (k.clone(), c)))
-                    .collect(),
-            ),
+            Tree::Object(m) => {
+                // RedisJSON's removal: in ascending name order, the last member moves into
+                // each gap.
+                let mut order: Vec<usize> = (0..m.len()).collect();
+                let mut gone: Vec<(&str, usize)> = (0..m.len())
+                    .filter(|&i| {
+                        let mut child = here.clone();
+                        child.push(i);
+                        doomed.contains(&child)
+                    })
+                    .map(|i| (m[i].0.as_str(), i))
+                    .collect();
+                gone.sort_unstable();
+                for (_, i) in gone {
+                    let pos = order.iter().position(|&j| j == i).expect("a member");
+                    order.swap_remove(pos);
+                }
+                Tree::Object(
+                    order
+                        .into_iter()
+                        .filter_map(|i| keep(i, &m[i].1).map(|c| (m[i].0.clone(), c)))
+                        .collect(),
+                )
+            }
         }
     }
 }

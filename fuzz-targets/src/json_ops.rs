@@ -404,7 +404,10 @@ fn run(ops: Vec<Op>) {
                                 a.remove(*i);
                             }
                             (Child::Member(k), M::Obj(m)) => {
-                                m.retain(|(name, _)| name != k);
+                                // RedisJSON's removal: the last member moves into the gap.
+                                if let Some(i) = m.iter().position(|(name, _)| name == k) {
+                                    m.swap_remove(i);
+                                }
                             }
                             _ => unreachable!(),
                         }

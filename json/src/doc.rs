@@ -18,7 +18,9 @@
 //! not 9) when the mantissa fits 32 bits and `|e| <= 22` — then one IEEE multiplication or
 //! division rebuilds it exactly — and as its 8 bytes otherwise; `-0.0` has a tag of its own.
 //! Object members keep the order of the JSON text; a repeated member name keeps its first
-//! position and its last value (what JavaScript's `JSON.parse` does).
+//! position and its last value (what JavaScript's `JSON.parse` does). Removing a member moves
+//! the object's last member into its place, as RedisJSON does (so `JSON.GET` after `JSON.DEL`
+//! reads the same there and here).
 //!
 //! ```
 //! use rmkit_json::doc::{Doc, Kind};
@@ -201,24 +203,48 @@ fn copy_edited(node: Node<'_>, edits: &[&(usize, Edit)], out: &mut Vec<u8>) {
     };
     let header = open(out);
     let mut count = 0;
-    for (name, child) in node.children() {
-        match inside.binary_search_by_key(&child.at, |e| e.0) {
-            Ok(i) => match &inside[i].1 {
-                Edit::Remove => continue,
-                Edit::Number(n) => {
-                    if let Some(name) = name {
-                        put_str(out, name.as_bytes());
-                    }
-                    put_number(out, n);
+    let edit_at = |at: usize| {
+        inside
+            .binary_search_by_key(&at, |e| e.0)
+            .ok()
+            .map(|i| &inside[i].1)
+    };
+    let children: Vec<(Option<Name<'_>>, Node<'_>)> = node.children().collect();
+    let mut order: Vec<usize> = (0..children.len()).collect();
+    if object {
+        // RedisJSON removes members one by one, in ascending name order, each time moving the
+        // last member into the gap (its object is a hash table with swap-remove): the same
+        // document text after JSON.DEL as there.
+        let mut removed: Vec<(&[u8], usize)> = children
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, c))| matches!(edit_at(c.at), Some(Edit::Remove)))
+            .filter_map(|(i, (n, _))| n.map(|n| (n.as_bytes(), i)))
+            .collect();
+        removed.sort_unstable();
+        for (_, i) in removed {
+            if let Some(pos) = order.iter().position(|&j| j == i) {
+                order.swap_remove(pos);
+            }
+        }
+    }
+    for &i in &order {
+        let (name, child) = children[i];
+        match edit_at(child.at) {
+            Some(Edit::Remove) => continue,
+            Some(Edit::Number(n)) => {
+                if let Some(name) = name {
+                    put_str(out, name.as_bytes());
                 }
-                Edit::Replace(bytes) => {
-                    if let Some(name) = name {
-                        put_str(out, name.as_bytes());
-                    }
-                    out.extend_from_slice(bytes);
+                put_number(out, n);
+            }
+            Some(Edit::Replace(bytes)) => {
+                if let Some(name) = name {
+                    put_str(out, name.as_bytes());
                 }
-            },
-            Err(_) => {
+                out.extend_from_slice(bytes);
+            }
+            None => {
                 if let Some(name) = name {
                     out.extend_from_slice(&node.buf[name.at..child.at]);
                 }

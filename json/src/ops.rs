@@ -481,8 +481,9 @@ pub fn merged(target: Option<Node<'_>>, patch: Node<'_>) -> Vec<u8> {
     for (k, p) in patch.members() {
         let at = members.iter().position(|(name, _)| name == k);
         if p.kind() == Kind::Null {
+            // RedisJSON's object removes by moving the last member into the gap.
             if let Some(i) = at {
-                members.remove(i);
+                members.swap_remove(i);
             }
             continue;
         }
