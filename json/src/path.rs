@@ -15,7 +15,7 @@
 //! slice     = [index] ":" [index] [":" [step]]   end exclusive; step >= 1
 //! quoted    = '"' chars '"' | "'" chars "'"  (backslash escapes the quote and itself)
 //! filter    = or          or = and ("||" and)*    and = test ("&&" test)*
-//! test      = term [op term] | "(" or ")"    op = == != < <= > >= =~
+//! test      = term [op term] | "(" or ")"    op = == != < <= > >= =~ (regular expression)
 //! term      = "@" [rel] | "$" [rel] | number | quoted | true | false | null
 //! ```
 //! Spaces are allowed between tokens. `..` selects at the value itself and at every value
@@ -71,7 +71,43 @@ pub enum Expr {
     Exists(Term),
     /// A comparison.
     Cmp(Term, Op, Term),
+    /// `term =~ pattern`: the term is a string the regular expression matches.
+    Match(Term, Pattern),
 }
+
+/// The right side of `=~`, as RedisJSON reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pattern {
+    /// A string literal without quotes or backslashes inside, compiled once (`None`: not a
+    /// valid regular expression, which matches nothing).
+    Fixed(Option<Regex>),
+    /// A path: its value, if a string, is the regular expression.
+    Dynamic(Term),
+    /// Anything else matches nothing (RedisJSON: a literal with an escape, a number, ...).
+    Never,
+}
+
+/// A compiled regular expression (compared by its text).
+#[derive(Debug, Clone)]
+pub struct Regex(pub regex::Regex);
+
+impl PartialEq for Regex {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+/// Compiles a pattern as RedisJSON does (`Regex::new`), within bounded memory.
+fn compile_regex(p: &str) -> Option<Regex> {
+    regex::RegexBuilder::new(p)
+        .size_limit(1 << 20)
+        .build()
+        .ok()
+        .map(Regex)
+}
+
+/// What one compilation of a pattern taken from the document costs, in budget steps.
+const REGEX_STEPS: usize = 1000;
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +124,7 @@ pub enum Op {
     Gt,
     /// `>=`
     Ge,
-    /// `=~` (a regular expression; this build supports none: never matches)
+    /// `=~` (a regular expression; parsed into [`Expr::Match`])
     Re,
 }
 
@@ -230,6 +266,9 @@ struct Parser<'p> {
     s: &'p [u8],
     i: usize,
     depth: usize,
+    /// Whether the last quoted string had no quote or backslash inside (RedisJSON's plain
+    /// string literal, the only kind `=~` reads as a pattern).
+    plain: bool,
 }
 
 fn is_name_byte(b: u8) -> bool {
@@ -238,7 +277,12 @@ fn is_name_byte(b: u8) -> bool {
 
 impl<'p> Parser<'p> {
     fn new(s: &'p [u8], i: usize) -> Self {
-        Parser { s, i, depth: 0 }
+        Parser {
+            s,
+            i,
+            depth: 0,
+            plain: true,
+        }
     }
 
     fn err<T>(&self, reason: &'static str) -> Result<T, PathError> {
@@ -477,6 +521,7 @@ impl<'p> Parser<'p> {
     fn quoted(&mut self) -> Result<String, PathError> {
         let q = self.s[self.i];
         self.i += 1;
+        let start = self.i;
         let mut key = Vec::new();
         loop {
             match self.peek() {
@@ -501,6 +546,9 @@ impl<'p> Parser<'p> {
                 }
             }
         }
+        self.plain = !self.s[start..self.i - 1]
+            .iter()
+            .any(|b| matches!(b, b'"' | b'\'' | b'\\'));
         String::from_utf8(key).map_err(|_| PathError {
             reason: "member name is not UTF-8",
             at: self.i,
@@ -569,6 +617,14 @@ impl<'p> Parser<'p> {
             return Ok(Expr::Exists(left));
         };
         let right = self.term()?;
+        if op == Op::Re {
+            let pattern = match right {
+                Term::Str(p) if self.plain => Pattern::Fixed(compile_regex(&p)),
+                t @ (Term::Current(_) | Term::Root(_)) => Pattern::Dynamic(t),
+                _ => Pattern::Never,
+            };
+            return Ok(Expr::Match(left, pattern));
+        }
         Ok(Expr::Cmp(left, op, right))
     }
 
@@ -734,6 +790,10 @@ trait Lookup<'a> {
     fn member(&mut self, object: Node<'a>, name: &str) -> Option<Node<'a>>;
     /// Takes one step of the budget; `false` once it is spent.
     fn spend(&mut self) -> bool;
+    /// Takes `n` steps (all that is left, and `false`, if fewer remain).
+    fn spend_many(&mut self, n: usize) -> bool {
+        (0..n).all(|_| self.spend())
+    }
 }
 
 /// Walks the container each time.
@@ -1061,6 +1121,30 @@ fn holds<'a>(root: Node<'a>, at: Node<'a>, e: &Expr, find: &mut impl Lookup<'a>)
                 Op::Re => false,
             }
         }
+        Expr::Match(t, pattern) => {
+            // RedisJSON: only a string value (from a path) can match.
+            let Val::Node(n) = term(root, at, t, find) else {
+                return false;
+            };
+            let Some(s) = n.as_str() else {
+                return false;
+            };
+            match pattern {
+                Pattern::Fixed(re) => re.as_ref().is_some_and(|re| re.0.is_match(s)),
+                Pattern::Never => false,
+                Pattern::Dynamic(p) => {
+                    let Val::Node(pn) = term(root, at, p, find) else {
+                        return false;
+                    };
+                    match pn.as_str() {
+                        Some(p) if find.spend_many(REGEX_STEPS) => {
+                            compile_regex(p).is_some_and(|re| re.0.is_match(s))
+                        }
+                        _ => false,
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -1119,6 +1203,20 @@ mod tests {
         assert_eq!(sel(&doc, "$.e[?(@.x>=1 && @.x<2)].x"), [json!(1)]);
         assert_eq!(sel(&doc, "$.e[?(@.y)]").len(), 0);
         assert_eq!(sel(&doc, "$.e[?@.x == 2].x"), [json!(2)]);
+        let names = json!([{"n": "Ada"}, {"n": "Bob"}, {"n": "ada"}, {"p": "^B"}]);
+        assert_eq!(
+            sel(&names, "$[?(@.n =~ '^[Aa]d')].n"),
+            [json!("Ada"), json!("ada")]
+        );
+        assert_eq!(sel(&names, "$[?(@.n =~ $[3].p)].n"), [json!("Bob")]);
+        assert!(
+            sel(&names, "$[?(@.n =~ '(')]").is_empty(),
+            "an invalid pattern"
+        );
+        assert!(
+            sel(&names, "$[?(@.n =~ \"A\\\\d*\")]").is_empty(),
+            "escaped: never"
+        );
         assert_eq!(sel(&doc, "$.e[?(@.x == 2) || (@.x < 2)].x").len(), 2);
         assert_eq!(sel(&doc, "$.a.b[?(@ > $.e[1].x)]").len(), 3);
         assert_eq!(sel(&doc, "$.a.b[?(@ == 20)]"), [json!(20)]);

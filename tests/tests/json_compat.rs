@@ -21,7 +21,7 @@
 //!   records such matches by index, finds no member `"0"` and changes nothing (reads work);
 //!   here they change what the path selects, as reads do.
 //! - Paths starting with `/` are JSON Pointers here (RedisJSON: a member named `/a/b`).
-//! - `FORMAT` (RESP3 EXPAND replies of JSON.GET/ARRPOP) is not supported here.
+//! - `FORMAT EXPAND`/`EXPAND1` (RESP3 typed replies of JSON.GET/ARRPOP) are not supported here.
 
 use rmkit_tests::Server;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -158,7 +158,7 @@ fn documents() -> Vec<(&'static str, &'static str)> {
         ("n", "42"),
         (
             "x",
-            r#"{"c d":{"é":"ü","big":18446744073709551615,"neg":-9223372036854775808,"f":-0.0,"e":1e300,"q":"a\"b\\c"},"m":[[1,2],[3,[4,5]]],"o":[{"a":{"b":1}},{"a":{"b":2}},{"a":3}],"t":[true,false,null,"",0,0.0,[],{}]}"#,
+            r#"{"c d":{"é":"ü","big":18446744073709551615,"neg":-9223372036854775808,"f":-0.0,"e":1e300,"q":"a\"b\\c"},"m":[[1,2],[3,[4,5]]],"o":[{"a":{"b":1}},{"a":{"b":2}},{"a":3}],"t":[true,false,null,"",0,0.0,[],{}],"rx":[{"n":"Ada"},{"n":"Bob","p":"^B"},{"n":"ada","k":1},{"p":"o"},{"n":"é"}]}"#,
         ),
     ]
 }
@@ -272,6 +272,21 @@ fn reads() -> Vec<(Vec<&'static str>, Check)> {
         "$[ 'o' ][ 0 ]",
         "t[7]",
         "m[1][1]",
+        "$.rx[?(@.n =~ '^[Aa]d')].n",
+        "$.rx[?(@.n =~ \"^[Aa]d\")].n",
+        "$.rx[?(@.n =~ 'a')].n",
+        "$.rx[?(@.n =~ '(?i)ADA')].n",
+        "$.rx[?(@.n =~ '^.{3}$')].n",
+        "$.rx[?(@.n =~ '(')].n",
+        "$.rx[?(@.n =~ $.rx[3].p)].n",
+        "$.rx[?(@.n =~ @.p)].n",
+        "$.rx[?(@.n =~ \"A\\\\w+\")].n",
+        "$.rx[?(@.n =~ \"it's\")].n",
+        "$.rx[?(@.n =~ 1)].n",
+        "$.rx[?('Ada' =~ 'A')].n",
+        "$.rx[?(@.k =~ '1')]",
+        "$.rx[?(@.n =~ 'é')].n",
+        "$.rx[?(@.n =~ '^B' || @.n =~ 'da$')].n",
     ];
     let mut out = Vec::new();
     for p in more {
