@@ -14,7 +14,8 @@ const MAX_INPUT: usize = 64 * 1024;
 /// The `json_value` target: the input as JSON text, differentially against `serde_json::Value`.
 /// - `parse` accepts exactly what serde_json accepts, and its errors read
 ///   `ERR invalid JSON: ... at line L column C`;
-/// - the direct writer (`to_json`) writes what serde_json writes for the same nodes;
+/// - the direct writer (`to_json`) writes what serde_json writes for the same nodes (with
+///   RedisJSON's float format, `doc::Floats`);
 /// - the compact text of the document means the same as the input (compared as
 ///   `serde_json::Value`s: repeated member names keep the last value in both);
 /// - parsing the compact text again gives the same encoding, and the same text (this is what
@@ -44,7 +45,7 @@ pub fn json_value(data: &[u8]) {
     let text = doc.to_json();
     assert_eq!(
         text,
-        serde_json::to_vec(&doc.root()).expect("nodes serialise"),
+        rmkit_json::doc::to_vec(&doc.root()),
         "the direct writer and serde_json's differ"
     );
     let meaning: Value = serde_json::from_slice(&text).expect("compact output is JSON");
@@ -72,8 +73,8 @@ pub fn json_path(data: &[u8]) {
         return;
     }
     let (p, doc) = split_pair(data);
-    let segs = match path::parse(p) {
-        Ok(segs) => segs,
+    let parsed = match path::parse_path(p) {
+        Ok(parsed) => parsed,
         Err(e) => {
             assert!(
                 e.at <= p.len(),
@@ -85,7 +86,28 @@ pub fn json_path(data: &[u8]) {
         }
     };
     let doc = parse(doc).unwrap_or_else(|_| null());
-    check_path(&doc, &segs);
+    check_legacy_agrees(&doc, p, &parsed);
+    check_path(&doc, &parsed.segments);
+}
+
+/// The legacy spelling of a `$.`/`$[` path (the same text without `$`) parses to the same
+/// segments, is marked legacy, and its first match is the `$` form's first match.
+fn check_legacy_agrees(doc: &Doc, text: &[u8], parsed: &path::Path) {
+    if parsed.legacy || text.len() < 2 {
+        return;
+    }
+    let legacy = &text[1..];
+    let l = path::parse_path(legacy)
+        .unwrap_or_else(|e| panic!("the legacy form of an accepted path is refused: {e}"));
+    assert!(l.legacy, "a path without '$' must be legacy");
+    assert_eq!(l.segments, parsed.segments, "legacy and $ forms differ");
+    let all = path::select(doc.root(), &parsed.segments);
+    let first = path::first(doc.root(), &l.segments);
+    assert_eq!(
+        first.map(|n| n.offset()),
+        all.first().map(|n| n.offset()),
+        "legacy first match vs $ matches"
+    );
 }
 
 fn null() -> Doc {
@@ -93,12 +115,21 @@ fn null() -> Doc {
 }
 
 /// An independent, plain tree of a document (built through `Node`'s accessors), with a
-/// reference implementation of the path semantics on it.
+/// reference implementation of the path semantics on it (every segment but filters).
 #[derive(Debug, PartialEq)]
 enum Tree {
     Leaf(Vec<u8>),
     Array(Vec<Tree>),
     Object(Vec<(String, Tree)>),
+}
+
+/// RedisJSON's index rule: negative from the end, clamped to 0; past the end: nothing.
+fn clamp(i: i64, len: usize) -> usize {
+    if i >= 0 {
+        (i as u64).min(len as u64) as usize
+    } else {
+        (len as i64 + i).max(0) as usize
+    }
 }
 
 impl Tree {
@@ -114,6 +145,14 @@ impl Tree {
         }
     }
 
+    fn children(&self) -> Vec<&Tree> {
+        match self {
+            Tree::Leaf(_) => Vec::new(),
+            Tree::Array(a) => a.iter().collect(),
+            Tree::Object(m) => m.iter().map(|(_, c)| c).collect(),
+        }
+    }
+
     /// Where `segs` lead: the child ordinals from the root.
     fn select(&self, segs: &[Segment], at: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
         let Some((seg, rest)) = segs.split_first() else {
@@ -126,36 +165,70 @@ impl Tree {
             at.pop();
         };
         match (seg, self) {
-            (Segment::Key(k), Tree::Object(m)) => {
+            (Segment::Key(k) | Segment::Member(k), Tree::Object(m)) => {
                 if let Some(i) = m.iter().position(|(name, _)| name == k) {
                     go(i, &m[i].1, out);
                 }
             }
+            (Segment::Members(ks), Tree::Object(m)) => {
+                for k in ks {
+                    if let Some(i) = m.iter().position(|(name, _)| name == k) {
+                        go(i, &m[i].1, out);
+                    }
+                }
+            }
             (Segment::Key(k), Tree::Array(a)) => {
                 let canonical = k == "0" || (!k.starts_with('0') && !k.is_empty());
-                if let (true, Ok(i)) = (canonical, k.parse::<usize>()) {
-                    if i < a.len() && k.bytes().all(|b| b.is_ascii_digit()) {
+                if let (true, Ok(i)) = (canonical, k.parse::<usize>())
+                    && i < a.len()
+                    && k.bytes().all(|b| b.is_ascii_digit())
+                {
+                    go(i, &a[i], out);
+                }
+            }
+            (Segment::Index(i), Tree::Array(a)) => {
+                let i = clamp(*i, a.len());
+                if i < a.len() {
+                    go(i, &a[i], out);
+                }
+            }
+            (Segment::Indexes(is), Tree::Array(a)) => {
+                for i in is {
+                    let i = clamp(*i, a.len());
+                    if i < a.len() {
                         go(i, &a[i], out);
                     }
                 }
             }
-            (Segment::Index(i), Tree::Array(a)) => {
-                let i = if *i < 0 { a.len() as i64 + i } else { *i };
-                if (0..a.len() as i64).contains(&i) {
-                    go(i as usize, &a[i as usize], out);
+            (Segment::Slice { start, end, step }, Tree::Array(a)) => {
+                let from = start.map_or(0, |s| clamp(s, a.len()));
+                let to = end.map_or(a.len(), |e| clamp(e, a.len()));
+                let mut i = from;
+                while i < to {
+                    go(i, &a[i], out);
+                    i += step;
                 }
             }
-            (Segment::Wildcard, Tree::Object(m)) => {
-                for (i, (_, c)) in m.iter().enumerate() {
+            (Segment::Wildcard, Tree::Object(_) | Tree::Array(_)) => {
+                for (i, c) in self.children().into_iter().enumerate() {
                     go(i, c, out);
                 }
             }
-            (Segment::Wildcard, Tree::Array(a)) => {
-                for (i, c) in a.iter().enumerate() {
-                    go(i, c, out);
-                }
+            (Segment::Descend, _) => {
+                self.select(rest, at, out);
+                self.descend(rest, at, out);
             }
+            (Segment::Filter(_), _) => unreachable!("filters are not modelled"),
             _ => {}
+        }
+    }
+
+    fn descend(&self, rest: &[Segment], at: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+        for (i, c) in self.children().into_iter().enumerate() {
+            at.push(i);
+            c.select(rest, at, out);
+            c.descend(rest, at, out);
+            at.pop();
         }
     }
 
@@ -169,6 +242,7 @@ impl Tree {
 
     /// The tree without the values at the `doomed` child-ordinal paths.
     fn without(&self, at: &mut Vec<usize>, doomed: &BTreeSet<Vec<usize>>) -> Tree {
+        let here = at.clone();
         let mut keep = |i: usize, c: &Tree| {
             at.push(i);
             let kept = (!doomed.contains(at.as_slice())).then(|| c.without(at, doomed));
@@ -183,25 +257,62 @@ impl Tree {
                     .filter_map(|(i, c)| keep(i, c))
                     .collect(),
             ),
-            Tree::Object(m) => Tree::Object(
-                m.iter()
-                    .enumerate()
-                    .filter_map(|(i, (k, c))| keep(i, c).map(|c| (k.clone(), c)))
-                    .collect(),
-            ),
+            Tree::Object(m) => {
+                // RedisJSON's removal: in ascending name order, the last member moves into
+                // each gap.
+                let mut order: Vec<usize> = (0..m.len()).collect();
+                let mut gone: Vec<(&str, usize)> = (0..m.len())
+                    .filter(|&i| {
+                        let mut child = here.clone();
+                        child.push(i);
+                        doomed.contains(&child)
+                    })
+                    .map(|i| (m[i].0.as_str(), i))
+                    .collect();
+                gone.sort_unstable();
+                for (_, i) in gone {
+                    let pos = order.iter().position(|&j| j == i).expect("a member");
+                    order.swap_remove(pos);
+                }
+                Tree::Object(
+                    order
+                        .into_iter()
+                        .filter_map(|i| keep(i, &m[i].1).map(|c| (m[i].0.clone(), c)))
+                        .collect(),
+                )
+            }
         }
     }
 }
 
-/// Properties of one parsed path on one document, against the reference [`Tree`]:
-/// - `select` finds the same values, in the same order, as the reference; their offsets are
-///   strictly increasing (distinct, in document order, none nested in another);
+fn has_filter(segs: &[Segment]) -> bool {
+    segs.iter().any(|s| matches!(s, Segment::Filter(_)))
+}
+
+/// Properties of one parsed path on one document:
+/// - `select` never panics and ends within its step budget (or reports that it ran out, and
+///   then `JSON.DEL` fails and changes nothing); every match is a value of the document;
+/// - without filters, it finds the same values, in the same order, as the reference [`Tree`]
+///   (document order for the plain forms, written order for unions, pre-order for `..`);
 /// - `ops::del` (what `JSON.DEL` runs) changes nothing when nothing matches, deletes the key
-///   when the root matches, and otherwise removes exactly the matches (compared with the
-///   reference's removal).
+///   when the root matches, and otherwise removes exactly the matches, counting each value once
+///   and none inside another match (compared with the reference's removal).
 pub fn check_path(doc: &Doc, segs: &[Segment]) {
     let tree = Tree::of(doc.root());
-    let selected = path::select(doc.root(), segs);
+    let Ok(selected) = path::try_select(doc.root(), segs) else {
+        // Over the step budget: every command fails the same way, nothing changes.
+        assert!(ops::del(doc.root(), segs).is_err());
+        return;
+    };
+    for n in &selected {
+        assert!(!path::type_name(*n).is_empty());
+        assert!(n.offset() < doc.bytes().len());
+    }
+    let (effect, removed) = ops::del(doc.root(), segs).expect("within the budget");
+    if has_filter(segs) {
+        assert_eq!(selected.is_empty(), !effect.changes() && removed == 0);
+        return;
+    }
     let mut expected = Vec::new();
     tree.select(segs, &mut Vec::new(), &mut expected);
     assert_eq!(
@@ -215,20 +326,7 @@ pub fn check_path(doc: &Doc, segs: &[Segment]) {
             tree.at(at),
             "select vs reference at {at:?}"
         );
-        assert!(!path::type_name(*got).is_empty());
     }
-    if let Some(w) = selected
-        .windows(2)
-        .position(|w| w[0].offset() >= w[1].offset())
-    {
-        panic!(
-            "matches not in document order: {:?} then {:?}",
-            expected[w],
-            expected[w + 1]
-        );
-    }
-
-    let (effect, removed) = ops::del(doc.root(), segs);
     if expected.is_empty() {
         assert_eq!(
             effect,
@@ -238,14 +336,19 @@ pub fn check_path(doc: &Doc, segs: &[Segment]) {
         assert_eq!(removed, 0);
         return;
     }
-    assert_eq!(removed, expected.len(), "delete vs select for {segs:?}");
     if expected.iter().any(Vec::is_empty) {
         assert_eq!(effect, Effect::DeleteKey, "delete of the root {segs:?}");
         return;
     }
+    let all: BTreeSet<Vec<usize>> = expected.into_iter().collect();
+    let outermost: BTreeSet<Vec<usize>> = all
+        .iter()
+        .filter(|p| !(1..p.len()).any(|k| all.contains(&p[..k])))
+        .cloned()
+        .collect();
+    assert_eq!(removed, outermost.len(), "delete count for {segs:?}");
     let edited = effect.apply(doc).expect("below the root: the key stays");
-    let doomed: BTreeSet<Vec<usize>> = expected.into_iter().collect();
-    let want = tree.without(&mut Vec::new(), &doomed);
+    let want = tree.without(&mut Vec::new(), &outermost);
     assert_eq!(Tree::of(edited.root()), want, "delete {segs:?}");
     assert!(
         parse(&edited.to_json()).is_ok_and(|again| again == edited),

@@ -197,7 +197,10 @@ impl By {
 
 /// A path in the module's syntax, and the steps the reference follows.
 enum Step {
+    /// A JSONPath member name (objects only).
     Name(String),
+    /// A JSON Pointer token: a member, or an index on arrays.
+    Token(String),
     Index(i64),
     All,
 }
@@ -217,7 +220,7 @@ impl PathSpec {
                 };
                 text.push('/');
                 text.push_str(&token.replace('~', "~0").replace('/', "~1"));
-                steps.push(Step::Name(token));
+                steps.push(Step::Token(token));
             }
             return (text.into_bytes(), steps);
         }
@@ -267,12 +270,12 @@ fn reference_select(v: &M, steps: &[Step], at: &mut Vec<Child>, out: &mut Vec<Ve
         at.pop();
     };
     match (step, v) {
-        (Step::Name(k), M::Obj(m)) => {
+        (Step::Name(k) | Step::Token(k), M::Obj(m)) => {
             if let Some((_, c)) = m.iter().find(|(name, _)| name == k) {
                 go(Child::Member(k.clone()), c, out);
             }
         }
-        (Step::Name(k), M::Arr(a)) => {
+        (Step::Token(k), M::Arr(a)) => {
             let canonical = k == "0" || (!k.is_empty() && !k.starts_with('0'));
             if let (true, Ok(i)) = (canonical, k.parse::<usize>())
                 && i < a.len()
@@ -281,7 +284,12 @@ fn reference_select(v: &M, steps: &[Step], at: &mut Vec<Child>, out: &mut Vec<Ve
             }
         }
         (Step::Index(i), M::Arr(a)) => {
-            let i = if *i < 0 { a.len() as i64 + i } else { *i };
+            // RedisJSON's rule: a negative index past the start clamps to the first element.
+            let i = if *i < 0 {
+                (a.len() as i64 + i).max(0)
+            } else {
+                *i
+            };
             if (0..a.len() as i64).contains(&i) {
                 go(Child::At(i as usize), &a[i as usize], out);
             }
@@ -374,7 +382,8 @@ fn run(ops: Vec<Op>) {
                 let (Some(doc), Some(v)) = (&store, &mut model) else {
                     continue; // JSON.DEL of a missing key replies 0 and writes nothing
                 };
-                let (effect, removed) = ops::del(doc.root(), &segs);
+                let (effect, removed) =
+                    ops::del(doc.root(), &segs).expect("generated paths are cheap");
                 let mut found = Vec::new();
                 reference_select(v, &steps, &mut Vec::new(), &mut found);
                 assert_eq!(removed, found.len(), "JSON.DEL reply for {}", show(&text));
@@ -395,7 +404,10 @@ fn run(ops: Vec<Op>) {
                                 a.remove(*i);
                             }
                             (Child::Member(k), M::Obj(m)) => {
-                                m.retain(|(name, _)| name != k);
+                                // RedisJSON's removal: the last member moves into the gap.
+                                if let Some(i) = m.iter().position(|(name, _)| name == k) {
+                                    m.swap_remove(i);
+                                }
                             }
                             _ => unreachable!(),
                         }

@@ -18,7 +18,9 @@
 //! not 9) when the mantissa fits 32 bits and `|e| <= 22` — then one IEEE multiplication or
 //! division rebuilds it exactly — and as its 8 bytes otherwise; `-0.0` has a tag of its own.
 //! Object members keep the order of the JSON text; a repeated member name keeps its first
-//! position and its last value (what JavaScript's `JSON.parse` does).
+//! position and its last value (what JavaScript's `JSON.parse` does). Removing a member moves
+//! the object's last member into its place, as RedisJSON does (so `JSON.GET` after `JSON.DEL`
+//! reads the same there and here).
 //!
 //! ```
 //! use rmkit_json::doc::{Doc, Kind};
@@ -109,6 +111,9 @@ pub enum Edit {
     Remove,
     /// Replace the value by a number.
     Number(serde_json::Number),
+    /// Replace the value by this encoded value (from [`Node::encoded`], [`Doc::into_bytes`]
+    /// or the `encode_*` functions).
+    Replace(Vec<u8>),
 }
 
 impl Doc {
@@ -153,12 +158,20 @@ impl Doc {
         let mut sorted: Vec<&(usize, Edit)> = edits.iter().collect();
         sorted.sort_by_key(|e| e.0);
         sorted.dedup_by_key(|e| e.0);
-        if let Some((0, Edit::Number(n))) = sorted.first().map(|e| (e.0, &e.1)) {
-            let mut out = Vec::with_capacity(9);
-            put_number(&mut out, n);
-            return Doc {
-                buf: out.into_boxed_slice(),
-            };
+        match sorted.first().map(|e| (e.0, &e.1)) {
+            Some((0, Edit::Number(n))) => {
+                let mut out = Vec::with_capacity(9);
+                put_number(&mut out, n);
+                return Doc {
+                    buf: out.into_boxed_slice(),
+                };
+            }
+            Some((0, Edit::Replace(bytes))) => {
+                return Doc {
+                    buf: bytes.clone().into_boxed_slice(),
+                };
+            }
+            _ => {}
         }
         let mut out = Vec::with_capacity(self.buf.len());
         copy_edited(self.root(), &sorted, &mut out);
@@ -190,18 +203,48 @@ fn copy_edited(node: Node<'_>, edits: &[&(usize, Edit)], out: &mut Vec<u8>) {
     };
     let header = open(out);
     let mut count = 0;
-    for (name, child) in node.children() {
-        match inside.binary_search_by_key(&child.at, |e| e.0) {
-            Ok(i) => match &inside[i].1 {
-                Edit::Remove => continue,
-                Edit::Number(n) => {
-                    if let Some(name) = name {
-                        put_str(out, name.as_bytes());
-                    }
-                    put_number(out, n);
+    let edit_at = |at: usize| {
+        inside
+            .binary_search_by_key(&at, |e| e.0)
+            .ok()
+            .map(|i| &inside[i].1)
+    };
+    let children: Vec<(Option<Name<'_>>, Node<'_>)> = node.children().collect();
+    let mut order: Vec<usize> = (0..children.len()).collect();
+    if object {
+        // RedisJSON removes members one by one, in ascending name order, each time moving the
+        // last member into the gap (its object is a hash table with swap-remove): the same
+        // document text after JSON.DEL as there.
+        let mut removed: Vec<(&[u8], usize)> = children
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, c))| matches!(edit_at(c.at), Some(Edit::Remove)))
+            .filter_map(|(i, (n, _))| n.map(|n| (n.as_bytes(), i)))
+            .collect();
+        removed.sort_unstable();
+        for (_, i) in removed {
+            if let Some(pos) = order.iter().position(|&j| j == i) {
+                order.swap_remove(pos);
+            }
+        }
+    }
+    for &i in &order {
+        let (name, child) = children[i];
+        match edit_at(child.at) {
+            Some(Edit::Remove) => continue,
+            Some(Edit::Number(n)) => {
+                if let Some(name) = name {
+                    put_str(out, name.as_bytes());
                 }
-            },
-            Err(_) => {
+                put_number(out, n);
+            }
+            Some(Edit::Replace(bytes)) => {
+                if let Some(name) = name {
+                    put_str(out, name.as_bytes());
+                }
+                out.extend_from_slice(bytes);
+            }
+            None => {
                 if let Some(name) = name {
                     out.extend_from_slice(&node.buf[name.at..child.at]);
                 }
@@ -410,7 +453,8 @@ impl<'a> Node<'a> {
         self.elements().nth(i)
     }
 
-    /// Compact JSON text of this value: byte for byte what `serde_json::to_vec` writes for it
+    /// Compact JSON text of this value: byte for byte what [`to_vec`] (serde_json with RedisJSON's
+    /// float format, [`Floats`]) writes for it
     /// (checked by the `json_value` fuzz target), written straight from the encoding.
     pub fn to_json(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.end() - self.at + self.end() / 8 + 16);
@@ -441,7 +485,9 @@ impl<'a> Node<'a> {
 
     /// JSON text indented by two spaces (serde_json's pretty format).
     pub fn to_json_pretty(&self) -> Vec<u8> {
-        serde_json::to_vec_pretty(self).expect("a document always serialises")
+        let mut out = Vec::new();
+        self.write_json_pretty(&mut out);
+        out
     }
 
     /// The exact length of [`to_json_pretty`](Self::to_json_pretty)'s text, or `None` as soon as
@@ -454,8 +500,85 @@ impl<'a> Node<'a> {
     /// Appends the pretty text to `out` (whose capacity should come from
     /// [`json_pretty_len`](Self::json_pretty_len)).
     pub fn write_json_pretty(&self, out: &mut Vec<u8>) {
-        serde_json::to_writer_pretty(out, self).expect("writing to a Vec cannot fail");
+        self.serialize(&mut serde_json::Serializer::with_formatter(
+            out,
+            Floats(serde_json::ser::PrettyFormatter::new()),
+        ))
+        .expect("writing to a Vec cannot fail");
     }
+}
+
+/// Floats as RedisJSON writes them: the shortest text that reads back as the same number, by
+/// `ryu` (`1e300`, `-0.0`, `0.5`), where serde_json 1.0.15x writes `1e+300`.
+pub fn write_float<W: std::io::Write + ?Sized>(out: &mut W, v: f64) {
+    let mut b = ryu::Buffer::new();
+    // Writing to a Vec or a counter: only a counter past its cap fails, and it records that.
+    let _ = out.write_all(b.format_finite(v).as_bytes());
+}
+
+/// A serde_json [`Formatter`] that writes floats with [`write_float`] and leaves everything
+/// else to the wrapped formatter: `Floats(CompactFormatter)` writes what [`Node::to_json`]
+/// writes, `Floats(PrettyFormatter::new())` what [`Node::to_json_pretty`] writes.
+pub struct Floats<F>(pub F);
+
+impl<F: Formatter> Formatter for Floats<F> {
+    fn write_f64<W: ?Sized + std::io::Write>(&mut self, w: &mut W, v: f64) -> std::io::Result<()> {
+        let mut b = ryu::Buffer::new();
+        w.write_all(b.format_finite(v).as_bytes())
+    }
+    fn write_f32<W: ?Sized + std::io::Write>(&mut self, w: &mut W, v: f32) -> std::io::Result<()> {
+        self.write_f64(w, f64::from(v))
+    }
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_array(w)
+    }
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array(w)
+    }
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array_value(w)
+    }
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object(w)
+    }
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object(w)
+    }
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+    fn end_object_key<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_key(w)
+    }
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_value(w)
+    }
+}
+
+/// Compact JSON of any serialisable value with this module's float format ([`Floats`]).
+pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    let mut out = Vec::new();
+    value
+        .serialize(&mut serde_json::Serializer::with_formatter(
+            &mut out,
+            Floats(serde_json::ser::CompactFormatter),
+        ))
+        .expect("writing JSON to a Vec cannot fail");
+    out
 }
 
 /// The exact length of `serde_json::to_vec_pretty(value)`, or `None` as soon as it exceeds
@@ -463,7 +586,10 @@ impl<'a> Node<'a> {
 pub fn pretty_len<T: Serialize + ?Sized>(value: &T, cap: usize) -> Option<usize> {
     let mut count = Count::new(cap);
     // Counting cannot fail but by exceeding the cap, which stops the walk early.
-    let _ = serde_json::to_writer_pretty(&mut count, value);
+    let _ = value.serialize(&mut serde_json::Serializer::with_formatter(
+        &mut count,
+        Floats(serde_json::ser::PrettyFormatter::new()),
+    ));
     count.total()
 }
 
@@ -669,7 +795,8 @@ fn write_value<S: Sink>(buf: &[u8], at: usize, out: &mut S) -> usize {
             .write_u64(out, u64::from_le_bytes(fixed(buf, at + 1)))
             .map(|()| at + 9),
         F64 | DEC8 | DEC16 | DEC32 | NEGZERO => {
-            f.write_f64(out, float_at(buf, at)).map(|()| node.end())
+            write_float(out, float_at(buf, at));
+            return node.end();
         }
         STR8 | STR32 => {
             let (start, len) = node.string().expect("a string tag");
@@ -1084,6 +1211,97 @@ impl<'a> Node<'a> {
     }
 }
 
+impl Doc {
+    /// The encoding, to splice into another document ([`Edit::Replace`]).
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.buf.into_vec()
+    }
+
+    /// How deeply the document nests (a scalar: 0, `[]`: 1, `[[1]]`: 2).
+    pub fn depth(&self) -> usize {
+        self.root().depth()
+    }
+}
+
+impl<'a> Node<'a> {
+    /// How deeply the value nests (a scalar: 0, `[]`: 1, `[[1]]`: 2).
+    pub fn depth(&self) -> usize {
+        match self.kind() {
+            Kind::Array | Kind::Object => {
+                1 + self.children().map(|(_, c)| c.depth()).max().unwrap_or(0)
+            }
+            _ => 0,
+        }
+    }
+
+    /// How many containers enclose the value at `offset` (0 for the root); `None` if no value
+    /// of this document starts there.
+    pub fn depth_of(&self, offset: usize) -> Option<usize> {
+        if offset == self.at {
+            return Some(0);
+        }
+        let child = self
+            .children()
+            .map(|(_, c)| c)
+            .find(|c| c.at <= offset && offset < c.end())?;
+        child.depth_of(offset).map(|d| d + 1)
+    }
+
+    /// The member names and encodings of an object's members (nothing for other values).
+    pub fn members_encoded(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + use<'a> {
+        self.members().map(|(k, v)| (k, v.encoded()))
+    }
+}
+
+impl Doc {
+    /// A document from an encoding this module built (a value's [`Node::encoded`] bytes or an
+    /// `encode_*` result).
+    pub(crate) fn from_encoded(bytes: Vec<u8>) -> Doc {
+        Doc {
+            buf: bytes.into_boxed_slice(),
+        }
+    }
+}
+
+/// The encoding of an array of these encoded values.
+pub fn encode_array<'b>(items: impl IntoIterator<Item = &'b [u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let at = open(&mut out);
+    let mut count = 0;
+    for item in items {
+        out.extend_from_slice(item);
+        count += 1;
+    }
+    close(&mut out, at, count, false);
+    out
+}
+
+/// The encoding of an object of these members (names must be distinct).
+pub fn encode_object<'b>(members: impl IntoIterator<Item = (&'b str, &'b [u8])>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let at = open(&mut out);
+    let mut count = 0;
+    for (name, value) in members {
+        put_str(&mut out, name.as_bytes());
+        out.extend_from_slice(value);
+        count += 1;
+    }
+    close(&mut out, at, count, true);
+    out
+}
+
+/// The encoding of a string.
+pub fn encode_str(s: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len() + 5);
+    put_str(&mut out, s.as_bytes());
+    out
+}
+
+/// The encoding of `true` or `false`.
+pub fn encode_bool(b: bool) -> Vec<u8> {
+    vec![if b { TRUE } else { FALSE }]
+}
+
 /// The encoding of a number, for [`Edit::Number`] users that want to know its size.
 pub fn encoded_number(n: &serde_json::Number) -> Vec<u8> {
     let mut out = Vec::new();
@@ -1143,7 +1361,7 @@ mod tests {
                     \"n\":[0,-1,255,-40000,4294967296,18446744073709551615,-9223372036854775808],\
                     \"f\":[0.5,-0.0,1e300,1.7976931348623157e308,5e-324,100.0,0.1],\"e\":[{},[],null,true,false]}";
         let doc = Doc::parse(text.as_bytes()).unwrap();
-        assert_eq!(doc.to_json(), serde_json::to_vec(&doc.root()).unwrap());
+        assert_eq!(doc.to_json(), to_vec(&doc.root()));
         let v: serde_json::Value = serde_json::from_str(text).unwrap();
         assert_eq!(
             serde_json::from_slice::<serde_json::Value>(&doc.to_json()).unwrap(),
@@ -1236,7 +1454,7 @@ mod tests {
             let v: f64 = text.parse().unwrap();
             let n = doc.root().as_number().unwrap();
             assert_eq!(n.as_f64().unwrap().to_bits(), v.to_bits(), "{text}");
-            assert_eq!(doc.to_json(), serde_json::to_vec(&n).unwrap(), "{text}");
+            assert_eq!(doc.to_json(), to_vec(&n), "{text}");
             assert_eq!(doc.root().kind(), Kind::Number);
         }
         let halves = Doc::parse(b"[0.5,0.5,0.5,0.5]").unwrap();

@@ -1,31 +1,33 @@
 //! `json`: a JSON data type for Redis, built with rmkit.
 //!
+//! The commands are RedisJSON 2.8's, with its replies byte for byte in RESP2 and RESP3
+//! ([`commands`]; checked against `rejson.so` by `tests/tests/json_compat.rs`): `JSON.SET`,
+//! `GET`, `MGET`, `MSET`, `DEL`/`FORGET`, `TYPE`, `NUMINCRBY`/`NUMMULTBY`, `STRAPPEND`/`STRLEN`,
+//! `ARRAPPEND`/`ARRINDEX`/`ARRINSERT`/`ARRLEN`/`ARRPOP`/`ARRTRIM`, `OBJKEYS`/`OBJLEN`, `CLEAR`,
+//! `TOGGLE`, `MERGE`, `RESP`, `DEBUG MEMORY|HELP`. This module adds:
+//!
 //! | command | reply |
 //! |---|---|
-//! | `JSON.SET key json [NX\|XX]` | `OK`, or nil when NX/XX says no |
-//! | `JSON.GET key [PRETTY]` | the document (compact, or indented by 2) or nil |
+//! | `JSON.SET key json [NX\|XX]` | the seed's form: `OK`, or nil when NX/XX says no |
+//! | `JSON.GET key PRETTY` | the document indented by 2 (exactly `PRETTY`, alone) |
 //! | `JSON.PATH key path [PRETTY]` | a JSON array of the values `path` selects, or nil |
 //! | `JSON.FMT key template` | the template with `{path}` placeholders filled in ([`template`]) |
-//! | `JSON.DEL key [path]` | how many values were removed (`$` removes the key) |
-//! | `JSON.TYPE key [path]` | `object`, `array`, `string`, `integer`, `number`, `boolean`, `null` |
-//! | `JSON.ARRLEN key [path]` | array length(s) |
-//! | `JSON.NUMINCRBY key path n` | a JSON array of the new values (nil entries for non-numbers) |
-//! | `JSON.DEBUG MEMORY key` | the bytes the document holds, as measured by the allocator |
 //!
-//! Paths are a JSONPath subset or a JSON Pointer ([`path`]). A document is stored in one
-//! compact buffer ([`doc`]), usually smaller than its JSON text; object members keep their
-//! order. `MEMORY USAGE` reports the bytes the document really holds, measured by the
-//! allocator, and stays exact after edits.
+//! Paths are RedisJSON's JSONPath (with legacy paths) or a JSON Pointer ([`path`]). A document
+//! is stored in one compact buffer ([`doc`]), usually smaller than its JSON text; object
+//! members keep their order. Every write is planned first ([`ops`]) and applied only if the
+//! whole command succeeds. `MEMORY USAGE` reports the bytes the document really holds,
+//! measured by the allocator, and stays exact after edits.
 
 #![forbid(unsafe_code)]
 
+pub mod commands;
 pub mod doc;
 pub mod ops;
 pub mod path;
 pub mod template;
 
-use doc::{Doc, Kind, Node};
-use rmkit::datatype::Measured;
+use doc::{Doc, Node};
 use rmkit::prelude::*;
 use rmkit::server::config::NumberConfig;
 
@@ -90,13 +92,13 @@ pub static MAX_REPLY_BYTES: NumberConfig =
 rmkit::config!(MAX_REPLY_BYTES);
 
 /// The reply limit in bytes.
-fn max_reply() -> usize {
+pub(crate) fn max_reply() -> usize {
     usize::try_from(MAX_REPLY_BYTES.get()).unwrap_or(usize::MAX)
 }
 
 /// An output buffer of exactly `len` bytes, or `OOM` if the server cannot give it (never an
 /// abort: the allocator's fallible path).
-fn reply_buffer(len: usize) -> Result<Vec<u8>> {
+pub(crate) fn reply_buffer(len: usize) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     out.try_reserve_exact(len).map_err(|_| {
         Error::out_of_memory(format!("not enough memory for a reply of {len} bytes"))
@@ -105,7 +107,7 @@ fn reply_buffer(len: usize) -> Result<Vec<u8>> {
 }
 
 /// The pretty text of `v`, measured and checked against the reply limit before it is built.
-fn pretty(ctx: &Context, v: Node<'_>) -> Result<Vec<u8>> {
+pub(crate) fn pretty(ctx: &Context, v: Node<'_>) -> Result<Vec<u8>> {
     let limit = max_reply();
     let len = v.json_pretty_len(limit).ok_or_else(|| too_large(limit))?;
     ctx.check_reply_size(len, limit)?;
@@ -114,7 +116,7 @@ fn pretty(ctx: &Context, v: Node<'_>) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-fn too_large(limit: usize) -> Error {
+pub(crate) fn too_large(limit: usize) -> Error {
     Error::new(format!(
         "the reply would be more than {limit} bytes (json.max-reply-bytes); ask for less at once"
     ))
@@ -125,65 +127,8 @@ fn segments(p: &RedisStr) -> Result<Vec<path::Segment>> {
 }
 
 rmkit::keywords! {
-    /// `JSON.SET`'s condition.
-    pub enum Cond { Nx = "NX", Xx = "XX" }
-}
-
-rmkit::keywords! {
     /// Output formatting.
     pub enum Format { Pretty = "PRETTY" }
-}
-
-/// An optional path (`None`: the root).
-fn optional_segments(path: Option<&RedisStr>) -> Result<Option<Vec<path::Segment>>> {
-    path.map(segments).transpose()
-}
-
-/// Store a JSON document at key (replacing any JSON value there). NX: only if the key does not
-/// exist; XX: only if it does. Invalid JSON leaves the key untouched.
-#[rmkit::command(
-    name = "json.set",
-    flags = "write deny-oom",
-    acl = "write",
-    since = "1.0.0",
-    complexity = "O(N) in the size of the document"
-)]
-fn json_set(
-    ctx: &Context,
-    #[key(flags = "RW update")] mut key: WriteKey,
-    json: &[u8],
-    condition: Option<Cond>,
-) -> Result<Reply> {
-    let exists = key.value::<Json>()?.is_some();
-    // Invalid JSON is an error whatever NX/XX would have decided. Parsed (and measured) first,
-    // stored only if the condition holds.
-    let doc = Measured::build(|| parse(json).map(Json))?;
-    if matches!(
-        (condition, exists),
-        (Some(Cond::Nx), true) | (Some(Cond::Xx), false)
-    ) {
-        return Ok(Reply::Null);
-    }
-    key.set_measured(doc)?;
-    ctx.notify_keyspace_event(Notify::Module, "json.set", key.name());
-    ctx.replicate_verbatim();
-    Ok(Reply::Ok)
-}
-
-/// The document at key as JSON text (PRETTY: indented), or nil.
-#[rmkit::command(
-    name = "json.get",
-    flags = "readonly fast",
-    acl = "read",
-    since = "1.0.0",
-    complexity = "O(N) in the size of the document"
-)]
-fn json_get(ctx: &Context, key: ReadKey, format: Option<Format>) -> Result<Reply> {
-    match key.value::<Json>()? {
-        None => Ok(Reply::Null),
-        Some(j) if format.is_some() => pretty(ctx, j.0.root()).map(Reply::Bulk),
-        Some(j) => Ok(Reply::Bulk(j.0.to_json())),
-    }
 }
 
 /// A JSON array of the values the path selects (PRETTY: indented), or nil if no key.
@@ -204,18 +149,23 @@ fn json_path(
     let Some(j) = key.value::<Json>()? else {
         return Ok(Reply::Null);
     };
-    let found = path::select(j.0.root(), &segs);
+    let found = ops::select(j.0.root(), &segs)?;
     if format.is_none() {
         // Matches never overlap: the text is at most ~6x the document, like JSON.GET.
-        return Ok(Reply::Bulk(
-            serde_json::to_vec(&found).expect("a document always serialises"),
-        ));
+        return Ok(Reply::Bulk(doc::to_vec(&found)));
     }
     let limit = max_reply();
     let len = doc::pretty_len(&found, limit).ok_or_else(|| too_large(limit))?;
     ctx.check_reply_size(len, limit)?;
     let mut out = reply_buffer(len)?;
-    serde_json::to_writer_pretty(&mut out, &found).expect("writing to a Vec cannot fail");
+    serde::Serialize::serialize(
+        &found,
+        &mut serde_json::Serializer::with_formatter(
+            &mut out,
+            doc::Floats(serde_json::ser::PrettyFormatter::new()),
+        ),
+    )
+    .expect("writing to a Vec cannot fail");
     Ok(Reply::Bulk(out))
 }
 
@@ -242,33 +192,16 @@ fn json_fmt(ctx: &Context, key: ReadKey, template: &[u8]) -> Result<Reply> {
     Ok(Reply::Bulk(out))
 }
 
-/// Remove the values the path selects (default `$`: the whole key); reply how many.
-#[rmkit::command(
-    name = "json.del",
-    flags = "write",
-    acl = "write",
-    since = "1.0.0",
-    complexity = "O(N) in the size of the document"
-)]
-fn json_del(
-    ctx: &Context,
-    #[key(flags = "RW delete")] mut key: WriteKey,
-    path: Option<&RedisStr>,
-) -> Result<Reply> {
-    let segs = optional_segments(path)?.unwrap_or_default();
-    let Some(doc) = key.value::<Json>()? else {
-        return Ok(Reply::Integer(0));
-    };
-    let (effect, removed) = ops::del(doc.0.root(), &segs);
-    apply(ctx, &mut key, "json.del", effect)?;
-    Ok(Reply::from(removed))
-}
-
 /// Applies a planned [`ops::Effect`] to the key: nothing at all when it changes nothing (no
 /// write, so no modified-key signal, notification or replication); else the edit (built inside
 /// `update`, so the new buffer's bytes are measured), the keyspace event and the replication of
 /// the command.
-fn apply(ctx: &Context, key: &mut rmkit::Key<'_>, event: &str, effect: ops::Effect) -> Result<()> {
+pub(crate) fn apply(
+    ctx: &Context,
+    key: &mut rmkit::Key<'_>,
+    event: &str,
+    effect: ops::Effect,
+) -> Result<()> {
     match effect {
         ops::Effect::Nothing => return Ok(()),
         ops::Effect::Edit(edits) => {
@@ -281,122 +214,6 @@ fn apply(ctx: &Context, key: &mut rmkit::Key<'_>, event: &str, effect: ops::Effe
     ctx.notify_keyspace_event(Notify::Module, event, key.name());
     ctx.replicate_verbatim();
     Ok(())
-}
-
-/// The JSON type of the document (or, with a path, an array of the selected values' types).
-#[rmkit::command(
-    name = "json.type",
-    flags = "readonly fast",
-    acl = "read",
-    since = "1.0.0",
-    complexity = "O(N) in the number of matches"
-)]
-fn json_type(key: ReadKey, path: Option<&RedisStr>) -> Result<Reply> {
-    let segs = optional_segments(path)?;
-    let Some(doc) = key.value::<Json>()? else {
-        return Ok(Reply::Null);
-    };
-    let doc = doc.0.root();
-    Ok(match segs {
-        None => Reply::from(path::type_name(doc)),
-        Some(segs) => Reply::Array(
-            path::select(doc, &segs)
-                .into_iter()
-                .map(|v| Reply::from(path::type_name(v)))
-                .collect(),
-        ),
-    })
-}
-
-/// The length of the array at the root (or, with a path, of each selected value; nil for
-/// non-arrays).
-#[rmkit::command(
-    name = "json.arrlen",
-    flags = "readonly fast",
-    acl = "read",
-    since = "1.0.0",
-    complexity = "O(N) in the number of matches"
-)]
-fn json_arrlen(key: ReadKey, path: Option<&RedisStr>) -> Result<Reply> {
-    let segs = optional_segments(path)?;
-    let Some(doc) = key.value::<Json>()? else {
-        return Ok(Reply::Null);
-    };
-    let doc = doc.0.root();
-    match segs {
-        None => match doc.kind() {
-            Kind::Array => Ok(Reply::from(doc.len().unwrap_or(0))),
-            other => Err(Error::new(format!(
-                "the document is {} {}, not an array",
-                if other.name().starts_with(['a', 'i', 'o']) {
-                    "an"
-                } else {
-                    "a"
-                },
-                other.name()
-            ))),
-        },
-        Some(segs) => Ok(Reply::Array(
-            path::select(doc, &segs)
-                .into_iter()
-                .map(|v| v.len().filter(|_| v.kind() == Kind::Array).into())
-                .collect(),
-        )),
-    }
-}
-
-/// Add n to every number the path selects; reply a JSON array of the new values (null for
-/// selected values that are not numbers).
-#[rmkit::command(
-    name = "json.numincrby",
-    flags = "write deny-oom fast",
-    acl = "write",
-    since = "1.0.0",
-    complexity = "O(N) in the number of matches"
-)]
-fn json_numincrby(
-    ctx: &Context,
-    mut key: WriteKey,
-    path: &RedisStr,
-    increment: &[u8],
-) -> Result<Reply> {
-    let segs = segments(path)?;
-    let by = ops::parse_number(increment)?;
-    let Some(doc) = key.value::<Json>()? else {
-        return Err(Error::new(
-            "could not perform this operation on a key that doesn't exist",
-        ));
-    };
-    // Every new value is computed first: if one overflows, nothing changes.
-    let (effect, results) = ops::numincrby(doc.0.root(), &segs, &by)?;
-    apply(ctx, &mut key, "json.numincrby", effect)?;
-    Ok(Reply::Bulk(
-        serde_json::to_vec(&results).expect("numbers always serialise"),
-    ))
-}
-
-/// The bytes the document holds, measured by the allocator (what MEMORY USAGE adds on top of
-/// the key's own overhead).
-#[rmkit::command(
-    name = "json.debug|memory",
-    flags = "readonly",
-    acl = "read",
-    since = "1.0.0",
-    complexity = "O(1)"
-)]
-fn json_debug_memory(#[key(flags = "RO")] key: ReadKey) -> Result<Reply> {
-    Ok(Reply::from(key.value_bytes::<Json>()?.unwrap_or(0)))
-}
-
-/// What JSON.DEBUG can do.
-#[rmkit::command(name = "json.debug|help", flags = "readonly")]
-fn json_debug_help() -> Result<Reply> {
-    Ok(Reply::Array(vec![
-        Reply::from("JSON.DEBUG MEMORY <key>"),
-        Reply::from("    The bytes the document holds, measured by the allocator."),
-        Reply::from("JSON.DEBUG HELP"),
-        Reply::from("    This text."),
-    ]))
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@
 //! assert_eq!(effect.apply(&doc).unwrap().to_json(), br#"{"a":3,"b":[1,2]}"#);
 //! ```
 
-use crate::doc::{Doc, Edit, Node};
+use crate::doc::{self, Doc, Edit, Kind, Node};
 use crate::path::{self, Segment};
 use rmkit::Error;
 use serde_json::Number;
@@ -51,20 +51,48 @@ impl Effect {
 }
 
 /// `JSON.DEL key [path]`: removes every value `path` selects (the root: the whole key); the
-/// effect and how many values go.
-pub fn del(root: Node<'_>, path: &[Segment]) -> (Effect, usize) {
-    let found = path::select(root, path);
+/// effect and how many values go. A value selected twice, or inside another selected value,
+/// counts once (RedisJSON's rule: only the topmost of nested matches is deleted).
+pub fn del(root: Node<'_>, path: &[Segment]) -> Result<(Effect, usize), Error> {
+    let found = select(root, path)?;
     if found.iter().any(|n| n.offset() == root.offset()) {
-        return (Effect::DeleteKey, 1);
+        return Ok((Effect::DeleteKey, 1));
     }
-    let edits: Vec<(usize, Edit)> = found.iter().map(|n| (n.offset(), Edit::Remove)).collect();
+    let edits: Vec<(usize, Edit)> = outermost(&found)
+        .into_iter()
+        .map(|n| (n.offset(), Edit::Remove))
+        .collect();
     let n = edits.len();
-    let effect = if edits.is_empty() {
+    Ok((effect(edits), n))
+}
+
+/// [`path::try_select`], its failure as the command's error.
+pub fn select<'a>(root: Node<'a>, path: &[Segment]) -> Result<Vec<Node<'a>>, Error> {
+    path::try_select(root, path).map_err(|e| Error::new(e.to_string()))
+}
+
+/// The matches without repeats and without those inside another match, in document order.
+pub fn outermost<'a>(found: &[Node<'a>]) -> Vec<Node<'a>> {
+    let mut sorted: Vec<Node<'a>> = found.to_vec();
+    sorted.sort_by_key(|n| n.offset());
+    let mut out: Vec<Node<'a>> = Vec::with_capacity(sorted.len());
+    let mut end = 0;
+    for n in sorted {
+        if !out.is_empty() && n.offset() < end {
+            continue;
+        }
+        end = n.offset() + n.encoded().len();
+        out.push(n);
+    }
+    out
+}
+
+fn effect(edits: Vec<(usize, Edit)>) -> Effect {
+    if edits.is_empty() {
         Effect::Nothing
     } else {
         Effect::Edit(edits)
-    };
-    (effect, n)
+    }
 }
 
 /// `JSON.NUMINCRBY key path by`: adds `by` to every number `path` selects (the root
@@ -76,24 +104,57 @@ pub fn numincrby(
     path: &[Segment],
     by: &Number,
 ) -> Result<(Effect, Vec<Option<Number>>), Error> {
+    numop(root, path, by, NumOp::Incr)
+}
+
+/// What `JSON.NUMINCRBY` / `JSON.NUMMULTBY` do to each number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumOp {
+    /// `a + b` ([`add`]).
+    Incr,
+    /// `a * b` ([`mul`]).
+    Mult,
+}
+
+/// [`numincrby`] for either operation.
+pub fn numop(
+    root: Node<'_>,
+    path: &[Segment],
+    by: &Number,
+    op: NumOp,
+) -> Result<(Effect, Vec<Option<Number>>), Error> {
     let mut edits = Vec::new();
     let mut results = Vec::new();
-    for found in path::select(root, path) {
+    for found in select(root, path)? {
         match found.as_number() {
             Some(n) => {
-                let sum = add(&n, by).ok_or_else(|| Error::new("result is not a number"))?;
-                results.push(Some(sum.clone()));
-                edits.push((found.offset(), Edit::Number(sum)));
+                let new = match op {
+                    NumOp::Incr => add(&n, by),
+                    NumOp::Mult => mul(&n, by),
+                }
+                .ok_or_else(|| Error::raw("result is not a number"))?;
+                results.push(Some(new.clone()));
+                edits.push((found.offset(), Edit::Number(new)));
             }
             None => results.push(None),
         }
     }
-    let effect = if edits.is_empty() {
-        Effect::Nothing
-    } else {
-        Effect::Edit(edits)
-    };
-    Ok((effect, results))
+    Ok((effect(edits), results))
+}
+
+/// `a * b` for JSON numbers, like [`add`]: exact while two integers' product fits `i64`/`u64`.
+pub fn mul(a: &Number, b: &Number) -> Option<Number> {
+    if let (Some(x), Some(y)) = (a.as_i128(), b.as_i128())
+        && let Some(p) = x.checked_mul(y)
+    {
+        if let Ok(p) = i64::try_from(p) {
+            return Some(p.into());
+        }
+        if let Ok(p) = u64::try_from(p) {
+            return Some(p.into());
+        }
+    }
+    Number::from_f64(a.as_f64()? * b.as_f64()?)
 }
 
 /// `a + b` for JSON numbers: the sum of two integers is an integer while it fits `i64` or
@@ -118,9 +179,392 @@ pub fn add(a: &Number, b: &Number) -> Option<Number> {
 pub fn parse_number(arg: &[u8]) -> Result<Number, Error> {
     match serde_json::from_slice::<serde_json::Value>(arg) {
         Ok(serde_json::Value::Number(n)) => Ok(n),
-        Ok(_) => Err(Error::new("bad input number")),
+        Ok(_) => Err(Error::raw("bad input number")),
         Err(e) => Err(Error::new(e.to_string())),
     }
+}
+
+/// The deepest nesting a stored document may reach (what the parser accepts): edits that
+/// would go deeper are refused, so every stored document reloads from its RDB text.
+pub const MAX_DEPTH: usize = 127;
+
+/// Plans one replacement per selected value of the right kind: `f` gives the new encoding (or
+/// `None`: the value stays) and the reply's datum; values of another kind reply `None`. Fails
+/// as a whole (nothing changes) when `f` fails for any value or an edit would nest too deep.
+pub fn each<'a, R>(
+    root: Node<'a>,
+    path: &[Segment],
+    kind: impl Fn(Node<'a>) -> bool,
+    mut f: impl FnMut(Node<'a>) -> Result<(Option<Vec<u8>>, R), Error>,
+) -> Result<(Effect, Vec<Option<R>>), Error> {
+    let mut edits = Vec::new();
+    let mut results = Vec::new();
+    for found in select(root, path)? {
+        if !kind(found) {
+            results.push(None);
+            continue;
+        }
+        let (new, r) = f(found)?;
+        if let Some(bytes) = new {
+            edits.push((found.offset(), Edit::Replace(bytes)));
+        }
+        results.push(Some(r));
+    }
+    check_depth(root, &edits)?;
+    Ok((effect(edits), results))
+}
+
+/// Refuses edits that would make the document nest deeper than [`MAX_DEPTH`].
+pub fn check_depth(root: Node<'_>, edits: &[(usize, Edit)]) -> Result<(), Error> {
+    for (at, e) in edits {
+        if let Edit::Replace(bytes) = e {
+            let inner = Doc::from_encoded(bytes.clone()).depth();
+            if inner == 0 {
+                continue;
+            }
+            let outer = root.depth_of(*at).unwrap_or(0);
+            if outer + inner > MAX_DEPTH {
+                return Err(Error::new(format!(
+                    "the document would nest {} levels deep, more than {MAX_DEPTH}",
+                    outer + inner
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is(k: Kind) -> impl Fn(Node<'_>) -> bool {
+    move |n| n.kind() == k
+}
+
+/// `JSON.TOGGLE`: flips every boolean selected; the new values.
+pub fn toggle(root: Node<'_>, path: &[Segment]) -> Result<(Effect, Vec<Option<bool>>), Error> {
+    each(root, path, is(Kind::Bool), |n| {
+        let b = !n.as_bool().unwrap_or(false);
+        Ok((Some(doc::encode_bool(b)), b))
+    })
+}
+
+/// `JSON.STRAPPEND`: appends `suffix` to every string selected; the new lengths in bytes.
+pub fn strappend(
+    root: Node<'_>,
+    path: &[Segment],
+    suffix: &str,
+) -> Result<(Effect, Vec<Option<usize>>), Error> {
+    each(root, path, is(Kind::String), |n| {
+        let s = format!("{}{suffix}", n.as_str().unwrap_or(""));
+        if u32::try_from(s.len()).is_err() {
+            return Err(Error::new("string too long"));
+        }
+        Ok((Some(doc::encode_str(&s)), s.len()))
+    })
+}
+
+/// `JSON.ARRAPPEND`: appends the encoded `items` to every array selected; the new lengths.
+pub fn arrappend(
+    root: Node<'_>,
+    path: &[Segment],
+    items: &[Doc],
+) -> Result<(Effect, Vec<Option<usize>>), Error> {
+    each(root, path, is(Kind::Array), |n| {
+        let len = n.len().unwrap_or(0) + items.len();
+        let new = doc::encode_array(
+            n.elements()
+                .map(|e| e.encoded())
+                .chain(items.iter().map(|d| d.bytes())),
+        );
+        Ok((Some(new), len))
+    })
+}
+
+/// `JSON.ARRINSERT`: inserts `items` before `index` (negative: from the end) in every array
+/// selected; the new lengths. An index outside `0..=len` fails the whole command.
+pub fn arrinsert(
+    root: Node<'_>,
+    path: &[Segment],
+    index: i64,
+    items: &[Doc],
+) -> Result<(Effect, Vec<Option<usize>>), Error> {
+    each(root, path, is(Kind::Array), |n| {
+        let len = n.len().unwrap_or(0) as i64;
+        let at = if index < 0 { len + index } else { index };
+        if !(0..=len).contains(&at) {
+            return Err(Error::new("index out of bounds"));
+        }
+        let at = at as usize;
+        let new = doc::encode_array(
+            n.elements()
+                .take(at)
+                .map(|e| e.encoded())
+                .chain(items.iter().map(|d| d.bytes()))
+                .chain(n.elements().skip(at).map(|e| e.encoded())),
+        );
+        Ok((Some(new), len as usize + items.len()))
+    })
+}
+
+/// RedisJSON's start index: negative counts from the end (clamped to 0), past the end is the
+/// last element.
+pub fn start_index(start: i64, len: i64) -> i64 {
+    if start < 0 {
+        0.max(len + start)
+    } else {
+        start.min(len - 1)
+    }
+}
+
+/// What `JSON.ARRPOP` removed from one array: its JSON text (`None`: the array was empty).
+pub type Popped = Option<Vec<u8>>;
+
+/// `JSON.ARRPOP`: removes element `index` (see [`start_index`]) of every array selected;
+/// the removed values' JSON text (`None` for an empty array).
+pub fn arrpop(
+    root: Node<'_>,
+    path: &[Segment],
+    index: i64,
+) -> Result<(Effect, Vec<Option<Popped>>), Error> {
+    each(root, path, is(Kind::Array), |n| {
+        let len = n.len().unwrap_or(0);
+        if len == 0 {
+            return Ok((None, None));
+        }
+        let at = start_index(index, len as i64) as usize;
+        let popped = n.index(at).map(|e| e.to_json());
+        let new = doc::encode_array(
+            n.elements()
+                .enumerate()
+                .filter(|(i, _)| *i != at)
+                .map(|(_, e)| e.encoded()),
+        );
+        Ok((Some(new), popped))
+    })
+}
+
+fn normalize(i: i64, len: i64) -> i64 {
+    if i < 0 {
+        len - len.min(-i)
+    } else if len > 0 {
+        (len - 1).min(i)
+    } else {
+        0
+    }
+}
+
+/// `JSON.ARRTRIM`: keeps elements `start..=stop` of every array selected (RedisJSON's index
+/// rules); the new lengths.
+pub fn arrtrim(
+    root: Node<'_>,
+    path: &[Segment],
+    start: i64,
+    stop: i64,
+) -> Result<(Effect, Vec<Option<usize>>), Error> {
+    each(root, path, is(Kind::Array), |n| {
+        let len = n.len().unwrap_or(0) as i64;
+        let stop = normalize(stop, len);
+        let start = if start < 0 || start < len {
+            normalize(start, len)
+        } else {
+            stop + 1
+        };
+        let (from, to) = if start > stop || len == 0 {
+            (0, 0)
+        } else {
+            (start as usize, stop as usize + 1)
+        };
+        let new = doc::encode_array(n.elements().skip(from).take(to - from).map(|e| e.encoded()));
+        let changed = to - from != len as usize;
+        Ok((changed.then_some(new), to - from))
+    })
+}
+
+/// `JSON.CLEAR`: empties every non-empty array and object selected and sets every non-zero
+/// number to 0; how many values changed.
+pub fn clear(root: Node<'_>, path: &[Segment]) -> Result<(Effect, usize), Error> {
+    let clearable = |n: Node<'_>| match n.kind() {
+        Kind::Array | Kind::Object => n.len().unwrap_or(0) > 0,
+        Kind::Integer | Kind::Number => n.as_number().and_then(|x| x.as_f64()) != Some(0.0),
+        _ => false,
+    };
+    let (effect, results) = each(root, path, clearable, |n| {
+        Ok((
+            Some(match n.kind() {
+                Kind::Array => doc::encode_array([]),
+                Kind::Object => doc::encode_object([]),
+                _ => doc::encoded_number(&0.into()),
+            }),
+            (),
+        ))
+    })?;
+    let n = results.iter().filter(|r| r.is_some()).count();
+    Ok((effect, n))
+}
+
+/// `JSON.SET`'s condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetCond {
+    /// `NX`: only where nothing is yet.
+    Nx,
+    /// `XX`: only where something is.
+    Xx,
+}
+
+/// `JSON.SET key path value` on an existing document, below the root: replaces every value the
+/// path selects (unless NX) or, when it selects none (unless XX), adds the member the path's
+/// last step names to the object its other steps select. [`Effect::Nothing`] is RedisJSON's
+/// nil reply.
+pub fn set(
+    root: Node<'_>,
+    path: &[Segment],
+    value: &Doc,
+    cond: Option<SetCond>,
+) -> Result<Effect, Error> {
+    if cond != Some(SetCond::Nx) {
+        let found = select(root, path)?;
+        if !found.is_empty() {
+            let edits: Vec<(usize, Edit)> = outermost(&found)
+                .into_iter()
+                .map(|n| (n.offset(), Edit::Replace(value.bytes().to_vec())))
+                .collect();
+            check_depth(root, &edits)?;
+            return Ok(effect(edits));
+        }
+    }
+    if cond == Some(SetCond::Xx) {
+        return Ok(Effect::Nothing);
+    }
+    if !path::is_static(path) {
+        return Err(Error::raw("Err wrong static path"));
+    }
+    let Some((last, parent)) = path.split_last() else {
+        return Err(Error::raw("Err path must end with object key to set"));
+    };
+    match last {
+        Segment::Member(k) | Segment::Key(k) => {
+            let mut edits = Vec::new();
+            for p in select(root, parent)? {
+                if p.kind() != Kind::Object || p.get(k).is_some() {
+                    continue;
+                }
+                let new = doc::encode_object(
+                    p.members_encoded()
+                        .chain(std::iter::once((k.as_str(), value.bytes()))),
+                );
+                edits.push((p.offset(), Edit::Replace(new)));
+            }
+            check_depth(root, &edits)?;
+            Ok(effect(edits))
+        }
+        _ => {
+            if select(root, path)?.is_empty() {
+                Err(Error::new("array index out of range"))
+            } else {
+                Ok(Effect::Nothing)
+            }
+        }
+    }
+}
+
+/// RFC 7396 merge of `patch` into `target` (`None`: nothing there yet), as an encoding: a
+/// non-object patch replaces; an object patch merges member by member, `null` removing.
+pub fn merged(target: Option<Node<'_>>, patch: Node<'_>) -> Vec<u8> {
+    if patch.kind() != Kind::Object {
+        return patch.encoded().to_vec();
+    }
+    let mut members: Vec<(String, Vec<u8>)> = match target {
+        Some(t) if t.kind() == Kind::Object => t
+            .members()
+            .map(|(k, v)| (k.to_owned(), v.encoded().to_vec()))
+            .collect(),
+        _ => Vec::new(),
+    };
+    for (k, p) in patch.members() {
+        let at = members.iter().position(|(name, _)| name == k);
+        if p.kind() == Kind::Null {
+            // RedisJSON's object removes by moving the last member into the gap.
+            if let Some(i) = at {
+                members.swap_remove(i);
+            }
+            continue;
+        }
+        match at {
+            Some(i) => {
+                let current = Doc::from_encoded(std::mem::take(&mut members[i].1));
+                members[i].1 = merged(Some(current.root()), p);
+            }
+            None => members.push((k.to_owned(), merged(None, p))),
+        }
+    }
+    doc::encode_object(members.iter().map(|(k, v)| (k.as_str(), v.as_slice())))
+}
+
+/// `JSON.MERGE key path patch` on an existing document: merges into every value the path
+/// selects, or adds the patch as a new member like [`set`] does. [`Effect::Nothing`]: nil.
+pub fn merge(root: Node<'_>, path: &[Segment], patch: &Doc) -> Result<Effect, Error> {
+    let found = select(root, path)?;
+    if found.is_empty() {
+        return set(root, path, patch, None);
+    }
+    let edits: Vec<(usize, Edit)> = outermost(&found)
+        .into_iter()
+        .map(|n| (n.offset(), Edit::Replace(merged(Some(n), patch.root()))))
+        .collect();
+    check_depth(root, &edits)?;
+    Ok(effect(edits))
+}
+
+/// RedisJSON's `JSON.ARRINDEX` equality: same type (integers and floats apart), numbers by
+/// value, arrays element-wise, objects member-wise in any order.
+pub fn same(a: Node<'_>, b: Node<'_>) -> bool {
+    match (a.kind(), b.kind()) {
+        (Kind::Array, Kind::Array) => {
+            a.len() == b.len() && a.elements().zip(b.elements()).all(|(x, y)| same(x, y))
+        }
+        (Kind::Object, Kind::Object) => {
+            a.len() == b.len()
+                && a.members()
+                    .all(|(k, x)| b.get(k).is_some_and(|y| same(x, y)))
+        }
+        (Kind::Integer, Kind::Integer) | (Kind::Number, Kind::Number) => {
+            match (a.as_number(), b.as_number()) {
+                (Some(x), Some(y)) => match (x.as_i128(), y.as_i128()) {
+                    (Some(x), Some(y)) => x == y,
+                    _ => x.as_f64() == y.as_f64(),
+                },
+                _ => false,
+            }
+        }
+        (x, y) => x == y && a.encoded() == b.encoded(),
+    }
+}
+
+/// `JSON.ARRINDEX`: the first index of `value` in `arr[start..end]` (RedisJSON's index rules:
+/// `end` 0 means the length), -1 if absent; `None` if `arr` is not an array.
+pub fn arrindex(arr: Node<'_>, value: Node<'_>, start: i64, end: i64) -> Option<i64> {
+    if arr.kind() != Kind::Array {
+        return None;
+    }
+    let len = arr.len().unwrap_or(0) as i64;
+    if len == 0 {
+        return Some(-1);
+    }
+    let start = start_index(start, len);
+    let end = match end {
+        0 => len,
+        e if e < 0 => 0.max(len + e),
+        e => e.min(len),
+    };
+    if end < start {
+        return Some(-1);
+    }
+    Some(
+        arr.elements()
+            .enumerate()
+            .skip(start as usize)
+            .take((end - start) as usize)
+            .find(|(_, e)| same(*e, value))
+            .map_or(-1, |(i, _)| i as i64),
+    )
 }
 
 #[cfg(test)]
@@ -165,9 +609,15 @@ mod tests {
     #[test]
     fn a_delete_that_matches_nothing_changes_nothing() {
         let d = doc(r#"{"a":[1,2]}"#);
-        assert_eq!(del(d.root(), &parse(b"$.b").unwrap()), (Effect::Nothing, 0));
-        assert_eq!(del(d.root(), &parse(b"$").unwrap()), (Effect::DeleteKey, 1));
-        let (effect, n) = del(d.root(), &parse(b"$.a[*]").unwrap());
+        assert_eq!(
+            del(d.root(), &parse(b"$.b").unwrap()).unwrap(),
+            (Effect::Nothing, 0)
+        );
+        assert_eq!(
+            del(d.root(), &parse(b"$").unwrap()).unwrap(),
+            (Effect::DeleteKey, 1)
+        );
+        let (effect, n) = del(d.root(), &parse(b"$.a[*]").unwrap()).unwrap();
         assert_eq!(n, 2);
         assert_eq!(effect.apply(&d).unwrap().to_json(), br#"{"a":[]}"#);
     }
@@ -207,7 +657,7 @@ mod tests {
         );
         assert_eq!(
             parse_number(b"\"a\"").unwrap_err().message(),
-            "ERR bad input number"
+            "bad input number"
         );
     }
 }

@@ -139,7 +139,7 @@ impl<'t> Template<'t> {
         let mut selector = Selector::new(doc);
         let mut values = Vec::with_capacity(self.paths.len());
         for (text, at, segments) in &self.paths {
-            let found = selector.select(segments);
+            let found = selector.select(segments).map_err(|e| e.to_string())?;
             if found.is_empty() {
                 return Err(format!(
                     "template placeholder '{}' at byte {at} matches nothing",
@@ -273,7 +273,7 @@ mod tests {
         assert!(err(b"x {$.a").contains("unmatched '{' at byte 2"));
         assert!(err(b"x } y").contains("unmatched '}' at byte 2"));
         assert!(err(b"{$.b}").contains("matches nothing"));
-        assert!(err(b"{a}").contains("invalid path"));
+        assert!(err(b"{a b}").contains("invalid path"));
         assert!(
             err(b"ab{}").contains("empty placeholder '{}' at byte 2"),
             "{}",

@@ -95,6 +95,13 @@ impl Context {
         Key::new(self.raw.open_key(name, mode), name, true)
     }
 
+    /// Whether the calling client speaks RESP3 (`HELLO 3`): for commands whose reply shape
+    /// differs between the protocols beyond what [`Reply`] maps by itself.
+    #[inline]
+    pub fn is_resp3(&self) -> bool {
+        self.raw.is_resp3()
+    }
+
     /// Replicates this command to replicas and the AOF exactly as the client sent it.
     ///
     /// Use it when the command is deterministic (the same arguments give the same effect);
