@@ -1,7 +1,7 @@
 //! Calling Redis commands from a module ([`Context::call`]), and replicating effects
 //! ([`Context::replicate`], [`Context::replicate_verbatim`]).
 
-use crate::{Context, Error, Reply, Result};
+use crate::{Context, Error, RedisStr, Reply, Result};
 
 /// A reply from [`Context::call`], copied into Rust values (the C reply is freed at once).
 #[derive(Debug, Clone, PartialEq)]
@@ -127,6 +127,21 @@ impl Context {
     /// Replicates `command args...` to replicas and the AOF (instead of the command the client
     /// sent), e.g. to replicate a deterministic effect of a non-deterministic command.
     pub fn replicate(&self, command: &str, args: &[&[u8]]) -> Result<()> {
+        let args: Vec<Arg<'_>> = args.iter().map(|a| Arg::Bytes(a)).collect();
+        self.replicate_with(command, &args)
+    }
+
+    /// [`replicate`](Self::replicate) with arguments of mixed kinds: strings Redis already
+    /// holds (the command's own arguments, key names) are passed on without a copy, as the C
+    /// API's `"s"` format does; bytes and integers become new strings.
+    ///
+    /// ```no_run
+    /// # fn f(ctx: &rmkit::Context, key: &rmkit::RedisStr, id: &str) -> rmkit::Result<()> {
+    /// use rmkit::call::Arg;
+    /// ctx.replicate_with("XADD", &[key.into(), "MAXLEN".into(), Arg::Int(10), id.into()])?;
+    /// # Ok(()) }
+    /// ```
+    pub fn replicate_with(&self, command: &str, args: &[Arg<'_>]) -> Result<()> {
         if self.raw().replicate(command, args) {
             Ok(())
         } else {
@@ -135,5 +150,40 @@ impl Context {
                 crate::error::excerpt(command.as_bytes())
             )))
         }
+    }
+}
+
+/// One argument of [`Context::replicate_with`].
+#[derive(Debug, Clone, Copy)]
+pub enum Arg<'a> {
+    /// A string Redis holds (passed on without copying).
+    Str(&'a RedisStr),
+    /// Bytes (copied into a new string).
+    Bytes(&'a [u8]),
+    /// An integer (written as its decimal digits).
+    Int(i64),
+}
+
+impl<'a> From<&'a RedisStr> for Arg<'a> {
+    fn from(s: &'a RedisStr) -> Self {
+        Arg::Str(s)
+    }
+}
+
+impl<'a> From<&'a [u8]> for Arg<'a> {
+    fn from(b: &'a [u8]) -> Self {
+        Arg::Bytes(b)
+    }
+}
+
+impl<'a> From<&'a str> for Arg<'a> {
+    fn from(s: &'a str) -> Self {
+        Arg::Bytes(s.as_bytes())
+    }
+}
+
+impl From<i64> for Arg<'_> {
+    fn from(n: i64) -> Self {
+        Arg::Int(n)
     }
 }

@@ -16,6 +16,7 @@
 //! is Redis's wording (`WRONGTYPE ...`, `ERR ... is not an integer ...`).
 #![forbid(unsafe_code)]
 
+use rmkit::call::Arg;
 use rmkit::command::{Pairs, Rest};
 use rmkit::key::list::End;
 use rmkit::key::zset::{Bound, ZaddFlags};
@@ -111,20 +112,24 @@ fn zincrcap(
     complexity = "O(1) plus O(N) for N trimmed entries"
 )]
 fn xaddmaxlen(ctx: &Context, mut key: WriteKey, maxlen: i64, fields: Pairs) -> Result<Reply> {
-    let maxlen = u64::try_from(maxlen).map_err(|_| Error::new("maxlen must not be negative"))?;
+    if maxlen < 0 {
+        return Err(Error::new("maxlen must not be negative"));
+    }
     let mut stream = key.stream()?;
     let id = stream.add(None, fields.0)?;
-    stream.trim_to_len(maxlen, false)?;
-    // Replicate what happened, not the command: a replica must store the same ID.
-    let (id_text, maxlen_text) = (id.to_string(), maxlen.to_string());
-    let mut args: Vec<&[u8]> = vec![
-        key.name().as_bytes(),
-        b"MAXLEN",
-        maxlen_text.as_bytes(),
-        id_text.as_bytes(),
-    ];
-    args.extend(fields.0.iter().map(|f| f.as_bytes()));
-    ctx.replicate("XADD", &args)?;
+    stream.trim_to_len(maxlen as u64, false)?;
+    // Replicate what happened, not the command: a replica must store the same ID. The key
+    // and the fields go on as the strings Redis already holds (no copies).
+    let id_text = id.to_string();
+    let mut args: Vec<Arg<'_>> = Vec::with_capacity(4 + fields.0.len());
+    args.extend([
+        key.name().into(),
+        "MAXLEN".into(),
+        Arg::Int(maxlen),
+        id_text.as_str().into(),
+    ]);
+    args.extend(fields.0.iter().map(Arg::from));
+    ctx.replicate_with("XADD", &args)?;
     ctx.notify_keyspace_event(Notify::Stream, "xadd", key.name());
     Ok(Reply::Bulk(id_text.into_bytes()))
 }

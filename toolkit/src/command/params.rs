@@ -207,12 +207,11 @@ impl<'a> Param<'a> for Pairs<'a> {
         doc: Arg::block("", PAIR).multiple(),
     };
     fn parse(args: &mut Args<'a, RedisStr>, _: &'a Context) -> Result<Self> {
-        let command = args.command();
-        let rest = args.rest();
-        if rest.is_empty() || !rest.len().is_multiple_of(2) {
-            return Err(Error::wrong_arity(&command));
+        if args.is_empty() || !args.len().is_multiple_of(2) {
+            // Named only on the error path: building the name costs an allocation.
+            return Err(Error::wrong_arity(&args.command()));
         }
-        Ok(Pairs(rest))
+        Ok(Pairs(args.rest()))
     }
 }
 

@@ -1,6 +1,6 @@
 //! `RedisModule_Call` (with the reply copied into Rust) and `RedisModule_Replicate`.
 
-use super::{OK, RawCtx, api, cstring_lossy};
+use super::{OK, RawCtx, RedisString, api, cstring_lossy};
 use crate::call::CallReply;
 use crate::{Error, Result};
 use redis_module::raw;
@@ -34,10 +34,30 @@ impl RawCtx {
     }
 
     /// `RedisModule_Replicate(ctx, command, "v", args)`; false if Redis refused.
-    pub(crate) fn replicate(&self, command: &str, args: &[&[u8]]) -> bool {
-        let (_strings, mut argv) = super::string::argv(args);
+    pub(crate) fn replicate(&self, command: &str, args: &[crate::call::Arg<'_>]) -> bool {
+        use crate::call::Arg;
+        // Strings made here for bytes and integers, freed after the call (Redis keeps its own
+        // references to what it replicates).
+        let mut made: Vec<RedisString> = Vec::new();
+        let mut argv: Vec<*mut raw::RedisModuleString> = Vec::with_capacity(args.len());
+        for a in args {
+            match *a {
+                Arg::Str(s) => argv.push(s.as_ptr()),
+                Arg::Bytes(b) => {
+                    let s = RedisString::new(b);
+                    argv.push(s.as_ptr());
+                    made.push(s);
+                }
+                Arg::Int(n) => {
+                    let s = RedisString::from_i64(n);
+                    argv.push(s.as_ptr());
+                    made.push(s);
+                }
+            }
+        }
         let cmd = cstring_lossy(command);
-        // SAFETY: a live context; "v" as in `call`.
+        // SAFETY: a live context; "v" takes `argv.len()` live strings, which Redis retains
+        // (incrRefCount) for what it replicates; ours are freed when `made` drops after.
         let r = unsafe {
             api!(RedisModule_Replicate)(
                 self.as_ptr(),
@@ -47,6 +67,7 @@ impl RawCtx {
                 argv.len(),
             )
         };
+        drop(made);
         r == OK
     }
 }

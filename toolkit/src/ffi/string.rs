@@ -138,6 +138,18 @@ impl RedisString {
             None => panic!("RedisModule_CreateString returned NULL"),
         }
     }
+
+    /// A new Redis string holding the decimal digits of `n` (an integer-encoded string when
+    /// Redis can share one).
+    pub fn from_i64(n: i64) -> Self {
+        // SAFETY: NULL context = not auto-memory managed (we free it in Drop).
+        let p = unsafe { api!(RedisModule_CreateStringFromLongLong)(std::ptr::null_mut(), n) };
+        match NonNull::new(p) {
+            // SAFETY: a fresh string we own.
+            Some(p) => unsafe { RedisString::from_raw(p) },
+            None => panic!("RedisModule_CreateStringFromLongLong returned NULL"),
+        }
+    }
 }
 
 impl Drop for RedisString {
