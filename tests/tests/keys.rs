@@ -360,3 +360,23 @@ fn a_scan_may_delete_the_key_it_visits() {
         "the others are untouched"
     );
 }
+
+#[test]
+fn only_a_command_can_block_its_client() {
+    let (server, mut con) = server();
+    let _: () = q(&mut con, &["memtest.blockintimer", "result"]);
+    server.wait_for(
+        "the timer to record what blocking said",
+        std::time::Duration::from_secs(10),
+        |s| q::<i64>(&mut s.client(), &["HLEN", "result"]) == 2,
+    );
+    let said: std::collections::HashMap<String, String> = q(&mut con, &["HGETALL", "result"]);
+    for what in ["keys", "thread"] {
+        assert!(
+            said[what].starts_with("ERR only a command can block its client"),
+            "{what}: {}",
+            said[what]
+        );
+    }
+    assert_eq!(q::<String>(&mut con, &["PING"]), "PONG");
+}

@@ -21,6 +21,9 @@ use crate::{Error, RedisStr, Reply, Result};
 /// | the server log | [`log`](Self::log) (or the `log` crate) |
 pub struct Context {
     raw: RawCtx,
+    /// A command's own context (the client can be blocked), not a timer's, an event's, a
+    /// scan's or a blocked client's callback's.
+    command: bool,
 }
 
 static_assertions::assert_not_impl_any!(Context: Send, Sync);
@@ -52,7 +55,27 @@ pub enum Notify {
 
 impl Context {
     pub(crate) fn new(raw: RawCtx) -> Context {
-        Context { raw }
+        Context {
+            raw,
+            command: false,
+        }
+    }
+
+    /// The context of a command call: the one kind whose client may be blocked.
+    pub(crate) fn for_command(raw: RawCtx) -> Context {
+        Context { raw, command: true }
+    }
+
+    /// `Err` unless this is a command's own context (blocking needs a client to block).
+    pub(crate) fn check_can_block(&self) -> Result<()> {
+        if self.command {
+            Ok(())
+        } else {
+            Err(Error::new(
+                "only a command can block its client: not from a timer, an event, a scan or \
+                 a blocked client's callback",
+            ))
+        }
     }
 
     #[inline]

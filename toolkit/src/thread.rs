@@ -71,6 +71,7 @@ impl Context {
     where
         F: FnOnce(&ThreadContext<'_>) -> Result + Send + 'static,
     {
+        self.check_can_block()?;
         let ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
         self.raw().block_on_thread(
             ms,
@@ -210,8 +211,10 @@ impl BlockOnKeys<'_> {
     }
 
     /// Blocks the client. Return its value from the command ([`Reply::Deferred`]); an error
-    /// inside `MULTI`/`EXEC` or a script, where Redis cannot block.
+    /// inside `MULTI`/`EXEC` or a script, where Redis cannot block, and from any context but a
+    /// command's own (a timer, an event, a scan callback: there is no client to block).
     pub fn start(self) -> Result<Reply> {
+        self.ctx.check_can_block()?;
         if self.ctx.raw().in_multi_or_script() {
             return Err(crate::Error::new(
                 "this command cannot block inside MULTI/EXEC or a script; run it on its own",

@@ -28,11 +28,13 @@ impl RawCtx {
     pub(crate) fn block_on_keys(&self, keys: &[&RedisStr], timeout_ms: i64, waiter: Waiter) {
         let mut ptrs: Vec<*mut raw::RedisModuleString> = keys.iter().map(|k| k.as_ptr()).collect();
         let has_timeout = waiter.timeout.is_some();
+        // Redis 7.0 calls the timeout callback without checking it: no callback, no timeout.
+        let timeout_ms = if has_timeout { timeout_ms } else { 0 };
         let data = Box::into_raw(Box::new(waiter));
         // SAFETY: a live command context, not in MULTI or a script (checked by the caller);
         // Redis takes a reference to each key name; `data` is owned by Redis from here until it
         // calls `free_waiter` (served, timed out, unblocked or disconnected). Without a timeout
-        // callback the timeout is 0 (the caller guarantees it), so Redis never calls a NULL one.
+        // callback the timeout is 0 (forced above), so Redis never calls a NULL one.
         unsafe {
             api!(RedisModule_BlockClientOnKeys)(
                 self.as_ptr(),

@@ -64,7 +64,7 @@ pub unsafe extern "C" fn trampoline<H: Handler>(
         unsafe { api!(RedisModule_WrongArity)(ctx) };
         return OK;
     }
-    let ctx = Context::new(raw_ctx);
+    let ctx = Context::for_command(raw_ctx);
     match guard(Named(H::NAME), || H::call(&ctx, args)) {
         Some(Ok(reply)) => ctx.raw().send(&reply),
         Some(Err(e)) => ctx.raw().send_error(&e),
