@@ -8,68 +8,32 @@ use redis::Value;
 use rmkit_tests::{Server, q, q_err, tool_binary};
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::net::{Ipv4Addr, TcpListener};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
-/// A loopback port free right now, for a node's cluster bus (the default, port + 10000, may
-/// be above 65535 for the high ports the harness hands out).
-fn bus_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
+/// The cluster under test, started by the harness (`rmkit_test::Cluster`), with the lookups
+/// these tests need.
 struct Cluster {
-    nodes: Vec<Server>,
+    inner: rmkit_tests::Cluster,
 }
 
 impl Cluster {
     fn start(n: usize) -> Cluster {
-        let nodes: Vec<Server> = (0..n)
-            .map(|i| {
-                Server::builder()
-                    .module("hashex")
-                    .module("rmkit-json")
-                    .config("cluster-enabled", "yes")
-                    // Relative to the node's own directory (its working directory).
-                    .config("cluster-config-file", &format!("nodes-{i}.conf"))
-                    .config("cluster-port", &bus_port().to_string())
-                    .config("cluster-node-timeout", "5000")
-                    .start()
-            })
-            .collect();
-        let out = Command::new(tool_binary("redis-cli"))
-            .arg("--cluster")
-            .arg("create")
-            .args(nodes.iter().map(Server::addr))
-            .arg("--cluster-yes")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success() && text.contains("[OK] All 16384 slots covered."),
-            "redis-cli --cluster create failed ({}):\n{text}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        for (i, node) in nodes.iter().enumerate() {
-            node.wait_for("cluster_state:ok", Duration::from_secs(30), |s| {
-                let mut c = s.client();
-                let info: String = q(&mut c, &["CLUSTER", "INFO"]);
-                info.contains("cluster_state:ok") && info.contains("cluster_known_nodes:3")
-            });
-            assert!(node.dir().join(format!("nodes-{i}.conf")).is_file());
+        let node = Server::builder().module("hashex").module("rmkit-json");
+        let inner = rmkit_tests::Cluster::start(n, 0, node);
+        for node in inner.nodes() {
+            // Relative to the node's own directory (its working directory).
+            assert!(node.dir().join("nodes.conf").is_file());
         }
-        Cluster { nodes }
+        Cluster { inner }
+    }
+
+    fn nodes(&self) -> &[Server] {
+        self.inner.nodes()
     }
 
     /// Slot -> port of the node serving it, from CLUSTER SLOTS as `node` sees it.
     fn slots(&self, node: usize) -> BTreeMap<(i64, i64), u16> {
-        let mut c = self.nodes[node].client();
+        let mut c = self.nodes()[node].client();
         let ranges: Vec<Value> = q(&mut c, &["CLUSTER", "SLOTS"]);
         ranges
             .into_iter()
@@ -88,7 +52,7 @@ impl Cluster {
     }
 
     fn slot_of(&self, key: &str) -> i64 {
-        let mut c = self.nodes[0].client();
+        let mut c = self.nodes()[0].client();
         q(&mut c, &["CLUSTER", "KEYSLOT", key])
     }
 
@@ -105,14 +69,14 @@ impl Cluster {
     }
 
     fn index_of(&self, port: u16) -> usize {
-        self.nodes
+        self.nodes()
             .iter()
             .position(|n| n.port() == port)
             .unwrap_or_else(|| panic!("no node on port {port}"))
     }
 
     fn node_id(&self, node: usize) -> String {
-        let mut c = self.nodes[node].client();
+        let mut c = self.nodes()[node].client();
         q(&mut c, &["CLUSTER", "MYID"])
     }
 }
@@ -156,7 +120,7 @@ fn module_commands_are_routed_by_their_keys_in_a_cluster() {
             "-c",
             "--no-raw",
             "-p",
-            &cluster.nodes[entry].port().to_string(),
+            &cluster.nodes()[entry].port().to_string(),
         ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -184,7 +148,7 @@ fn module_commands_are_routed_by_their_keys_in_a_cluster() {
         text.contains(&format!(
             "-> Redirected to slot [{}] located at {}",
             cluster.slot_of("a"),
-            cluster.nodes[owner_a].addr()
+            cluster.nodes()[owner_a].addr()
         )),
         "{text}"
     );
@@ -204,20 +168,20 @@ fn module_commands_are_routed_by_their_keys_in_a_cluster() {
         let owner = cluster.owner(k);
         let slot = cluster.slot_of(k);
         for other in (0..3).filter(|&n| n != owner) {
-            let mut c = cluster.nodes[other].client();
+            let mut c = cluster.nodes()[other].client();
             assert_eq!(
                 q_err(&mut c, &args),
-                format!("MOVED {slot} {}", cluster.nodes[owner].addr()),
+                format!("MOVED {slot} {}", cluster.nodes()[owner].addr()),
                 "{args:?} on a node that does not own slot {slot}"
             );
             checks += 1;
         }
-        let mut c = cluster.nodes[owner].client();
+        let mut c = cluster.nodes()[owner].client();
         let _: Value = q(&mut c, &args);
         checks += 1;
     }
     // A module command without keys runs anywhere.
-    for node in &cluster.nodes {
+    for node in cluster.nodes() {
         let mut c = node.client();
         let help: Vec<String> = q(&mut c, &["JSON.DEBUG", "HELP"]);
         assert_eq!(
@@ -228,7 +192,7 @@ fn module_commands_are_routed_by_their_keys_in_a_cluster() {
     }
 
     // 3. COMMAND GETKEYS names exactly the key (never a field, value, path or subcommand).
-    let mut c = cluster.nodes[0].client();
+    let mut c = cluster.nodes()[0].client();
     for args in KEYED {
         let args = with_key(args, "k1", "k2");
         let mut getkeys = vec!["COMMAND", "GETKEYS"];
@@ -250,18 +214,18 @@ fn module_commands_are_routed_by_their_keys_in_a_cluster() {
     assert_eq!(cluster.slot_of(b), slot);
     let owner = cluster.owner(a);
     assert_eq!(cluster.owner(b), owner);
-    let mut o = cluster.nodes[owner].client();
+    let mut o = cluster.nodes()[owner].client();
     let old: Option<String> = q(&mut o, &["HGETSET", a, "f", "1"]);
     assert_eq!(old, None);
     let _: () = q(&mut o, &["JSON.SET", b, r#"{"tag":"user1"}"#]);
     let n: i64 = q(&mut o, &["CLUSTER", "COUNTKEYSINSLOT", &slot.to_string()]);
     assert_eq!(n, 2);
     for other in (0..3).filter(|&n| n != owner) {
-        let mut c = cluster.nodes[other].client();
+        let mut c = cluster.nodes()[other].client();
         for args in [&["HGETSET", a, "f", "2"][..], &["JSON.GET", b]] {
             assert_eq!(
                 q_err(&mut c, args),
-                format!("MOVED {slot} {}", cluster.nodes[owner].addr())
+                format!("MOVED {slot} {}", cluster.nodes()[owner].addr())
             );
         }
     }
@@ -299,7 +263,7 @@ fn module_commands_are_routed_by_their_keys_in_a_cluster() {
     let target = (owner + 1) % 3;
     let (src_id, dst_id) = (cluster.node_id(owner), cluster.node_id(target));
     let s = slot.to_string();
-    let mut t = cluster.nodes[target].client();
+    let mut t = cluster.nodes()[target].client();
     let before_a: Vec<String> = q(&mut o, &["HGETALL", a]);
     let before_b: String = q(&mut o, &["JSON.GET", b]);
     let digests: Vec<Vec<String>> = [a, b, "{user1}c", "{user1}d"]
@@ -308,19 +272,19 @@ fn module_commands_are_routed_by_their_keys_in_a_cluster() {
         .collect();
     let _: () = q(&mut t, &["CLUSTER", "SETSLOT", &s, "IMPORTING", &src_id]);
     let _: () = q(&mut o, &["CLUSTER", "SETSLOT", &s, "MIGRATING", &dst_id]);
-    let tport = cluster.nodes[target].port().to_string();
+    let tport = cluster.nodes()[target].port().to_string();
     let _: String = q(&mut o, &["MIGRATE", "127.0.0.1", &tport, b, "0", "5000"]);
     // b has moved: the source answers ASK; a is still served where it is.
     assert_eq!(
         q_err(&mut o, &["JSON.GET", b]),
-        format!("ASK {slot} {}", cluster.nodes[target].addr())
+        format!("ASK {slot} {}", cluster.nodes()[target].addr())
     );
     let old: Option<String> = q(&mut o, &["HGETSET", a, "f", "1"]);
     assert_eq!(old.as_deref(), Some("1"));
     // The target serves b only to a client that says ASKING.
     assert_eq!(
         q_err(&mut t, &["JSON.GET", b]),
-        format!("MOVED {slot} {}", cluster.nodes[owner].addr())
+        format!("MOVED {slot} {}", cluster.nodes()[owner].addr())
     );
     let _: () = q(&mut t, &["ASKING"]);
     let got: String = q(&mut t, &["JSON.GET", b]);
@@ -340,7 +304,7 @@ fn module_commands_are_routed_by_their_keys_in_a_cluster() {
             "{user1}d",
         ],
     );
-    for node in &cluster.nodes {
+    for node in cluster.nodes() {
         let mut c = node.client();
         let _: () = q(&mut c, &["CLUSTER", "SETSLOT", &s, "NODE", &dst_id]);
     }
@@ -353,7 +317,7 @@ fn module_commands_are_routed_by_their_keys_in_a_cluster() {
     assert_eq!(got, before_a);
     assert_eq!(
         q_err(&mut o, &["JSON.GET", b]),
-        format!("MOVED {slot} {}", cluster.nodes[target].addr())
+        format!("MOVED {slot} {}", cluster.nodes()[target].addr())
     );
     let n: i64 = q(&mut o, &["CLUSTER", "COUNTKEYSINSLOT", &s]);
     assert_eq!(n, 0);
