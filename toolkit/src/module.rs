@@ -170,6 +170,7 @@ pub(crate) fn load(ctx: &RawCtx, _args: &[RedisStr]) -> Result<(), String> {
     // Reset all toolkit state: after MODULE UNLOAD the image may have stayed mapped and its
     // statics survived.
     ctx.open_log();
+    crate::ffi::thread::mark_main_thread();
     crate::log::install_panic_hook();
     crate::log::install();
     for w in &warnings {
@@ -185,6 +186,7 @@ pub(crate) fn load(ctx: &RawCtx, _args: &[RedisStr]) -> Result<(), String> {
     let commands = register_commands(ctx, &name)?;
     let configs = crate::ffi::config::register_configs(ctx)?;
     crate::ffi::events::subscribe(ctx)?;
+    ctx.register_cluster_receivers();
     ctx.register_info();
     log(
         LogLevel::Notice,
@@ -365,6 +367,14 @@ pub(crate) fn unload(ctx: &Context) -> bool {
 /// a client inside `MULTI` with queued commands (`CLIENT LIST` cannot tell which commands, so
 /// any queue counts), or a client whose last command (`cmd=`) is one of this module's.
 fn unload_blocker(ctx: &Context) -> Option<String> {
+    crate::ffi::thread::free_pending_detached();
+    let detached = crate::ffi::thread::LIVE_DETACHED.load(std::sync::atomic::Ordering::Acquire);
+    if detached > 0 {
+        return Some(format!(
+            "{detached} DetachedContext(s) are alive: a thread of this module still runs its \
+             code (stop it and drop its DetachedContext first)"
+        ));
+    }
     let list = match ctx.call("CLIENT", &[b"LIST"]) {
         Ok(reply) => reply,
         Err(e) => {

@@ -7,12 +7,14 @@
 //! | [`Context::create_timer`], [`TimerId`] | run a closure on the main thread after a delay |
 //! | [`Context::block_on_keys`], [`BlockOnKeys`] | block a client until a key is ready (`BLPOP` for any condition) |
 //! | [`Context::signal_key_as_ready`] | wake clients blocked on a key a module changed |
+//! | [`Context::detached`], [`DetachedContext`] | a thread the module runs itself: the server lock, and a [`Context`] while it is held |
+//! | [`Context::yield_to_clients`] | let the server answer other clients (`-BUSY`) during a long command |
 //!
 //! Nothing Redis owns crosses threads: a [`Context`] and a [`RedisStr`](crate::RedisStr) are
 //! not `Send` (the compiler refuses to move them into a worker), a worker's reply is copied
 //! into plain Rust data before it goes back, and the keyspace is reached only under the lock.
 
-use crate::ffi::thread::{LockedCtx, SafeCtx};
+use crate::ffi::thread::{DetachedCtx, LockedCtx, SafeCtx};
 use crate::{Context, Reply, Result};
 use std::ops::Deref;
 use std::time::Duration;
@@ -40,6 +42,79 @@ impl ThreadContext<'_> {
             ctx: lock.context(),
             _lock: lock,
         }
+    }
+}
+
+/// A context for a thread the module runs itself (a background job, a listener...), made by
+/// [`Context::detached`]. It can be moved to that thread (`Send`), not shared (`!Sync`); the
+/// keyspace is reached only through [`lock`](Self::lock), and nothing a [`Locked`] gives out
+/// (a [`Context`], keys, Redis strings) can leave the thread or outlive the guard.
+///
+/// `MODULE UNLOAD` is refused while a `DetachedContext` is alive (the thread holding it runs
+/// this module's code): drop it when the thread ends, e.g. from an
+/// [`on_unload!`](crate::on_unload!)-triggered stop flag.
+///
+/// ```no_run
+/// use rmkit::thread::DetachedContext;
+/// use std::sync::atomic::{AtomicBool, Ordering};
+///
+/// static STOP: AtomicBool = AtomicBool::new(false);
+///
+/// fn start(ctx: &rmkit::Context) -> rmkit::Result<()> {
+///     let mut detached: DetachedContext = ctx.detached()?;
+///     std::thread::spawn(move || {
+///         while !STOP.load(Ordering::Relaxed) {
+///             // work without the lock, then briefly:
+///             let locked = detached.lock();
+///             let key = rmkit::RedisString::new(b"heartbeat");
+///             let _ = locked.open_key_writable(&key).set_string(b"alive");
+///             drop(locked);
+///             std::thread::sleep(std::time::Duration::from_millis(100));
+///         }
+///         // `detached` is dropped here: the module may be unloaded again.
+///     });
+///     Ok(())
+/// }
+/// ```
+pub struct DetachedContext {
+    inner: DetachedCtx,
+}
+
+static_assertions::assert_impl_all!(DetachedContext: Send);
+static_assertions::assert_not_impl_any!(DetachedContext: Sync);
+static_assertions::assert_not_impl_any!(Locked<'static>: Send, Sync);
+
+impl DetachedContext {
+    /// Takes the server's lock (waiting for the main thread to be between commands) and gives
+    /// access to the keyspace while the guard lives. Keep it short: the server serves no one
+    /// meanwhile.
+    ///
+    /// # Panics
+    /// If this thread already holds the server lock (the main thread always does while it runs
+    /// module code; a worker does while a guard lives): the lock is not reentrant, and waiting
+    /// would deadlock the server.
+    pub fn lock(&mut self) -> Locked<'_> {
+        let lock = self.inner.lock();
+        Locked {
+            ctx: lock.context(),
+            _lock: lock,
+        }
+    }
+
+    /// The lock if it is free right now, else `None` (never waits; `None` also on a thread
+    /// that already holds it).
+    pub fn try_lock(&mut self) -> Option<Locked<'_>> {
+        let lock = self.inner.try_lock()?;
+        Some(Locked {
+            ctx: lock.context(),
+            _lock: lock,
+        })
+    }
+}
+
+impl std::fmt::Debug for DetachedContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DetachedContext")
     }
 }
 
@@ -78,6 +153,33 @@ impl Context {
             Box::new(move |safe: &SafeCtx| work(&ThreadContext { safe })),
         )?;
         Ok(Reply::Deferred)
+    }
+
+    /// A [`DetachedContext`] for a thread the module runs itself.
+    pub fn detached(&self) -> Result<DetachedContext> {
+        Ok(DetachedContext {
+            inner: self.raw().detached()?,
+        })
+    }
+
+    /// Lets the server answer other clients during a long command (`RedisModule_Yield` with
+    /// `REDISMODULE_YIELD_FLAG_CLIENTS`): once the command has run longer than
+    /// `busy-reply-threshold`, they get `-BUSY <busy_reply>` (or Redis's own text when `None`),
+    /// and the server's cron runs. Call it every few milliseconds from the loop; cheap when
+    /// nothing is due. Only in a command (or an RDB load), on the main thread.
+    ///
+    /// ```no_run
+    /// # fn f(ctx: &rmkit::Context, items: &[u64]) {
+    /// for (i, _item) in items.iter().enumerate() {
+    ///     // ... slow work on _item ...
+    ///     if i % 1024 == 0 {
+    ///         ctx.yield_to_clients(Some("mymod.rebuild is running, try again in a moment"));
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn yield_to_clients(&self, busy_reply: Option<&str>) {
+        self.raw().yield_to_clients(busy_reply);
     }
 
     /// Runs `callback` once on the server's main thread after `delay` (millisecond resolution),

@@ -47,6 +47,7 @@ pub unsafe extern "C" fn trampoline<H: Handler>(
     let raw_ctx = unsafe { RawCtx::from_raw(ctx) };
     // SAFETY: Redis passes `argc` non-null strings that outlive this call.
     let args = unsafe { RedisStr::slice_from_raw(argv, argc) };
+    super::thread::free_pending_detached();
     if let Some(getkeys) = H::GETKEYS
         && raw_ctx.is_keys_position_request()
     {

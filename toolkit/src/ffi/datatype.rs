@@ -311,7 +311,6 @@ impl Io<'_> {
         unsafe { api!(RedisModule_SaveStringBuffer)(self.p(), v.as_ptr().cast(), v.len()) }
     }
 
-    /// Whether the stream is broken (`RedisModule_IsIOError`).
     /// `RedisModule_Yield` with the I/O's context: lets the server answer other clients (with
     /// `-LOADING` / `-BUSY busy_reply`) during a long load.
     pub(crate) fn yield_to_clients(&mut self, busy_reply: &str) {
@@ -330,6 +329,7 @@ impl Io<'_> {
         }
     }
 
+    /// Whether the stream is broken (`RedisModule_IsIOError`).
     pub(crate) fn failed(&self) -> bool {
         // SAFETY: the I/O handle of the running rdb_load.
         unsafe { api!(RedisModule_IsIOError)(self.p()) != 0 }

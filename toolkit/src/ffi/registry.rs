@@ -36,3 +36,7 @@ pub static MODULES: [ModuleDef];
 /// Functions run by `RedisModule_OnUnload`, in link order.
 #[linkme::distributed_slice]
 pub static ON_UNLOAD: [fn()];
+
+/// Every cluster message receiver of the module.
+#[linkme::distributed_slice]
+pub static CLUSTER_RECEIVERS: [crate::server::cluster::ClusterReceiver];

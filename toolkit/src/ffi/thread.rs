@@ -51,14 +51,62 @@ pub(crate) struct LockedCtx<'t> {
 impl SafeCtx {
     /// Takes the server's lock (`RedisModule_ThreadSafeContextLock`).
     pub(crate) fn lock(&self) -> LockedCtx<'_> {
-        // SAFETY: a thread-safe context of this worker; Lock pairs with Unlock in Drop.
-        unsafe { api!(RedisModule_ThreadSafeContextLock)(self.ctx.as_ptr()) };
-        LockedCtx {
-            // SAFETY: the context is valid (and usable for keys) while the lock is held.
-            raw: unsafe { RawCtx::from_raw(self.ctx.as_ptr()) },
-            _t: PhantomData,
-        }
+        lock_ctx(self.ctx)
     }
+}
+
+thread_local! {
+    /// Whether this thread holds the server lock: the main thread always does while module
+    /// code runs on it (set at load), a worker between `lock` and the guard's drop. Locking
+    /// again would deadlock (the lock is not reentrant).
+    static HOLDS_LOCK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks the calling thread (the one that runs `RedisModule_OnLoad`: the main thread) as
+/// holding the server lock whenever it runs module code.
+pub(crate) fn mark_main_thread() {
+    HOLDS_LOCK.with(|h| h.set(true));
+}
+
+/// Whether the calling thread holds the server lock (the main thread, or a locked worker).
+pub(crate) fn holds_lock() -> bool {
+    HOLDS_LOCK.with(|h| h.get())
+}
+
+fn lock_ctx<'t>(ctx: NonNull<raw::RedisModuleCtx>) -> LockedCtx<'t> {
+    if holds_lock() {
+        panic!(
+            "the server lock is already held by this thread (the main thread, or a guard from \
+             lock() still alive): locking again would deadlock; use the Context you have"
+        );
+    }
+    // SAFETY: a thread-safe context owned by the caller; Lock pairs with Unlock in Drop.
+    unsafe { api!(RedisModule_ThreadSafeContextLock)(ctx.as_ptr()) };
+    HOLDS_LOCK.with(|h| h.set(true));
+    free_pending_detached();
+    LockedCtx {
+        // SAFETY: the context is valid (and usable for keys) while the lock is held.
+        raw: unsafe { RawCtx::from_raw(ctx.as_ptr()) },
+        _t: PhantomData,
+    }
+}
+
+fn try_lock_ctx<'t>(ctx: NonNull<raw::RedisModuleCtx>) -> Option<LockedCtx<'t>> {
+    if holds_lock() {
+        return None;
+    }
+    // SAFETY: as in `lock_ctx`; on OK the lock is ours and pairs with Unlock in Drop.
+    let r = unsafe { api!(RedisModule_ThreadSafeContextTryLock)(ctx.as_ptr()) };
+    if r != OK {
+        return None;
+    }
+    HOLDS_LOCK.with(|h| h.set(true));
+    free_pending_detached();
+    Some(LockedCtx {
+        // SAFETY: as in `lock_ctx`.
+        raw: unsafe { RawCtx::from_raw(ctx.as_ptr()) },
+        _t: PhantomData,
+    })
 }
 
 impl LockedCtx<'_> {
@@ -72,8 +120,119 @@ impl LockedCtx<'_> {
 
 impl Drop for LockedCtx<'_> {
     fn drop(&mut self) {
-        // SAFETY: the lock taken in `SafeCtx::lock`.
+        HOLDS_LOCK.with(|h| h.set(false));
+        // SAFETY: the lock taken in `lock_ctx`/`try_lock_ctx`.
         unsafe { api!(RedisModule_ThreadSafeContextUnlock)(self.raw.as_ptr()) };
+    }
+}
+
+/// How many detached contexts are alive: `MODULE UNLOAD` is refused while any is (a thread
+/// holding one runs this image's code).
+pub(crate) static LIVE_DETACHED: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
+
+/// A detached thread-safe context (`RedisModule_GetDetachedThreadSafeContext`), owned: for a
+/// thread the module runs itself. Used only under the lock (see [`DetachedCtx::lock`]).
+pub(crate) struct DetachedCtx {
+    ctx: NonNull<raw::RedisModuleCtx>,
+}
+
+// SAFETY: Redis documents thread-safe contexts as usable from any thread; every use of this one
+// (other than taking the lock) happens while its owner holds the server lock, and it is not
+// `Sync`, so one thread at a time owns it.
+unsafe impl Send for DetachedCtx {}
+
+impl RawCtx {
+    /// `RedisModule_GetDetachedThreadSafeContext` for this context's module.
+    pub(crate) fn detached(&self) -> Result<DetachedCtx> {
+        if !super::has_api!(RedisModule_GetDetachedThreadSafeContext) {
+            return Err(Error::new(
+                "this server has no detached thread-safe contexts (Redis 6.2 or later)",
+            ));
+        }
+        // SAFETY: a live context of this module, on the main thread (or locked).
+        let ctx = unsafe { api!(RedisModule_GetDetachedThreadSafeContext)(self.as_ptr()) };
+        let ctx = NonNull::new(ctx)
+            .ok_or_else(|| Error::new("RedisModule_GetDetachedThreadSafeContext failed"))?;
+        LIVE_DETACHED.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Ok(DetachedCtx { ctx })
+    }
+}
+
+impl DetachedCtx {
+    /// Takes the server lock; panics if this thread already holds it (a deadlock otherwise).
+    pub(crate) fn lock(&mut self) -> LockedCtx<'_> {
+        lock_ctx(self.ctx)
+    }
+
+    /// The lock if it is free now (and this thread does not hold it).
+    pub(crate) fn try_lock(&mut self) -> Option<LockedCtx<'_>> {
+        try_lock_ctx(self.ctx)
+    }
+}
+
+impl Drop for DetachedCtx {
+    fn drop(&mut self) {
+        // Freeing the context frees its client, which touches server state: only under the
+        // lock. Waiting for the lock here could deadlock (the main thread may be waiting for
+        // this thread), so without it the context is queued and freed by the next holder.
+        if holds_lock() {
+            // SAFETY: our context, freed once, under the server lock; nothing uses it after.
+            unsafe { free_detached(self.ctx) };
+        } else if let Some(_lock) = try_lock_ctx(self.ctx) {
+            // `_lock` (which only holds the pointer value) is released after the free: the
+            // drain inside `try_lock_ctx` ran first, and Unlock does not read the context.
+            // SAFETY: as above, under the lock just taken.
+            unsafe { free_detached(self.ctx) };
+        } else {
+            if let Ok(mut q) = PENDING_FREE.lock() {
+                q.push(SendPtr(self.ctx));
+            }
+            HAS_PENDING.store(true, std::sync::atomic::Ordering::Release);
+        }
+    }
+}
+
+/// Frees a detached context and counts it gone.
+///
+/// # Safety
+/// The caller holds the server lock; `ctx` is a detached context no one uses any more.
+unsafe fn free_detached(ctx: NonNull<raw::RedisModuleCtx>) {
+    // SAFETY: per the contract.
+    unsafe { api!(RedisModule_FreeThreadSafeContext)(ctx.as_ptr()) };
+    LIVE_DETACHED.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+}
+
+/// A detached context waiting to be freed by a thread that holds the lock.
+struct SendPtr(NonNull<raw::RedisModuleCtx>);
+// SAFETY: only the pointer value crosses; it is used (freed) under the server lock.
+unsafe impl Send for SendPtr {}
+
+static PENDING_FREE: std::sync::Mutex<Vec<SendPtr>> = std::sync::Mutex::new(Vec::new());
+static HAS_PENDING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Frees the detached contexts dropped by threads that could not take the lock. Called by
+/// whoever holds it: the command trampoline (main thread), a thread that just locked, unload.
+#[inline]
+pub(crate) fn free_pending_detached() {
+    if !HAS_PENDING.load(std::sync::atomic::Ordering::Acquire) {
+        return;
+    }
+    free_pending_slow();
+}
+
+#[cold]
+fn free_pending_slow() {
+    let pending = match PENDING_FREE.lock() {
+        Ok(mut q) => {
+            HAS_PENDING.store(false, std::sync::atomic::Ordering::Release);
+            std::mem::take(&mut *q)
+        }
+        Err(_) => return,
+    };
+    for p in pending {
+        // SAFETY: the caller holds the server lock; the context was dropped by its owner.
+        unsafe { free_detached(p.0) };
     }
 }
 
@@ -180,6 +339,22 @@ unsafe extern "C" fn free_outcome(_: *mut raw::RedisModuleCtx, data: *mut c_void
     if !data.is_null() {
         // SAFETY: the Outcome boxed by the worker, handed back exactly once.
         drop(unsafe { Box::from_raw(data as *mut Outcome) });
+    }
+}
+
+impl RawCtx {
+    /// `RedisModule_Yield(ctx, REDISMODULE_YIELD_FLAG_CLIENTS, busy_reply)`.
+    pub(crate) fn yield_to_clients(&self, busy_reply: Option<&str>) {
+        let reply = busy_reply.map(super::cstring_lossy);
+        // SAFETY: a live context on the main thread; Redis reads the busy reply (or NULL for
+        // its default) only during this call, while `reply` lives.
+        unsafe {
+            api!(RedisModule_Yield)(
+                self.as_ptr(),
+                raw::REDISMODULE_YIELD_FLAG_CLIENTS as c_int,
+                reply.as_ref().map_or(std::ptr::null(), |r| r.as_ptr()),
+            )
+        };
     }
 }
 
