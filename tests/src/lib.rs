@@ -36,6 +36,7 @@ pub const MODULE_PACKAGES: &[&str] = &[
     "many",
     "dupe",
     "serverapi",
+    "auxdata",
     "conformance-list",
     "conformance-zset",
     "conformance-stream",

@@ -1,7 +1,8 @@
 //! The server-integration API of rmkit through the `serverapi` test module on a real server:
 //! background threads with a `DetachedContext` (the server lock, unload refused while one
 //! lives, no deadlock on the main thread), yielding during a long command (`-BUSY`), and
-//! (in their sections below) the cluster API and RESP3 attributes.
+//! (in their sections below) the cluster API, RESP3 attributes and aux RDB data (the
+//! `auxdata` module).
 
 use redis::Connection;
 use rmkit_tests::{Server, q, q_err};
@@ -146,7 +147,11 @@ fn cluster_ids_nodes_slots_and_messages() {
         ids.push(myid);
     }
     let mut con = nodes[0].client();
-    assert_eq!(q::<i64>(&mut con, &["cl.size"]), 6, "3 masters and 3 replicas");
+    assert_eq!(
+        q::<i64>(&mut con, &["cl.size"]),
+        6,
+        "3 masters and 3 replicas"
+    );
     // The view of node 0, once it agrees with CLUSTER NODES (flags such as fail? come and go
     // with the bus, so both are read until they agree).
     nodes[0].wait_for(
@@ -168,8 +173,16 @@ fn cluster_ids_nodes_slots_and_messages() {
     assert_eq!(unknown, None);
 
     for key in [
-        "foo", "", "{user1000}.following", "foo{}{bar}", "foo{{bar}}zap", "foo{bar}{zap}",
-        "{", "}{", "a{b", "\u{e9}t\u{e9}",
+        "foo",
+        "",
+        "{user1000}.following",
+        "foo{}{bar}",
+        "foo{{bar}}zap",
+        "foo{bar}{zap}",
+        "{",
+        "}{",
+        "a{b",
+        "\u{e9}t\u{e9}",
     ] {
         let theirs: i64 = q(&mut con, &["CLUSTER", "KEYSLOT", key]);
         let ours: i64 = q(&mut con, &["cl.slot", key]);
@@ -191,7 +204,10 @@ fn cluster_ids_nodes_slots_and_messages() {
         );
     }
     let own: Vec<String> = q(&mut con, &["cl.received"]);
-    assert!(own.is_empty(), "the sender does not receive its own broadcast: {own:?}");
+    assert!(
+        own.is_empty(),
+        "the sender does not receive its own broadcast: {own:?}"
+    );
     let e = q_err(&mut con, &["cl.send", &"0".repeat(40), "lost"]);
     assert!(e.starts_with("ERR cannot send"), "{e}");
 }
@@ -202,9 +218,94 @@ fn cluster_ids_nodes_slots_and_messages() {
 fn cluster_api_outside_cluster_mode() {
     let (_server, mut con) = server();
     assert_eq!(q::<Option<String>>(&mut con, &["cl.myid"]), None);
-    assert_eq!(q::<Vec<String>>(&mut con, &["cl.nodes"]), Vec::<String>::new());
+    assert_eq!(
+        q::<Vec<String>>(&mut con, &["cl.nodes"]),
+        Vec::<String>::new()
+    );
     assert_eq!(q::<i64>(&mut con, &["cl.size"]), 0);
     let e = q_err(&mut con, &["cl.broadcast", "x"]);
     assert!(e.contains("not in cluster mode"), "{e}");
     assert_eq!(q::<i64>(&mut con, &["cl.slot", "foo"]), 12182);
+}
+
+// ---- replies ----------------------------------------------------------------------------
+
+/// Sends `args` on a raw connection and reads exactly `want.len()` bytes of reply.
+fn raw_reply(stream: &mut std::net::TcpStream, args: &[&str], want: &[u8]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+    }
+    stream.write_all(&out).unwrap();
+    let mut got = vec![0u8; want.len()];
+    stream.read_exact(&mut got).unwrap();
+    got
+}
+
+/// RESP3 attributes come before the reply they describe; a RESP2 client gets the reply alone
+/// (and nothing is left over on its connection).
+#[test]
+fn attributes_in_resp3_and_not_in_resp2() {
+    let (server, _con) = server();
+    let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let plain = b"$3\r\nabc\r\n";
+    assert_eq!(raw_reply(&mut s, &["attr.echo", "abc"], plain), plain);
+    // RESP2 again: had an attribute been sent, this would read its bytes instead.
+    assert_eq!(
+        raw_reply(&mut s, &["ECHO", "next"], b"$4\r\nnext\r\n"),
+        b"$4\r\nnext\r\n"
+    );
+    let hello = raw_reply(&mut s, &["HELLO", "3"], b"%");
+    assert_eq!(hello, b"%");
+    // Skip the rest of HELLO's map: PING after it, then read up to its +PONG.
+    use std::io::{Read, Write};
+    s.write_all(b"*1\r\n$4\r\nPING\r\n").unwrap();
+    let mut seen = Vec::new();
+    let mut b = [0u8];
+    while !seen.ends_with(b"+PONG\r\n") {
+        s.read_exact(&mut b).unwrap();
+        seen.push(b[0]);
+    }
+    let want = b"|1\r\n$6\r\nlength\r\n:3\r\n$3\r\nabc\r\n";
+    assert_eq!(
+        String::from_utf8_lossy(&raw_reply(&mut s, &["attr.echo", "abc"], want)),
+        String::from_utf8_lossy(want)
+    );
+}
+
+// ---- aux RDB data -----------------------------------------------------------------------
+
+/// Module-wide aux data written before and after the keyspace comes back through SAVE and a
+/// restart, DEBUG RELOAD, and a replica's full sync.
+#[test]
+fn aux_data_survives_restart_reload_and_full_sync() {
+    let mut server = Server::builder().module("auxdata").start();
+    let mut con = server.client();
+    let _: String = q(&mut con, &["aux.set", "42"]);
+    let _: String = q(&mut con, &["SAVE"]);
+    server.restart();
+    let mut con = server.client();
+    assert_eq!(
+        q::<Vec<i64>>(&mut con, &["aux.get"]),
+        [42, 1, 1],
+        "after a restart"
+    );
+
+    let _: String = q(&mut con, &["aux.set", "43"]);
+    let _: String = q(&mut con, &["DEBUG", "RELOAD"]);
+    assert_eq!(
+        q::<Vec<i64>>(&mut con, &["aux.get"]),
+        [43, 2, 2],
+        "after DEBUG RELOAD"
+    );
+
+    let replica = Server::builder()
+        .module("auxdata")
+        .replica_of(&server)
+        .start();
+    replica.wait_for_sync();
+    let got: Vec<i64> = q(&mut replica.client(), &["aux.get"]);
+    assert_eq!(got, [43, 1, 1], "on the replica after its full sync");
 }

@@ -60,6 +60,23 @@ pub enum Reply {
         /// The text.
         text: Vec<u8>,
     },
+    /// `reply` with RESP3 attributes (metadata a client may read or ignore, RESP3 `|`) sent
+    /// before it; RESP2 clients get `reply` alone.
+    ///
+    /// ```
+    /// use rmkit::Reply;
+    /// let r = Reply::Attributed {
+    ///     attributes: vec![(Reply::from("ttl"), Reply::Integer(10))],
+    ///     reply: Box::new(Reply::from("value")),
+    /// };
+    /// # let _ = r;
+    /// ```
+    Attributed {
+        /// The attributes, as key/value pairs.
+        attributes: Vec<(Reply, Reply)>,
+        /// The reply they describe.
+        reply: Box<Reply>,
+    },
 }
 
 impl From<i64> for Reply {

@@ -82,6 +82,76 @@ pub trait DataType: Sized + 'static {
     /// Called when the key is unlinked from the keyspace, before it is freed (maybe later, in
     /// another thread).
     fn unlink(&self) {}
+
+    /// When [`aux_save`](Self::aux_save) runs: module-wide data (not a key's) stored in RDB
+    /// files and full syncs, before and/or after the keyspace. Default: never.
+    const AUX_SAVE: AuxWhen = AuxWhen::NEVER;
+
+    /// Writes module-wide data into the RDB at `when` (one of the points in
+    /// [`AUX_SAVE`](Self::AUX_SAVE)): settings, counters, an index — state that belongs to no
+    /// key. It is read back by [`aux_load`](Self::aux_load) in the same order.
+    ///
+    /// ```
+    /// use rmkit::datatype::{AuxWhen, DataType, RdbReader, RdbWriter, AofWriter};
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    ///
+    /// static GENERATION: AtomicU64 = AtomicU64::new(0);
+    ///
+    /// struct Doc;
+    /// impl DataType for Doc {
+    ///     const NAME: &'static str = "mydoc-001";
+    ///     const AUX_SAVE: AuxWhen = AuxWhen::AFTER_KEYSPACE;
+    ///     fn aux_save(rdb: &mut RdbWriter<'_>, _when: AuxWhen) {
+    ///         rdb.save_u64(GENERATION.load(Ordering::Relaxed));
+    ///     }
+    ///     fn aux_load(rdb: &mut RdbReader<'_>, _version: i32, _when: AuxWhen) -> rmkit::Result<()> {
+    ///         GENERATION.store(rdb.load_u64()?, Ordering::Relaxed);
+    ///         Ok(())
+    ///     }
+    ///     // ... the per-key callbacks:
+    ///     fn rdb_save(&self, _: &mut RdbWriter<'_>) {}
+    ///     fn rdb_load(_: &mut RdbReader<'_>, _: i32) -> rmkit::Result<Self> { Ok(Doc) }
+    ///     fn aof_rewrite(&self, _: &rmkit::RedisStr, _: &mut AofWriter<'_>) {}
+    /// }
+    /// # fn main() {}
+    /// ```
+    fn aux_save(_rdb: &mut RdbWriter<'_>, _when: AuxWhen) {}
+
+    /// Reads what [`aux_save`](Self::aux_save) wrote at `when`, with encoding `version`
+    /// (this type's [`ENCODING_VERSION`](Self::ENCODING_VERSION) when it was saved). An error
+    /// fails the load (of the RDB file or the full sync), with a log line.
+    fn aux_load(_rdb: &mut RdbReader<'_>, _version: i32, _when: AuxWhen) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Where module-wide aux data goes in an RDB file (see [`DataType::aux_save`]): before the
+/// keyspace, after it, both, or never. Combine with `|`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuxWhen(pub(crate) u8);
+
+impl AuxWhen {
+    /// No aux data.
+    pub const NEVER: AuxWhen = AuxWhen(0);
+    /// Before the keys (read back before any key loads).
+    pub const BEFORE_KEYSPACE: AuxWhen = AuxWhen(1);
+    /// After the keys.
+    pub const AFTER_KEYSPACE: AuxWhen = AuxWhen(2);
+    /// Both points of `self` and `other` (`|` in a `const`).
+    pub const fn union(self, other: AuxWhen) -> AuxWhen {
+        AuxWhen(self.0 | other.0)
+    }
+    /// Whether `self` includes the point(s) of `other`.
+    pub const fn contains(self, other: AuxWhen) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl std::ops::BitOr for AuxWhen {
+    type Output = AuxWhen;
+    fn bitor(self, rhs: AuxWhen) -> AuxWhen {
+        AuxWhen(self.0 | rhs.0)
+    }
 }
 
 /// A data type registered with [`data_type!`](crate::data_type!): knows where its Redis type

@@ -1,8 +1,8 @@
 //! Data types: `RedisModule_CreateDataType`, the C callbacks, and the RDB/AOF/digest I/O
 //! handles the callbacks pass to Rust.
 
-use super::{RawCtx, RedisStr, api, guard};
-use crate::datatype::{AofWriter, DataType, Digest, RdbReader, RdbWriter, Registered};
+use super::{ERR, OK, RawCtx, RedisStr, api, guard};
+use crate::datatype::{AofWriter, AuxWhen, DataType, Digest, RdbReader, RdbWriter, Registered};
 use crate::{Error, Result};
 use redis_module::raw;
 use std::ffi::{CString, c_void};
@@ -97,9 +97,9 @@ pub(crate) fn register_type<T: Registered>(ctx: &RawCtx) -> Result<(), String> {
         mem_usage: Some(mem_usage::<T>),
         digest: Some(digest::<T>),
         free: Some(free::<T>),
-        aux_load: None,
-        aux_save: None,
-        aux_save_triggers: 0,
+        aux_load: (T::AUX_SAVE != AuxWhen::NEVER).then_some(aux_load::<T> as _),
+        aux_save: (T::AUX_SAVE != AuxWhen::NEVER).then_some(aux_save::<T> as _),
+        aux_save_triggers: aux_triggers(T::AUX_SAVE),
         free_effort: Some(free_effort::<T>),
         unlink: Some(unlink::<T>),
         copy: Some(copy::<T>),
@@ -192,6 +192,54 @@ unsafe extern "C" fn rdb_save<T: Registered>(io: *mut raw::RedisModuleIO, value:
     guard(what::<T>("rdb_save"), || {
         v.value.rdb_save(&mut RdbWriter::server(io))
     });
+}
+
+fn aux_triggers(when: AuxWhen) -> c_int {
+    let mut t = 0;
+    if when.contains(AuxWhen::BEFORE_KEYSPACE) {
+        t |= raw::REDISMODULE_AUX_BEFORE_RDB as c_int;
+    }
+    if when.contains(AuxWhen::AFTER_KEYSPACE) {
+        t |= raw::REDISMODULE_AUX_AFTER_RDB as c_int;
+    }
+    t
+}
+
+fn aux_when(when: c_int) -> AuxWhen {
+    if when == raw::REDISMODULE_AUX_BEFORE_RDB as c_int {
+        AuxWhen::BEFORE_KEYSPACE
+    } else {
+        AuxWhen::AFTER_KEYSPACE
+    }
+}
+
+unsafe extern "C" fn aux_save<T: Registered>(io: *mut raw::RedisModuleIO, when: c_int) {
+    let io = Io::new(io);
+    guard(what::<T>("aux_save"), || {
+        T::aux_save(&mut RdbWriter::server(io), aux_when(when))
+    });
+}
+
+unsafe extern "C" fn aux_load<T: Registered>(
+    io: *mut raw::RedisModuleIO,
+    encver: c_int,
+    when: c_int,
+) -> c_int {
+    let io = Io::new(io);
+    let r = guard(what::<T>("aux_load"), || {
+        T::aux_load(&mut RdbReader::server(io), encver, aux_when(when))
+    });
+    match r {
+        Some(Ok(())) => OK,
+        Some(Err(e)) => {
+            crate::log::log(
+                crate::log::LogLevel::Warning,
+                &format!("rmkit: data type '{}': aux data load failed: {e}", T::NAME),
+            );
+            ERR
+        }
+        None => ERR,
+    }
 }
 
 unsafe extern "C" fn aof_rewrite<T: Registered>(

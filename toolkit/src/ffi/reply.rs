@@ -58,6 +58,17 @@ impl RawCtx {
                     )
                 }
                 Reply::Error(e) => self.send_error_raw(e),
+                Reply::Attributed { attributes, reply } => {
+                    // Redis refuses attributes for a RESP2 client (and sends nothing then).
+                    if api!(RedisModule_ReplyWithAttribute)(ctx, attributes.len() as _) == OK {
+                        for (k, v) in attributes {
+                            self.send(k);
+                            self.send(v);
+                        }
+                    }
+                    self.send(reply);
+                    OK
+                }
             }
         };
     }

@@ -25,6 +25,13 @@ fn sendable(r: Reply) -> Reply {
                 .map(|(k, v)| (sendable(k), sendable(v)))
                 .collect(),
         ),
+        Reply::Attributed { attributes, reply } => Reply::Attributed {
+            attributes: attributes
+                .into_iter()
+                .map(|(k, v)| (sendable(k), sendable(v)))
+                .collect(),
+            reply: Box::new(sendable(*reply)),
+        },
         other => other,
     }
 }
