@@ -46,6 +46,8 @@ pub const MODULE_PACKAGES: &[&str] = &[
     "conformance-blockonkeys",
     "conformance-datatype",
     "conformance-keyspecs",
+    "conformance-timer",
+    "conformance-publish",
 ];
 
 #[cfg(test)]

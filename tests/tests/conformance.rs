@@ -1376,3 +1376,83 @@ fn key_specs_and_legacy_ranges_are_what_redis_reports() {
     );
     unloads(&mut con, "keyspecs");
 }
+
+// ---- timer.tcl --------------------------------------------------------------------------
+
+/// Timers fire (all 20 of a MULTI batch), report their key and remaining time while pending,
+/// are gone once fired or stopped, and hold the module loaded while pending.
+#[test]
+fn timer_tcl() {
+    let (server, mut con) = server("timer");
+    let mut pipe = redis::pipe();
+    pipe.atomic();
+    for _ in 0..20 {
+        pipe.cmd("test.createtimer").arg(10).arg("timer-incr-key");
+    }
+    let _: Vec<i64> = pipe.query(&mut con).unwrap();
+    server.wait_for("the 20 timers to fire", Duration::from_secs(10), |s| {
+        q::<Option<i64>>(&mut s.client(), &["GET", "timer-incr-key"]) == Some(20)
+    });
+
+    assert_eq!(
+        q::<Option<Vec<String>>>(&mut con, &["test.gettimer", "0"]),
+        None
+    );
+    let id: i64 = q(&mut con, &["test.createtimer", "10000", "timer-incr-key"]);
+    let info: (String, i64) = q(&mut con, &["test.gettimer", &id.to_string()]);
+    assert_eq!(info.0, "timer-incr-key");
+    assert!(info.1 > 1 && info.1 < 10000, "remaining {}", info.1);
+    assert_eq!(q::<i64>(&mut con, &["test.stoptimer", &id.to_string()]), 1);
+    assert_eq!(q::<i64>(&mut con, &["test.stoptimer", &id.to_string()]), 0);
+    assert_eq!(
+        q::<Option<Vec<String>>>(&mut con, &["test.gettimer", &id.to_string()]),
+        None,
+        "a stopped timer is gone"
+    );
+
+    let _: String = q(&mut con, &["SET", "timer-incr-key", "0"]);
+    let id: i64 = q(&mut con, &["test.createtimer", "10", "timer-incr-key"]);
+    server.wait_for("the timer to fire", Duration::from_secs(10), |s| {
+        q::<i64>(&mut s.client(), &["GET", "timer-incr-key"]) == 1
+    });
+    assert_eq!(
+        q::<Option<Vec<String>>>(&mut con, &["test.gettimer", &id.to_string()]),
+        None,
+        "a fired timer is gone"
+    );
+
+    let id: i64 = q(&mut con, &["test.createtimer", "60000", "timer-incr-key"]);
+    let e = q_err(&mut con, &["MODULE", "UNLOAD", "timer"]);
+    assert!(
+        e.contains("the module holds timer that is not fired"),
+        "{e}"
+    );
+    assert_eq!(q::<i64>(&mut con, &["test.stoptimer", &id.to_string()]), 1);
+    unloads(&mut con, "timer");
+}
+
+// ---- publish.tcl ------------------------------------------------------------------------
+
+/// PUBLISH and SPUBLISH from a module reach their subscribers.
+#[test]
+fn publish_tcl() {
+    let (server, mut con) = server("publish");
+    let mut sub = server.client();
+    let mut ssub = server.client();
+    let r: Vec<redis::Value> = q(&mut sub, &["SUBSCRIBE", "chan1"]);
+    assert_eq!(r.len(), 3);
+    let r: Vec<redis::Value> = q(&mut ssub, &["SSUBSCRIBE", "chan1"]);
+    assert_eq!(r.len(), 3);
+    assert_eq!(q::<i64>(&mut con, &["publish.shard", "chan1", "hello"]), 1);
+    assert_eq!(
+        q::<i64>(&mut con, &["publish.classic", "chan1", "world"]),
+        1
+    );
+    let read = |c: &mut Connection| -> Vec<String> {
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        redis::from_redis_value(c.recv_response().unwrap()).unwrap()
+    };
+    assert_eq!(read(&mut ssub), ["smessage", "chan1", "hello"]);
+    assert_eq!(read(&mut sub), ["message", "chan1", "world"]);
+    unloads(&mut con, "publish");
+}

@@ -14,7 +14,7 @@ use crate::{Error, RedisStr, Reply, Result};
 /// | topic | methods |
 /// |---|---|
 /// | keys ([`crate::key`]) | [`open_key`](Self::open_key), [`open_key_writable`](Self::open_key_writable) |
-/// | replication and notifications | [`replicate_verbatim`](Self::replicate_verbatim), [`replicate`](Self::replicate), [`notify_keyspace_event`](Self::notify_keyspace_event) |
+/// | replication and notifications | [`replicate_verbatim`](Self::replicate_verbatim), [`replicate`](Self::replicate), [`notify_keyspace_event`](Self::notify_keyspace_event), [`publish`](Self::publish), [`publish_shard`](Self::publish_shard) |
 /// | calling commands ([`crate::call`]) | [`call`](Self::call), [`call_with`](Self::call_with) |
 /// | replies | [`stream_array`](Self::stream_array), [`check_reply_size`](Self::check_reply_size) |
 /// | threads and timers ([`crate::thread`]) | [`block_on_thread`](Self::block_on_thread), [`create_timer`](Self::create_timer), [`stop_timer`](Self::stop_timer) |
@@ -116,6 +116,18 @@ impl Context {
             flags: 0,
         };
         Key::new(self.raw.open_key(name, mode), name, true)
+    }
+
+    /// Publishes `message` on `channel` (`PUBLISH`): the number of clients that received it.
+    /// In cluster mode it reaches every node, like `PUBLISH`.
+    pub fn publish(&self, channel: &RedisStr, message: &RedisStr) -> usize {
+        self.raw.publish(false, channel, message).max(0) as usize
+    }
+
+    /// Publishes `message` on shard channel `channel` (`SPUBLISH`, Redis 7.0): the number of
+    /// clients that received it; in cluster mode only the shard of the channel's slot hears it.
+    pub fn publish_shard(&self, channel: &RedisStr, message: &RedisStr) -> usize {
+        self.raw.publish(true, channel, message).max(0) as usize
     }
 
     /// Whether the calling client speaks RESP3 (`HELLO 3`): for commands whose reply shape

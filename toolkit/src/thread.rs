@@ -211,11 +211,29 @@ impl Context {
     pub fn stop_timer(&self, id: TimerId) -> bool {
         self.raw().stop_timer(id.0)
     }
+
+    /// How long until a pending timer of this module fires; `None` once it fired or was
+    /// stopped (or for an id that was never one).
+    pub fn timer_remaining(&self, id: TimerId) -> Option<Duration> {
+        self.raw().timer_remaining(id.0).map(Duration::from_millis)
+    }
 }
 
 /// A pending timer, as returned by [`Context::create_timer`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TimerId(u64);
+
+impl TimerId {
+    /// The number Redis gave the timer (to show it, or send it to a client).
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+    /// A timer id from its number (a client's, say). An id that is no pending timer of this
+    /// module is simply not found by [`Context::stop_timer`] / [`Context::timer_remaining`].
+    pub fn from_u64(id: u64) -> TimerId {
+        TimerId(id)
+    }
+}
 
 /// A client about to block on keys: from [`Context::block_on_keys`], finished with
 /// [`start`](Self::start).

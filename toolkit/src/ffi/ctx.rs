@@ -40,6 +40,23 @@ impl RawCtx {
         flags & raw::REDISMODULE_CTX_FLAGS_RESP3 as c_int != 0
     }
 
+    /// `RedisModule_PublishMessage` (or `PublishMessageShard`): the number of receivers.
+    pub(crate) fn publish(&self, shard: bool, channel: &RedisStr, message: &RedisStr) -> i64 {
+        // SAFETY: a live context and two live strings (Redis copies what it keeps).
+        let n = unsafe {
+            if shard {
+                api!(RedisModule_PublishMessageShard)(
+                    self.as_ptr(),
+                    channel.as_ptr(),
+                    message.as_ptr(),
+                )
+            } else {
+                api!(RedisModule_PublishMessage)(self.as_ptr(), channel.as_ptr(), message.as_ptr())
+            }
+        };
+        i64::from(n)
+    }
+
     /// `RedisModule_ReplicateVerbatim`.
     #[inline]
     pub(crate) fn replicate_verbatim(&self) {

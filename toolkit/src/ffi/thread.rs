@@ -379,6 +379,17 @@ impl RawCtx {
         }
     }
 
+    /// `RedisModule_GetTimerInfo`: the milliseconds left, `None` if no such pending timer of
+    /// this module.
+    pub(crate) fn timer_remaining(&self, id: u64) -> Option<u64> {
+        let mut remaining = 0u64;
+        // SAFETY: a live context; Redis writes only the remaining time (data is not asked for).
+        let r = unsafe {
+            api!(RedisModule_GetTimerInfo)(self.as_ptr(), id, &mut remaining, std::ptr::null_mut())
+        };
+        (r == OK).then_some(remaining)
+    }
+
     /// `RedisModule_StopTimer`: whether it was still pending (its closure is dropped).
     pub(crate) fn stop_timer(&self, id: u64) -> bool {
         let mut data: *mut c_void = std::ptr::null_mut();
