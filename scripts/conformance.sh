@@ -48,7 +48,17 @@ target=${CARGO_TARGET_DIR:-target}
 # Cases that fail by design, with the reason (file|test name|reason).
 known=(
     "keyspecs|Module command list filtering|every rmkit module also registers <module>.memory (the allocator's counters), so COMMAND LIST FILTERBY MODULE lists one command more"
+    "subcommands|Module subcommands via COMMAND|rmkit documents every parameter of a command in COMMAND DOCS (here the subcommands' Rest arguments: 'arguments {{name args type string flags {optional multiple}}}'); the C module declares no arguments"
+    "reply|RESP3: RM_ReplyWithLongDouble: a float reply|Rust has no long double and the bindings leave out RM_ReplyWithLongDouble, so RESP3 gets ,1.0000000000000001e-17 (RM_ReplyWithDouble) instead of ,0.00000000000000001 (RESP2 passes: the port prints the long double form itself)"
 )
+# The Tcl file leaves 'readraw 1' on when the case above fails, so every later RESP3 case reads
+# raw lines and fails too (with that case skipped in a scratch copy, all 27 pass).
+for t in "RM_ReplyWithVerbatimString: a string reply" "RM_ReplyWithArray: an array reply" \
+    "RM_ReplyWithMap: an map reply" "RM_ReplyWithSet: an set reply" "RM_ReplyWithAttribute: an set reply" \
+    "RM_ReplyWithBool: a boolean reply" "RM_ReplyWithNull: a NULL reply" "RM_ReplyWithError: an error reply"; do
+    known+=("reply|RESP3: $t|follows from the long double case: the Tcl file left readraw on")
+done
+known+=("reply|Unload the module - replywith|follows from the long double case: the Tcl file left readraw on")
 
 status=0
 printf '%-12s %5s %6s %5s\n' file ok failed known

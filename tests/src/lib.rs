@@ -48,6 +48,8 @@ pub const MODULE_PACKAGES: &[&str] = &[
     "conformance-keyspecs",
     "conformance-timer",
     "conformance-publish",
+    "conformance-subcommands",
+    "conformance-reply",
 ];
 
 #[cfg(test)]

@@ -1456,3 +1456,155 @@ fn publish_tcl() {
     assert_eq!(read(&mut sub), ["message", "chan1", "world"]);
     unloads(&mut con, "publish");
 }
+
+// ---- subcommands.tcl --------------------------------------------------------------------
+
+/// A container command with two subcommands, each with its key spec; arity errors name the
+/// subcommand; the running command's full name.
+#[test]
+fn subcommands_tcl() {
+    let (_server, mut con) = server("subcommands");
+    let info: Vec<Value> = q(&mut con, &["COMMAND", "INFO", "subcommands.bitarray"]);
+    let Value::Array(cmd) = &info[0] else {
+        panic!("COMMAND INFO: {info:?}")
+    };
+    let Value::Array(subs) = &cmd[9] else {
+        panic!("no subcommands in {cmd:?}")
+    };
+    let mut names: Vec<String> = subs
+        .iter()
+        .map(|s| match s {
+            Value::Array(v) => redis::from_redis_value(v[0].clone()).unwrap(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["subcommands.bitarray|get", "subcommands.bitarray|set"]
+    );
+
+    let e = q_err(&mut con, &["subcommands.bitarray"]);
+    assert!(
+        e.ends_with("wrong number of arguments for 'subcommands.bitarray' command"),
+        "{e}"
+    );
+    assert_eq!(
+        q::<String>(&mut con, &["subcommands.bitarray", "get", "k1"]),
+        "OK"
+    );
+    let e = q_err(&mut con, &["subcommands.bitarray", "get", "k1", "8", "90"]);
+    assert!(
+        e.ends_with("wrong number of arguments for 'subcommands.bitarray|get' command"),
+        "{e}"
+    );
+    assert_eq!(
+        q::<String>(&mut con, &["subcommands.parent_get_fullname"]),
+        "subcommands.parent_get_fullname"
+    );
+    assert_eq!(
+        q::<String>(&mut con, &["subcommands.sub", "get_fullname"]),
+        "subcommands.sub|get_fullname"
+    );
+    let listed = strings(
+        &mut con,
+        &["COMMAND", "LIST", "FILTERBY", "MODULE", "subcommands"],
+    );
+    for c in [
+        "subcommands.bitarray",
+        "subcommands.bitarray|set",
+        "subcommands.parent_get_fullname",
+        "subcommands.sub|get_fullname",
+    ] {
+        assert!(listed.iter().any(|l| l == c), "{c} in {listed:?}");
+    }
+    unloads(&mut con, "subcommands");
+}
+
+// ---- reply.tcl --------------------------------------------------------------------------
+
+/// Sends one command on a raw connection and reads exactly the expected bytes.
+fn raw_exchange(s: &mut std::net::TcpStream, args: &[&str], want: &str) {
+    use std::io::{Read, Write};
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+    }
+    s.write_all(&out).unwrap();
+    let mut got = vec![0u8; want.len()];
+    s.read_exact(&mut got).unwrap();
+    assert_eq!(String::from_utf8_lossy(&got), want, "{args:?}");
+}
+
+/// Every reply type of the `replywith` module, byte for byte in RESP2 and in RESP3.
+#[test]
+fn reply_tcl() {
+    let (server, mut con) = server("reply");
+    let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let resp2: &[(&[&str], &str)] = &[
+        (&["rw.string", "Redis"], "$5\r\nRedis\r\n"),
+        (&["rw.cstring"], "+A simple string\r\n"),
+        (
+            &["rw.bignumber", "123456778901234567890"],
+            "$21\r\n123456778901234567890\r\n",
+        ),
+        (&["rw.int", "42"], ":42\r\n"),
+        (&["rw.double", "3.141"], "$5\r\n3.141\r\n"),
+        (
+            &["rw.longdouble", "0.00000000000000001"],
+            "$19\r\n0.00000000000000001\r\n",
+        ),
+        (&["rw.verbatim", "bla"], "$3\r\nbla\r\n"),
+        (&["rw.array", "2"], "*2\r\n:0\r\n:1\r\n"),
+        (
+            &["rw.map", "2"],
+            "*4\r\n:0\r\n$1\r\n0\r\n:1\r\n$3\r\n1.5\r\n",
+        ),
+        (&["rw.set", "2"], "*2\r\n:0\r\n:1\r\n"),
+        (
+            &["rw.attribute", "1"],
+            "-Attributes aren't supported by RESP 2\r\n",
+        ),
+        (&["rw.bool"], "*2\r\n:0\r\n:1\r\n"),
+        (&["rw.null"], "$-1\r\n"),
+        (&["rw.error"], "-An error\r\n"),
+    ];
+    for (args, want) in resp2 {
+        raw_exchange(&mut s, args, want);
+    }
+    // To RESP3: HELLO's map is skipped up to the +PONG of a PING after it.
+    use std::io::{Read, Write};
+    s.write_all(b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n*1\r\n$4\r\nPING\r\n")
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut b = [0u8];
+    while !seen.ends_with(b"+PONG\r\n") {
+        s.read_exact(&mut b).unwrap();
+        seen.push(b[0]);
+    }
+    let resp3: &[(&[&str], &str)] = &[
+        (
+            &["rw.bignumber", "123456778901234567890"],
+            "(123456778901234567890\r\n",
+        ),
+        (&["rw.double", "3.141"], ",3.141\r\n"),
+        (&["rw.verbatim", "bla"], "=7\r\ntxt:bla\r\n"),
+        (&["rw.map", "2"], "%2\r\n:0\r\n,0\r\n:1\r\n,1.5\r\n"),
+        (&["rw.set", "2"], "~2\r\n:0\r\n:1\r\n"),
+        (
+            &["rw.attribute", "2"],
+            "|2\r\n:0\r\n,0\r\n:1\r\n,1.5\r\n+OK\r\n",
+        ),
+        (&["rw.bool"], "*2\r\n#f\r\n#t\r\n"),
+        (&["rw.null"], "_\r\n"),
+        (&["rw.error"], "-An error\r\n"),
+    ];
+    for (args, want) in resp3 {
+        raw_exchange(&mut s, args, want);
+    }
+    // A client whose last command was the module's holds the unload off (see rmkit's unload
+    // policy): the raw connection runs PING last.
+    raw_exchange(&mut s, &["PING"], "+PONG\r\n");
+    unloads(&mut con, "replywith");
+}

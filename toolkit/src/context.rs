@@ -118,6 +118,13 @@ impl Context {
         Key::new(self.raw.open_key(name, mode), name, true)
     }
 
+    /// The full name of the command running in this context as Redis knows it (`parent|sub`
+    /// for a subcommand, in the case it was registered with); `None` outside a command (a
+    /// timer, an event) or on servers before 7.0.
+    pub fn command_name(&self) -> Option<String> {
+        self.raw.current_command_name()
+    }
+
     /// Publishes `message` on `channel` (`PUBLISH`): the number of clients that received it.
     /// In cluster mode it reaches every node, like `PUBLISH`.
     pub fn publish(&self, channel: &RedisStr, message: &RedisStr) -> usize {

@@ -57,6 +57,25 @@ impl RawCtx {
         i64::from(n)
     }
 
+    /// `RedisModule_GetCurrentCommandName`: `parent|sub` for a subcommand.
+    pub(crate) fn current_command_name(&self) -> Option<String> {
+        if !super::has_api!(RedisModule_GetCurrentCommandName) {
+            return None;
+        }
+        // SAFETY: a live context; the name (NULL outside a command) lives while the command
+        // does and is copied here.
+        let p = unsafe { api!(RedisModule_GetCurrentCommandName)(self.as_ptr()) };
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: a NUL-terminated name, valid for this call.
+        Some(
+            unsafe { std::ffi::CStr::from_ptr(p) }
+                .to_string_lossy()
+                .into_owned(),
+        )
+    }
+
     /// `RedisModule_ReplicateVerbatim`.
     #[inline]
     pub(crate) fn replicate_verbatim(&self) {
