@@ -50,6 +50,7 @@ pub const MODULE_PACKAGES: &[&str] = &[
     "conformance-publish",
     "conformance-subcommands",
     "conformance-reply",
+    "conformance-mallocsize",
 ];
 
 #[cfg(test)]

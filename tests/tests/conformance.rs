@@ -1608,3 +1608,38 @@ fn reply_tcl() {
     raw_exchange(&mut s, &["PING"], "+PONG\r\n");
     unloads(&mut con, "replywith");
 }
+
+// ---- mallocsize.tcl ---------------------------------------------------------------------
+
+/// MEMORY USAGE of a module value counts the bytes it holds (raw bytes, a string, a dict),
+/// measured by the toolkit rather than added up by hand; and it is what deleting it frees.
+#[test]
+fn mallocsize_tcl() {
+    let (_server, mut con) = server("mallocsize");
+    let usage = |con: &mut Connection, key: &str| -> i64 { q(con, &["MEMORY", "USAGE", key]) };
+    assert_eq!(
+        q::<String>(&mut con, &["mallocsize.setraw", "key", "40"]),
+        "OK"
+    );
+    assert!(usage(&mut con, "key") > 40);
+    assert_eq!(
+        q::<String>(&mut con, &["mallocsize.setraw", "big", "100000"]),
+        "OK"
+    );
+    let big = usage(&mut con, "big");
+    assert!(
+        (100_000..100_000 + 512).contains(&big),
+        "MEMORY USAGE {big} for 100000 bytes"
+    );
+    assert_eq!(
+        q::<String>(&mut con, &["mallocsize.setstr", "key", "abcdefg"]),
+        "OK"
+    );
+    assert!(usage(&mut con, "key") > 7);
+    let _: String = q(
+        &mut con,
+        &["mallocsize.setdict", "key", "f1", "v1", "f2", "v2"],
+    );
+    assert!(usage(&mut con, "key") > 8);
+    assert_eq!(q::<String>(&mut con, &["TYPE", "key"]), "allocsize");
+}
