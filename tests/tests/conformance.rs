@@ -1627,8 +1627,9 @@ fn mallocsize_tcl() {
         "OK"
     );
     let big = usage(&mut con, "big");
+    // The allocator's size class for 100000 bytes (jemalloc: 114688) plus the key's overhead.
     assert!(
-        (100_000..100_000 + 512).contains(&big),
+        (100_000..=131_072 + 512).contains(&big),
         "MEMORY USAGE {big} for 100000 bytes"
     );
     assert_eq!(
