@@ -51,6 +51,7 @@ pub const MODULE_PACKAGES: &[&str] = &[
     "conformance-subcommands",
     "conformance-reply",
     "conformance-mallocsize",
+    "conformance-blockonbackground",
 ];
 
 #[cfg(test)]

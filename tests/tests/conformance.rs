@@ -1644,3 +1644,108 @@ fn mallocsize_tcl() {
     assert!(usage(&mut con, "key") > 8);
     assert_eq!(q::<String>(&mut con, &["TYPE", "key"]), "allocsize");
 }
+
+// ---- blockonbackground.tcl --------------------------------------------------------------
+
+/// `usec=` of `INFO commandstats` for `cmd`.
+fn command_usec(con: &mut Connection, cmd: &str) -> u64 {
+    let info: String = q(con, &["INFO", "commandstats"]);
+    let line = info
+        .lines()
+        .find(|l| l.starts_with(&format!("cmdstat_{cmd}:")))
+        .unwrap_or_else(|| panic!("no cmdstat_{cmd} in {info}"));
+    // cmdstat_<cmd>:calls=1,usec=...,usec_per_call=...
+    line.split(',')
+        .find_map(|f| f.strip_prefix("usec="))
+        .unwrap_or_else(|| panic!("no usec= in {line}"))
+        .parse()
+        .unwrap()
+}
+
+/// A thread's measured time counts as the blocked command's (commandstats, slowlog), also up
+/// to a timeout; unmeasured time does not; CLIENT UNBLOCK unblocks only a client blocked with a
+/// timeout callback; a released client gets the releaser's reply.
+#[test]
+fn blockonbackground_tcl() {
+    let (server, mut con) = server("blockonbackground");
+    let _: String = q(
+        &mut con,
+        &["CONFIG", "SET", "slowlog-log-slower-than", "200000"],
+    );
+    let _: String = q(&mut con, &["SLOWLOG", "RESET"]);
+    let _: i64 = q(&mut con, &["block.debug", "0", "10000"]);
+    assert_eq!(q::<i64>(&mut con, &["SLOWLOG", "LEN"]), 0);
+    let _: String = q(&mut con, &["CONFIG", "RESETSTAT"]);
+    let _: i64 = q(&mut con, &["block.debug", "250", "10000"]);
+    assert_eq!(
+        q::<i64>(&mut con, &["SLOWLOG", "LEN"]),
+        1,
+        "250 ms of thread time is slow"
+    );
+    assert!(command_usec(&mut con, "block.debug") >= 250_000);
+
+    let _: String = q(&mut con, &["SLOWLOG", "RESET"]);
+    let _: String = q(&mut con, &["CONFIG", "RESETSTAT"]);
+    let r: String = q(&mut con, &["block.debug", "20000", "300"]);
+    assert_eq!(r, "Request timedout");
+    assert_eq!(q::<i64>(&mut con, &["SLOWLOG", "LEN"]), 1);
+    assert!(
+        command_usec(&mut con, "block.debug") >= 250_000,
+        "time up to the timeout counts"
+    );
+
+    let _: String = q(&mut con, &["SLOWLOG", "RESET"]);
+    let _: String = q(&mut con, &["CONFIG", "RESETSTAT"]);
+    let _: i64 = q(&mut con, &["block.double_debug", "150"]);
+    assert_eq!(q::<i64>(&mut con, &["SLOWLOG", "LEN"]), 1);
+    assert!(
+        command_usec(&mut con, "block.double_debug") >= 300_000,
+        "both sleeps count"
+    );
+
+    let _: String = q(&mut con, &["SLOWLOG", "RESET"]);
+    let _: i64 = q(&mut con, &["block.debug_no_track", "250", "10000"]);
+    assert_eq!(
+        q::<i64>(&mut con, &["SLOWLOG", "LEN"]),
+        0,
+        "unmeasured time is not counted"
+    );
+
+    // CLIENT UNBLOCK: only with a timeout callback.
+    let addr = server.url();
+    let mut waiter = redis::Client::open(addr).unwrap().get_connection().unwrap();
+    let id: i64 = q(&mut waiter, &["CLIENT", "ID"]);
+    let t = std::thread::spawn(move || {
+        let a: String = q(&mut waiter, &["block.block", "20000"]);
+        let b: String = q(&mut waiter, &["block.block", "0"]);
+        (a, b)
+    });
+    server.wait_for("block.block to block", Duration::from_secs(10), |s| {
+        q::<i64>(&mut s.client(), &["block.is_blocked"]) == 1
+    });
+    assert_eq!(
+        q::<i64>(&mut con, &["CLIENT", "UNBLOCK", &id.to_string()]),
+        1
+    );
+    server.wait_for(
+        "the second block.block to block",
+        Duration::from_secs(10),
+        |s| {
+            let mut c = s.client();
+            q::<i64>(&mut c, &["block.is_blocked"]) == 1
+                && q::<String>(&mut c, &["CLIENT", "LIST", "ID", &id.to_string()])
+                    .contains("cmd=block.block")
+                && q::<String>(&mut c, &["CLIENT", "LIST", "ID", &id.to_string()])
+                    .contains("flags=b")
+        },
+    );
+    assert_eq!(
+        q::<i64>(&mut con, &["CLIENT", "UNBLOCK", &id.to_string()]),
+        0
+    );
+    assert_eq!(q::<String>(&mut con, &["block.release", "foobar"]), "OK");
+    let (a, b) = t.join().unwrap();
+    assert_eq!(a, "Timed out");
+    assert_eq!(b, "foobar");
+    assert!(q_err(&mut con, &["block.release", "x"]).contains("No blocked client"));
+}

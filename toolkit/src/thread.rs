@@ -7,6 +7,7 @@
 //! | [`Context::create_timer`], [`TimerId`] | run a closure on the main thread after a delay |
 //! | [`Context::block_on_keys`], [`BlockOnKeys`] | block a client until a key is ready (`BLPOP` for any condition) |
 //! | [`Context::signal_key_as_ready`] | wake clients blocked on a key a module changed |
+//! | [`Context::block_client`], [`BlockedClient`] | block a client and answer it later, from any thread or command |
 //! | [`Context::detached`], [`DetachedContext`] | a thread the module runs itself: the server lock, and a [`Context`] while it is held |
 //! | [`Context::yield_to_clients`] | let the server answer other clients (`-BUSY`) during a long command |
 //!
@@ -14,7 +15,7 @@
 //! not `Send` (the compiler refuses to move them into a worker), a worker's reply is copied
 //! into plain Rust data before it goes back, and the keyspace is reached only under the lock.
 
-use crate::ffi::thread::{DetachedCtx, LockedCtx, SafeCtx};
+use crate::ffi::thread::{BlockedHandle, DetachedCtx, LockedCtx, SafeCtx};
 use crate::{Context, Reply, Result};
 use std::ops::Deref;
 use std::time::Duration;
@@ -216,6 +217,113 @@ impl Context {
     /// stopped (or for an id that was never one).
     pub fn timer_remaining(&self, id: TimerId) -> Option<Duration> {
         self.raw().timer_remaining(id.0).map(Duration::from_millis)
+    }
+}
+
+/// A client about to block until a [`BlockedClient`] answers it: from
+/// [`Context::block_client`], finished with [`start`](Self::start).
+#[must_use = "the client blocks only when `start()` is called and its value returned"]
+pub struct BlockClient<'c> {
+    ctx: &'c Context,
+    timeout: Duration,
+    on_timeout: Option<crate::ffi::thread::OnTimeout>,
+}
+
+/// A blocked client, to answer later with [`reply`](Self::reply) — from any thread (it is
+/// `Send`) or from another command. Dropping it unanswered answers the client with an error, so
+/// no client waits forever for a handle that is gone.
+///
+/// ```no_run
+/// use rmkit::thread::BlockedClient;
+/// use std::sync::Mutex;
+///
+/// /// The client waiting for the next `release` (one at a time).
+/// static WAITING: Mutex<Option<BlockedClient>> = Mutex::new(None);
+///
+/// fn wait(ctx: &rmkit::Context) -> rmkit::Result {
+///     ctx.block_client()
+///         .timeout(std::time::Duration::from_secs(5), |_ctx| Ok(rmkit::Reply::Null))
+///         .start(|bc| *WAITING.lock().unwrap() = Some(bc))
+/// }
+///
+/// fn release(value: &[u8]) -> rmkit::Result {
+///     if let Some(bc) = WAITING.lock().unwrap().take() {
+///         bc.reply(Ok(rmkit::Reply::from(value)));
+///     }
+///     Ok(rmkit::Reply::Ok)
+/// }
+/// ```
+pub struct BlockedClient {
+    handle: BlockedHandle,
+}
+
+static_assertions::assert_impl_all!(BlockedClient: Send);
+
+impl std::fmt::Debug for BlockedClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BlockedClient")
+    }
+}
+
+impl BlockedClient {
+    /// Answers the client (on the main thread, at the next event loop turn) and lets it go on.
+    /// If it timed out or disconnected meanwhile, the reply is dropped.
+    pub fn reply(mut self, reply: Result) {
+        self.handle.unblock(reply);
+    }
+
+    /// Starts counting time as the command's (background) time: `SLOWLOG`, `INFO
+    /// commandstats` and latency tracking then include the work between this and
+    /// [`measure_time_end`](Self::measure_time_end). Any thread.
+    pub fn measure_time_start(&self) {
+        self.handle.measure_time(true);
+    }
+
+    /// Stops counting (see [`measure_time_start`](Self::measure_time_start)). A timeout stops
+    /// it too: the time until then counts.
+    pub fn measure_time_end(&self) {
+        self.handle.measure_time(false);
+    }
+}
+
+impl<'c> BlockClient<'c> {
+    /// Answer with `on_timeout`'s reply after `timeout` (`Duration::ZERO`: only on `CLIENT
+    /// UNBLOCK`), if the client is still blocked then. Without a timeout callback the client
+    /// waits for its [`BlockedClient`] alone, and `CLIENT UNBLOCK` refuses it.
+    pub fn timeout(
+        mut self,
+        timeout: Duration,
+        on_timeout: impl FnOnce(&Context) -> Result + Send + 'static,
+    ) -> Self {
+        self.timeout = timeout;
+        self.on_timeout = Some(Box::new(on_timeout));
+        self
+    }
+
+    /// Blocks the client and hands its [`BlockedClient`] to `keep` (to stash it, or move it to
+    /// a thread). Return the result from the command ([`Reply::Deferred`]); `Err` where a client
+    /// cannot block (MULTI, scripts, not a command's context).
+    pub fn start(self, keep: impl FnOnce(BlockedClient)) -> Result {
+        self.ctx.check_can_block()?;
+        let ms = i64::try_from(self.timeout.as_millis()).unwrap_or(i64::MAX);
+        let handle = self.ctx.raw().block_client(ms, self.on_timeout)?;
+        let bc = BlockedClient { handle };
+        // A panic in `keep` drops the handle, which answers the client (with an error): the
+        // command must not answer as well, so the panic stops here (it is logged).
+        let _ = crate::ffi::guard("block_client's keep closure", move || keep(bc));
+        Ok(Reply::Deferred)
+    }
+}
+
+impl Context {
+    /// Blocks the calling client until a [`BlockedClient`] answers it (see there); the server
+    /// serves other clients meanwhile.
+    pub fn block_client(&self) -> BlockClient<'_> {
+        BlockClient {
+            ctx: self,
+            timeout: Duration::ZERO,
+            on_timeout: None,
+        }
     }
 }
 

@@ -412,3 +412,157 @@ unsafe extern "C" fn fire(ctx: *mut raw::RedisModuleCtx, data: *mut c_void) {
     let ctx = Context::new(unsafe { RawCtx::from_raw(ctx) });
     guard("timer callback", move || callback(&ctx));
 }
+
+// ---- a blocked client answered later, from anywhere ----------------------------------------
+
+/// What runs if a client blocked by [`RawCtx::block_client`] times out (or `CLIENT UNBLOCK`).
+pub(crate) type OnTimeout = Box<dyn FnOnce(&Context) -> Result + Send>;
+
+/// The timeout callbacks of clients blocked by `block_client`, by handle address: Redis hands
+/// a timeout callback no private data (that comes with the unblock), so it finds its closure
+/// here. Touched on the main thread only (block, reply, timeout, disconnect).
+static TIMEOUTS: std::sync::Mutex<Vec<(usize, OnTimeout)>> = std::sync::Mutex::new(Vec::new());
+
+fn take_timeout(bc: *mut raw::RedisModuleBlockedClient) -> Option<OnTimeout> {
+    let mut t = TIMEOUTS.lock().ok()?;
+    let i = t.iter().position(|(k, _)| *k == bc as usize)?;
+    Some(t.swap_remove(i).1)
+}
+
+/// A client blocked by [`RawCtx::block_client`]: unblocked exactly once, by
+/// [`BlockedHandle::unblock`] or on drop.
+pub(crate) struct BlockedHandle(Option<Handle>);
+
+impl RawCtx {
+    /// `RedisModule_BlockClient` with the toolkit's callbacks: the reply is given later to
+    /// [`BlockedHandle::unblock`]. `Err` where Redis cannot block (MULTI, scripts).
+    pub(crate) fn block_client(
+        &self,
+        timeout_ms: i64,
+        on_timeout: Option<OnTimeout>,
+    ) -> Result<BlockedHandle> {
+        if self.in_multi_or_script() {
+            return Err(Error::new(
+                "this command blocks its client, which is not possible inside MULTI or a script",
+            ));
+        }
+        let has_timeout = on_timeout.is_some();
+        // SAFETY: a live command context (the caller checked `check_can_block`); the callbacks
+        // are plain functions of this image. Without a timeout callback the timeout is 0 and
+        // the callback NULL, so Redis never calls it (and CLIENT UNBLOCK refuses).
+        let bc = unsafe {
+            api!(RedisModule_BlockClient)(
+                self.as_ptr(),
+                Some(handle_reply),
+                if has_timeout {
+                    Some(handle_timeout)
+                } else {
+                    None
+                },
+                Some(free_outcome),
+                if has_timeout { timeout_ms } else { 0 },
+            )
+        };
+        let bc = NonNull::new(bc).ok_or_else(|| Error::new("this client cannot be blocked"))?;
+        if let Some(f) = on_timeout {
+            if let Ok(mut t) = TIMEOUTS.lock() {
+                t.push((bc.as_ptr() as usize, f));
+            }
+            // SAFETY: the live blocked client; the callback is a plain function of this image.
+            unsafe { api!(RedisModule_SetDisconnectCallback)(bc.as_ptr(), Some(on_disconnect)) };
+        }
+        Ok(BlockedHandle(Some(Handle(bc))))
+    }
+}
+
+impl BlockedHandle {
+    /// `RedisModule_UnblockClient` with `outcome` (sent by `handle_reply` on the main thread;
+    /// dropped unsent if the client timed out or left).
+    pub(crate) fn unblock(&mut self, outcome: Result) {
+        if let Some(h) = self.0.take() {
+            let data = Box::into_raw(Box::new(Outcome(outcome.map(sendable))));
+            // SAFETY: the live blocked client, unblocked once (the handle is taken); Redis hands
+            // `data` to handle_reply (if the client still waits), then to free_outcome.
+            unsafe { api!(RedisModule_UnblockClient)(h.0.as_ptr(), data.cast()) };
+        }
+    }
+
+    /// `RedisModule_BlockedClientMeasureTimeStart` / `End`.
+    pub(crate) fn measure_time(&self, start: bool) {
+        if let Some(h) = &self.0 {
+            // SAFETY: the live blocked client (not yet unblocked); callable from any thread.
+            unsafe {
+                if start {
+                    api!(RedisModule_BlockedClientMeasureTimeStart)(h.0.as_ptr());
+                } else {
+                    api!(RedisModule_BlockedClientMeasureTimeEnd)(h.0.as_ptr());
+                }
+            }
+        }
+    }
+}
+
+unsafe extern "C" fn handle_reply(
+    ctx: *mut raw::RedisModuleCtx,
+    argv: *mut *mut raw::RedisModuleString,
+    argc: c_int,
+) -> c_int {
+    // SAFETY: the reply callback's context.
+    let bc = unsafe { api!(RedisModule_GetBlockedClientHandle)(ctx) };
+    drop(take_timeout(bc));
+    // SAFETY: as for `on_reply` (the private data is our Outcome).
+    unsafe { on_reply(ctx, argv, argc) }
+}
+
+unsafe extern "C" fn handle_timeout(
+    ctx: *mut raw::RedisModuleCtx,
+    _: *mut *mut raw::RedisModuleString,
+    _: c_int,
+) -> c_int {
+    // SAFETY: the timeout callback's context.
+    let (raw_ctx, bc) = unsafe {
+        (
+            RawCtx::from_raw(ctx),
+            api!(RedisModule_GetBlockedClientHandle)(ctx),
+        )
+    };
+    // Background time measured up to the timeout counts (a no-op when none is running).
+    // SAFETY: the live blocked client of this callback.
+    unsafe { api!(RedisModule_BlockedClientMeasureTimeEnd)(bc) };
+    let outcome = match take_timeout(bc) {
+        Some(f) => {
+            // SAFETY: the same live callback context.
+            let cx = Context::new(unsafe { RawCtx::from_raw(ctx) });
+            guard("a blocked client's timeout callback", move || f(&cx)).unwrap_or_else(|| {
+                Err(Error::new(format!(
+                    "the timeout callback panicked: {} (see the server log)",
+                    super::last_panic()
+                )))
+            })
+        }
+        None => Err(Error::new("timeout")),
+    };
+    match outcome {
+        Ok(r) => raw_ctx.send(&r),
+        Err(e) => raw_ctx.send_error(&e),
+    }
+    OK
+}
+
+unsafe extern "C" fn on_disconnect(
+    _ctx: *mut raw::RedisModuleCtx,
+    bc: *mut raw::RedisModuleBlockedClient,
+) {
+    let f = take_timeout(bc);
+    guard("a blocked client's timeout callback (drop)", move || {
+        drop(f)
+    });
+}
+
+impl Drop for BlockedHandle {
+    fn drop(&mut self) {
+        self.unblock(Err(Error::new(
+            "the module let go of this blocked client without a reply",
+        )));
+    }
+}
