@@ -52,6 +52,7 @@ pub const MODULE_PACKAGES: &[&str] = &[
     "conformance-reply",
     "conformance-mallocsize",
     "conformance-blockonbackground",
+    "conformance-blockedclient",
 ];
 
 #[cfg(test)]

@@ -960,7 +960,7 @@ fn a_blocking_command_in_a_transaction_answers_at_once() {
     let r = redis::cmd("EXEC").query::<Value>(&mut con);
     let text = format!("{r:?}");
     assert!(
-        text.contains("cannot block inside MULTI/EXEC"),
+        text.contains("not possible inside MULTI/EXEC"),
         "EXEC replied {text}"
     );
     assert_eq!(server.info_u64("clients", "blocked_clients"), 0);
@@ -1748,4 +1748,84 @@ fn blockonbackground_tcl() {
     assert_eq!(a, "Timed out");
     assert_eq!(b, "foobar");
     assert!(q_err(&mut con, &["block.release", "x"]).contains("No blocked client"));
+}
+
+// ---- blockedclient.tcl ------------------------------------------------------------------
+
+/// The server lock on worker threads, RM_Call from a blocked client's thread, blocking refused
+/// where Redis cannot block (MULTI, a command called by RM_Call — a crash otherwise), and a
+/// slow command yielding to clients.
+#[test]
+fn blockedclient_tcl() {
+    let (server, mut con) = server("blockedclient");
+    assert_eq!(q::<String>(&mut con, &["acquire_gil"]), "OK");
+    let mut pipe = redis::pipe();
+    pipe.atomic().cmd("acquire_gil");
+    let r: Vec<String> = pipe.query(&mut con).unwrap();
+    assert_eq!(r, ["Blocked client is not supported inside multi"]);
+    assert_eq!(
+        q::<String>(&mut con, &["do_rm_call", "acquire_gil"]),
+        "Blocked client is not allowed"
+    );
+    assert_eq!(
+        q::<String>(&mut con, &["do_rm_call", "do_fake_bg_true"]),
+        "Blocked client is not allowed"
+    );
+    let _: i64 = q(&mut con, &["LPUSH", "l", "test"]);
+    assert_eq!(
+        strings(&mut con, &["do_rm_call", "blpop", "l", "0"]),
+        ["l", "test"]
+    );
+    assert_eq!(
+        q::<Option<Vec<String>>>(&mut con, &["do_rm_call", "blpop", "empty", "0"]),
+        None,
+        "a blocking command called by a module does not block"
+    );
+    let e = q_err(&mut con, &["do_rm_call", "monitor"]);
+    assert!(e.contains("DENY BLOCKING"), "{e}");
+
+    let _: i64 = q(&mut con, &["HSET", "hash", "foo", "bar"]);
+    assert_eq!(
+        strings(&mut con, &["do_bg_rm_call", "hgetall", "hash"]),
+        ["foo", "bar"]
+    );
+    assert_eq!(
+        q::<i64>(
+            &mut con,
+            &["do_bg_rm_call_format", "S", "hset", "k", "foo", "bar"]
+        ),
+        1
+    );
+    assert_eq!(
+        q_err(&mut con, &["do_bg_rm_call", "hgetalllll"]),
+        "NULL reply returned"
+    );
+    let _: String = q(&mut con, &["SET", "x", "x"]);
+    assert!(q_err(&mut con, &["do_bg_rm_call", "hgetall", "x"]).starts_with("WRONGTYPE"));
+    assert!(q::<bool>(&mut con, &["do_fake_bg_true"]));
+
+    // A slow command yields: others get -BUSY with its text until it is stopped.
+    let _: String = q(&mut con, &["CONFIG", "SET", "busy-reply-threshold", "50"]);
+    let url = server.url();
+    let slow = std::thread::spawn(move || {
+        let mut c = redis::Client::open(url).unwrap().get_connection().unwrap();
+        q::<i64>(&mut c, &["slow_fg_command", "0"])
+    });
+    server.wait_for(
+        "-BUSY from the slow command",
+        Duration::from_secs(10),
+        |_| match redis::cmd("PING").query::<String>(&mut con) {
+            Err(e) => {
+                let text = rmkit_tests::err_text(e);
+                assert!(text.contains("BUSY Slow module operation"), "{text}");
+                true
+            }
+            Ok(_) => false,
+        },
+    );
+    assert_eq!(q::<i64>(&mut con, &["stop_slow_fg_command"]), 1);
+    assert_eq!(slow.join().unwrap(), 1);
+    assert_eq!(q::<String>(&mut con, &["PING"]), "PONG");
+    let _: String = q(&mut con, &["CONFIG", "SET", "busy-reply-threshold", "5000"]);
+    unloads(&mut con, "blockedclient");
 }

@@ -148,6 +148,7 @@ impl Context {
         F: FnOnce(&ThreadContext<'_>) -> Result + Send + 'static,
     {
         self.check_can_block()?;
+        self.raw().check_blockable()?;
         let ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
         self.raw().block_on_thread(
             ms,
@@ -180,7 +181,14 @@ impl Context {
     /// # }
     /// ```
     pub fn yield_to_clients(&self, busy_reply: Option<&str>) {
-        self.raw().yield_to_clients(busy_reply);
+        self.raw().yield_now(true, busy_reply);
+    }
+
+    /// Like [`yield_to_clients`](Self::yield_to_clients) without serving clients: the server
+    /// runs its cron and other events while this command goes on, and clients wait (no
+    /// `-BUSY`). `RedisModule_Yield` with `REDISMODULE_YIELD_FLAG_NONE`.
+    pub fn yield_to_events(&self) {
+        self.raw().yield_now(false, None);
     }
 
     /// Runs `callback` once on the server's main thread after `delay` (millisecond resolution),
@@ -443,11 +451,7 @@ impl BlockOnKeys<'_> {
     /// command's own (a timer, an event, a scan callback: there is no client to block).
     pub fn start(self) -> Result<Reply> {
         self.ctx.check_can_block()?;
-        if self.ctx.raw().in_multi_or_script() {
-            return Err(crate::Error::new(
-                "this command cannot block inside MULTI/EXEC or a script; run it on its own",
-            ));
-        }
+        self.ctx.raw().check_blockable()?;
         let ms = i64::try_from(self.timeout.as_millis())
             .unwrap_or(i64::MAX)
             .max(i64::from(!self.timeout.is_zero()));

@@ -17,11 +17,27 @@ pub(crate) struct Waiter {
 }
 
 impl RawCtx {
-    /// Whether the command runs inside MULTI/EXEC or a script, where Redis cannot block it.
-    pub(crate) fn in_multi_or_script(&self) -> bool {
+    /// `Err` where Redis cannot block this context's client: inside MULTI/EXEC or a script
+    /// (Redis would answer an error itself), or a client that must not block (a command run by
+    /// `RM_Call`, whose client is gone when the call returns: blocking it would leave Redis a
+    /// dangling client).
+    pub(crate) fn check_blockable(&self) -> Result<()> {
         // SAFETY: a live context.
         let flags = unsafe { api!(RedisModule_GetContextFlags)(self.as_ptr()) };
-        flags & (raw::REDISMODULE_CTX_FLAGS_MULTI | raw::REDISMODULE_CTX_FLAGS_LUA) as c_int != 0
+        let has = |f: u32| flags & f as c_int != 0;
+        if has(raw::REDISMODULE_CTX_FLAGS_MULTI) || has(raw::REDISMODULE_CTX_FLAGS_LUA) {
+            return Err(Error::new(
+                "this command blocks its client, which is not possible inside MULTI/EXEC or a \
+                 script; run it on its own",
+            ));
+        }
+        if has(raw::REDISMODULE_CTX_FLAGS_DENY_BLOCKING) {
+            return Err(Error::new(
+                "this command blocks its client, which is not allowed here (called from \
+                 another command, or a client that may not block)",
+            ));
+        }
+        Ok(())
     }
 
     /// Blocks the client on `keys` (`timeout_ms` 0: no timeout) with `waiter`.

@@ -350,15 +350,21 @@ unsafe extern "C" fn free_outcome(_: *mut raw::RedisModuleCtx, data: *mut c_void
 }
 
 impl RawCtx {
-    /// `RedisModule_Yield(ctx, REDISMODULE_YIELD_FLAG_CLIENTS, busy_reply)`.
-    pub(crate) fn yield_to_clients(&self, busy_reply: Option<&str>) {
+    /// `RedisModule_Yield(ctx, flags, busy_reply)`: with `clients`, other clients are served
+    /// (`-BUSY busy_reply`), otherwise only events.
+    pub(crate) fn yield_now(&self, clients: bool, busy_reply: Option<&str>) {
         let reply = busy_reply.map(super::cstring_lossy);
+        let flags = if clients {
+            raw::REDISMODULE_YIELD_FLAG_CLIENTS
+        } else {
+            raw::REDISMODULE_YIELD_FLAG_NONE
+        };
         // SAFETY: a live context on the main thread; Redis reads the busy reply (or NULL for
         // its default) only during this call, while `reply` lives.
         unsafe {
             api!(RedisModule_Yield)(
                 self.as_ptr(),
-                raw::REDISMODULE_YIELD_FLAG_CLIENTS as c_int,
+                flags as c_int,
                 reply.as_ref().map_or(std::ptr::null(), |r| r.as_ptr()),
             )
         };
@@ -441,11 +447,7 @@ impl RawCtx {
         timeout_ms: i64,
         on_timeout: Option<OnTimeout>,
     ) -> Result<BlockedHandle> {
-        if self.in_multi_or_script() {
-            return Err(Error::new(
-                "this command blocks its client, which is not possible inside MULTI or a script",
-            ));
-        }
+        self.check_blockable()?;
         let has_timeout = on_timeout.is_some();
         // SAFETY: a live command context (the caller checked `check_can_block`); the callbacks
         // are plain functions of this image. Without a timeout callback the timeout is 0 and
