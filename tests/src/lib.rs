@@ -53,6 +53,7 @@ pub const MODULE_PACKAGES: &[&str] = &[
     "conformance-mallocsize",
     "conformance-blockonbackground",
     "conformance-blockedclient",
+    "conformance-cmdintrospection",
 ];
 
 #[cfg(test)]

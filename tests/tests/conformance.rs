@@ -1829,3 +1829,59 @@ fn blockedclient_tcl() {
     let _: String = q(&mut con, &["CONFIG", "SET", "busy-reply-threshold", "5000"]);
     unloads(&mut con, "blockedclient");
 }
+
+// ---- cmdintrospection.tcl ---------------------------------------------------------------
+
+/// The values of a RESP map (or flat key/value array) reply, by key.
+fn as_map(v: &Value) -> Vec<(String, Value)> {
+    let items: Vec<(Value, Value)> = match v {
+        Value::Map(m) => m.clone(),
+        Value::Array(a) => a.chunks(2).map(|p| (p[0].clone(), p[1].clone())).collect(),
+        other => panic!("not a map: {other:?}"),
+    };
+    items
+        .into_iter()
+        .map(|(k, v)| (redis::from_redis_value(k).unwrap(), v))
+        .collect()
+}
+
+/// A module command declared like XADD shows XADD's COMMAND INFO and COMMAND DOCS (but for
+/// ACL categories, the `module` flag and the group): arity, flags, tips, key specs with notes,
+/// arguments with tokens, `since`, blocks and choices, and the history.
+#[test]
+fn cmdintrospection_tcl() {
+    let (_server, mut con) = server("cmdintrospection");
+    let info = |con: &mut Connection, cmd: &str| -> Vec<Value> {
+        let r: Vec<Value> = q(con, &["COMMAND", "INFO", cmd]);
+        match &r[0] {
+            Value::Array(a) => a.clone(),
+            other => panic!("{other:?}"),
+        }
+    };
+    let redis_info = info(&mut con, "xadd");
+    let module_info = info(&mut con, "cmdintrospection.xadd");
+    for i in 1..redis_info.len() {
+        if i == 6 {
+            continue; // ACL categories
+        }
+        let mut m = module_info[i].clone();
+        if i == 2 {
+            if let Value::Array(flags) = &mut m {
+                flags.retain(|f| f != &Value::SimpleString("module".into()));
+            }
+        }
+        assert_eq!(m, redis_info[i], "COMMAND INFO element {i}");
+    }
+    let docs = |con: &mut Connection, cmd: &str| -> Vec<(String, Value)> {
+        let r: Vec<Value> = q(con, &["COMMAND", "DOCS", cmd]);
+        let mut d = as_map(&r[1]);
+        d.retain(|(k, _)| k != "group" && k != "module");
+        d.sort_by(|a, b| a.0.cmp(&b.0));
+        d
+    };
+    assert_eq!(
+        docs(&mut con, "cmdintrospection.xadd"),
+        docs(&mut con, "xadd")
+    );
+    unloads(&mut con, "cmdintrospection");
+}

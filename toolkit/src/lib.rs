@@ -142,6 +142,11 @@ pub use reply::Reply;
 ///   replaces what key parameters would derive, so the command takes its keys as `&RedisStr` or
 ///   [`Rest`](command::Rest); mixing them with `KeyName`/`ReadKey`/`WriteKey` is a compile
 ///   error.
+/// - `arity = n`: a stricter arity than the parameters imply (`-5` for a command whose `Rest`
+///   tail needs at least three words); one that allows fewer arguments than the parameters need
+///   is a compile error. `args = ARGS` (a `&'static [Arg]`, see [`command::docs::Arg`]): the
+///   `COMMAND DOCS` arguments written out, for commands that parse a `Rest` tail themselves.
+///   `history = &[("1.1.0", "Added the NX option.")]`: `COMMAND DOCS` history entries.
 /// - The function returns `rmkit::Result<T>` for any `T: Into<Reply>`. An `Err` is the error
 ///   reply; a panic is caught (an `ERR` reply and a server log line, never a crash).
 ///
@@ -167,7 +172,7 @@ pub mod prelude {
 pub mod __private {
     pub use crate::command::{
         COMMANDS, CommandDef, GetKeysFn, Handler, ParamDecl, arity, check_explicit_keys,
-        into_reply, key_positions, validate,
+        explicit_arity, into_reply, key_positions, validate,
     };
     pub use crate::ffi::command::trampoline;
 

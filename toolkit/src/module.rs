@@ -295,6 +295,7 @@ fn register_commands(ctx: &RawCtx, module: &str) -> Result<usize, String> {
             arity: def.arity,
             key_specs: &derived.key_specs,
             args: &derived.args,
+            history: def.history,
         })
         .map_err(|e| format!("command '{name}' (declared at {}): {e}", def.location))?;
         if !def.acl.is_empty() {

@@ -74,6 +74,9 @@ struct Options {
     getkeys: Option<Path>,
     keys: Option<syn::Expr>,
     key_specs: Option<syn::Expr>,
+    arity: Option<syn::Expr>,
+    args: Option<syn::Expr>,
+    history: Option<syn::Expr>,
 }
 
 fn error(span: Span, msg: impl std::fmt::Display) -> syn::Error {
@@ -109,10 +112,22 @@ pub fn command(attr: TokenStream, item: TokenStream) -> TokenStream {
                 options.key_specs = Some(meta.value()?.parse()?);
                 return Ok(());
             }
+            "arity" => {
+                options.arity = Some(meta.value()?.parse()?);
+                return Ok(());
+            }
+            "args" => {
+                options.args = Some(meta.value()?.parse()?);
+                return Ok(());
+            }
+            "history" => {
+                options.history = Some(meta.value()?.parse()?);
+                return Ok(());
+            }
             _ => {
                 return Err(meta.error(
                     "unknown option; #[rmkit::command(...)] takes name, flags, acl, since, \
-                     complexity, tips, getkeys, keys and key_specs",
+                     complexity, tips, getkeys, keys, key_specs, arity, args and history",
                 ));
             }
         };
@@ -404,25 +419,47 @@ fn expand(options: Options, mut item: ItemFn) -> syn::Result<Tokens> {
         Some(e) => quote!(::core::option::Option::Some(#e)),
         None => quote!(::core::option::Option::None),
     };
+    let some_or_none = |o: &Option<syn::Expr>| match o {
+        Some(e) => quote!(::core::option::Option::Some(#e)),
+        None => quote!(::core::option::Option::None),
+    };
+    let explicit_arity = some_or_none(&options.arity);
+    let doc_args = some_or_none(&options.args);
+    let history = match &options.history {
+        Some(e) => quote!(#e),
+        None => quote!(&[]),
+    };
     let n_params = params.len();
     let subcommand = name_value.contains('|');
 
+    // The glue's own items have names no user item has (items are not hygienic, even
+    // mixed-site): a user const named `KEY_SPECS` or `ARITY` passed to an option is not
+    // shadowed by them.
+    let params_c = syn::Ident::new("__RMKIT_PARAMS", Span::call_site());
+    let arity_c = syn::Ident::new("__RMKIT_ARITY", Span::call_site());
+    let keys_c = syn::Ident::new("__RMKIT_KEYS", Span::call_site());
+    let key_specs_c = syn::Ident::new("__RMKIT_KEY_SPECS", Span::call_site());
+    let command_t = syn::Ident::new("__RmkitCommand", Span::call_site());
+    let def_s = syn::Ident::new("__RMKIT_DEF", Span::call_site());
     Ok(quote! {
         #item
 
         const _: () = {
-            const PARAMS: [::rmkit::__private::ParamDecl; #n_params] = [#(#decls),*];
+            const #params_c: [::rmkit::__private::ParamDecl; #n_params] = [#(#decls),*];
             // The layout is checked at compile time: a const panic here says what is wrong.
-            const ARITY: i32 = ::rmkit::__private::arity(&PARAMS, #subcommand);
-            const KEYS: ::core::option::Option<(i32, i32, i32)> = #keys;
-            const KEY_SPECS: ::core::option::Option<&'static [::rmkit::command::docs::KeySpec]> =
+            const #arity_c: i32 = ::rmkit::__private::explicit_arity(
+                ::rmkit::__private::arity(&#params_c, #subcommand),
+                #explicit_arity,
+            );
+            const #keys_c: ::core::option::Option<(i32, i32, i32)> = #keys;
+            const #key_specs_c: ::core::option::Option<&'static [::rmkit::command::docs::KeySpec]> =
                 #key_specs;
-            const _: () = ::rmkit::__private::check_explicit_keys(&PARAMS, KEYS, KEY_SPECS);
+            const _: () = ::rmkit::__private::check_explicit_keys(&#params_c, #keys_c, #key_specs_c);
 
-            struct Command;
-            impl ::rmkit::__private::Handler for Command {
+            struct #command_t;
+            impl ::rmkit::__private::Handler for #command_t {
                 const NAME: &'static str = #name;
-                const ARITY: i32 = ARITY;
+                const ARITY: i32 = #arity_c;
                 const GETKEYS: ::core::option::Option<::rmkit::__private::GetKeysFn> = #getkeys;
                 #[inline]
                 fn call(
@@ -443,20 +480,22 @@ fn expand(options: Options, mut item: ItemFn) -> syn::Result<Tokens> {
 
             #[::rmkit::__private::linkme::distributed_slice(::rmkit::__private::COMMANDS)]
             #[linkme(crate = ::rmkit::__private::linkme)]
-            static DEF: ::rmkit::__private::CommandDef = ::rmkit::__private::CommandDef {
+            static #def_s: ::rmkit::__private::CommandDef = ::rmkit::__private::CommandDef {
                 name: #name,
                 flags: #flags,
-                arity: ARITY,
+                arity: #arity_c,
                 doc: ::core::concat!(#(#doc, "\n"),*),
                 acl: #acl,
                 since: #since,
                 complexity: #complexity,
                 tips: #tips,
-                params: &PARAMS,
+                params: &#params_c,
                 location: ::core::concat!(::core::file!(), ":", ::core::line!()),
-                callback: ::rmkit::__private::trampoline::<Command>,
-                keys: KEYS,
-                key_specs: KEY_SPECS,
+                callback: ::rmkit::__private::trampoline::<#command_t>,
+                keys: #keys_c,
+                key_specs: #key_specs_c,
+                doc_args: #doc_args,
+                history: #history,
             };
         };
     })

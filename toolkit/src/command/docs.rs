@@ -13,6 +13,8 @@ pub struct KeySpec {
     pub begin: BeginSearch,
     /// How keys are found from there.
     pub find: FindKeys,
+    /// A remark shown in `COMMAND INFO` (`notes`), e.g. why a flag is there.
+    pub notes: Option<&'static str>,
 }
 
 /// Where a key search begins.
@@ -53,16 +55,34 @@ pub enum FindKeys {
 }
 
 impl KeySpec {
-    /// One key at argument `index`, with `flags`.
-    pub const fn single(index: i32, flags: &'static str) -> KeySpec {
+    /// A key spec of `flags` found by `begin` and `find`.
+    pub const fn new(flags: &'static str, begin: BeginSearch, find: FindKeys) -> KeySpec {
         KeySpec {
             flags,
-            begin: BeginSearch::Index(index),
-            find: FindKeys::Range {
+            begin,
+            find,
+            notes: None,
+        }
+    }
+
+    /// One key at argument `index`, with `flags`.
+    pub const fn single(index: i32, flags: &'static str) -> KeySpec {
+        KeySpec::new(
+            flags,
+            BeginSearch::Index(index),
+            FindKeys::Range {
                 last_key: 0,
                 step: 1,
                 limit: 0,
             },
+        )
+    }
+
+    /// With a remark for `COMMAND INFO`.
+    pub const fn with_notes(self, notes: &'static str) -> KeySpec {
+        KeySpec {
+            notes: Some(notes),
+            ..self
         }
     }
 }
@@ -84,6 +104,14 @@ pub struct Arg {
     pub multiple: bool,
     /// The alternatives of a `OneOf` or the parts of a `Block`.
     pub subargs: &'static [Arg],
+    /// The version that added it (`since` in `COMMAND DOCS`).
+    pub since: Option<&'static str>,
+    /// A line about it (`summary`).
+    pub summary: Option<&'static str>,
+    /// The version that deprecated it (`deprecated_since`).
+    pub deprecated_since: Option<&'static str>,
+    /// How documentation shows it instead of its name (`display_text`).
+    pub display_text: Option<&'static str>,
 }
 
 /// The type of a documented argument.
@@ -120,6 +148,10 @@ impl Arg {
             optional: false,
             multiple: false,
             subargs: &[],
+            since: None,
+            summary: None,
+            deprecated_since: None,
+            display_text: None,
         }
     }
     /// A string argument.
@@ -280,6 +312,38 @@ impl Arg {
     pub const fn with_token(self, token: &'static str) -> Arg {
         Arg {
             token: Some(token),
+            ..self
+        }
+    }
+
+    /// With the version that added it.
+    pub const fn since(self, version: &'static str) -> Arg {
+        Arg {
+            since: Some(version),
+            ..self
+        }
+    }
+
+    /// With a line about it.
+    pub const fn with_summary(self, summary: &'static str) -> Arg {
+        Arg {
+            summary: Some(summary),
+            ..self
+        }
+    }
+
+    /// With the version that deprecated it.
+    pub const fn deprecated_since(self, version: &'static str) -> Arg {
+        Arg {
+            deprecated_since: Some(version),
+            ..self
+        }
+    }
+
+    /// Shown as `text` instead of its name.
+    pub const fn with_display_text(self, text: &'static str) -> Arg {
+        Arg {
+            display_text: Some(text),
             ..self
         }
     }

@@ -159,6 +159,41 @@ pub struct CommandDef {
     pub keys: Option<(i32, i32, i32)>,
     /// Explicit key specs (`key_specs = SPECS`), instead of ones derived from key parameters.
     pub key_specs: Option<&'static [KeySpec]>,
+    /// Explicit `COMMAND DOCS` arguments (`args = ARGS`), instead of ones derived from the
+    /// parameters.
+    pub doc_args: Option<&'static [Arg]>,
+    /// `COMMAND DOCS` history (`history = &[("1.1.0", "Added the NX option.")]`).
+    pub history: &'static [(&'static str, &'static str)],
+}
+
+/// The arity Redis is told: the parameters' own, or an explicit `arity = n` that asks for at
+/// least as many arguments (macro plumbing; a const panic is a compile error).
+#[doc(hidden)]
+pub const fn explicit_arity(derived: i32, explicit: Option<i32>) -> i32 {
+    let Some(a) = explicit else {
+        return derived;
+    };
+    if a == 0 {
+        panic!(
+            "arity = 0 is not an arity: n means exactly n arguments (the name included), -n at least n"
+        );
+    }
+    if derived > 0 {
+        if a != derived {
+            panic!(
+                "`arity` contradicts the parameters, which take an exact number of arguments: leave `arity` out"
+            );
+        }
+        return a;
+    }
+    let need = -derived;
+    let given = if a > 0 { a } else { -a };
+    if given < need {
+        panic!(
+            "`arity` allows fewer arguments than the parameters need: leave it out, or ask for at least as many"
+        );
+    }
+    a
 }
 
 /// One parameter of a declaration (macro plumbing).
@@ -448,6 +483,9 @@ impl CommandDef {
     /// layout was checked at compile time by [`arity`]).
     pub(crate) fn derive(&self) -> Derived {
         let mut derived = self.derive_from_params();
+        if let Some(args) = self.doc_args {
+            derived.args = args.to_vec();
+        }
         if self.keys.is_some() || self.key_specs.is_some() {
             // Redis computes the legacy range from explicit key specs itself.
             derived.keys = self.keys.unwrap_or((0, 0, 0));
@@ -473,15 +511,15 @@ impl CommandDef {
                 } else {
                     // A variadic group at the end: every `step`-th argument from here is a key.
                     positions.push(-1);
-                    KeySpec {
+                    KeySpec::new(
                         flags,
-                        begin: BeginSearch::Index(pos),
-                        find: FindKeys::Range {
+                        BeginSearch::Index(pos),
+                        FindKeys::Range {
                             last_key: -1,
                             step: k.step as i32,
                             limit: 0,
                         },
-                    }
+                    )
                 };
                 doc = doc.with_key_spec(specs.len() as i32);
                 specs.push(spec);
@@ -550,6 +588,8 @@ pub(crate) static BUILTIN: [CommandDef; 1] = [CommandDef {
     callback: crate::ffi::command::trampoline::<ModuleMemory>,
     keys: None,
     key_specs: None,
+    doc_args: None,
+    history: &[],
 }];
 
 struct ModuleMemory;
@@ -610,6 +650,8 @@ mod tests {
             callback: crate::ffi::command::trampoline::<Nop>,
             keys: None,
             key_specs: None,
+            doc_args: None,
+            history: &[],
         }
     }
 

@@ -262,12 +262,12 @@ impl Arena {
                 type_: arg_type(a.kind),
                 key_spec_index: a.key_spec,
                 token: self.opt(a.token),
-                summary: ptr::null(),
-                since: ptr::null(),
+                summary: self.opt(a.summary),
+                since: self.opt(a.since),
                 flags: flags as i32,
-                deprecated_since: ptr::null(),
+                deprecated_since: self.opt(a.deprecated_since),
                 subargs: self.args(a.subargs),
-                display_text: ptr::null(),
+                display_text: self.opt(a.display_text),
             });
         }
         // SAFETY: the all-zero value (NULL name) is the array terminator Redis looks for.
@@ -308,6 +308,7 @@ pub(crate) struct Info<'a> {
     pub(crate) arity: i32,
     pub(crate) key_specs: &'a [KeySpec],
     pub(crate) args: &'a [Arg],
+    pub(crate) history: &'a [(&'a str, &'a str)],
 }
 
 impl CommandHandle {
@@ -320,6 +321,7 @@ impl CommandHandle {
             // SAFETY: all-zero is a valid (empty) key spec: NULL notes, zero flags and unions.
             let mut ks: raw::RedisModuleCommandKeySpec = unsafe { std::mem::zeroed() };
             ks.flags = key_spec_flags(spec.flags)?;
+            ks.notes = arena.opt(spec.notes);
             match spec.begin {
                 BeginSearch::Index(pos) => {
                     ks.begin_search_type =
@@ -372,12 +374,30 @@ impl CommandHandle {
             // SAFETY: the all-zero terminator (begin_search_type 0 = invalid ends the array).
             specs.push(unsafe { std::mem::zeroed() });
         }
+        let mut history: Vec<raw::RedisModuleCommandHistoryEntry> = info
+            .history
+            .iter()
+            .map(|(since, changes)| raw::RedisModuleCommandHistoryEntry {
+                since: arena.str(since),
+                changes: arena.str(changes),
+            })
+            .collect();
+        if !history.is_empty() {
+            history.push(raw::RedisModuleCommandHistoryEntry {
+                since: ptr::null(),
+                changes: ptr::null(),
+            });
+        }
         let c = raw::RedisModuleCommandInfo {
             version: &VERSION,
             summary: arena.opt(Some(info.summary)),
             complexity: arena.opt(Some(info.complexity)),
             since: arena.opt(Some(info.since)),
-            history: ptr::null_mut(),
+            history: if history.is_empty() {
+                ptr::null_mut()
+            } else {
+                history.as_mut_ptr()
+            },
             tips: arena.opt(Some(info.tips)),
             arity: info.arity,
             key_specs: if specs.is_empty() {

@@ -23,11 +23,7 @@ const TO_END: FindKeys = FindKeys::Range {
 };
 
 const fn at(index: i32, flags: &'static str, find: FindKeys) -> KeySpec {
-    KeySpec {
-        flags,
-        begin: BeginSearch::Index(index),
-        find,
-    }
+    KeySpec::new(flags, BeginSearch::Index(index), find)
 }
 
 const fn after(
@@ -36,14 +32,14 @@ const fn after(
     flags: &'static str,
     find: FindKeys,
 ) -> KeySpec {
-    KeySpec {
+    KeySpec::new(
         flags,
-        begin: BeginSearch::Keyword {
+        BeginSearch::Keyword {
             keyword,
             start_from,
         },
         find,
-    }
+    )
 }
 
 const KEY_COUNT: FindKeys = FindKeys::KeyNum {

@@ -12,15 +12,15 @@ rmkit::module! { name: "subcommands", version: 1 }
 
 /// The key spec both subcommands have: argument 1, as the C module declares it.
 const fn spec_at_1(flags: &'static str) -> [KeySpec; 1] {
-    [KeySpec {
+    [KeySpec::new(
         flags,
-        begin: BeginSearch::Index(1),
-        find: FindKeys::Range {
+        BeginSearch::Index(1),
+        FindKeys::Range {
             last_key: 0,
             step: 1,
             limit: 0,
         },
-    }]
+    )]
 }
 const SET_SPECS: &[KeySpec] = &spec_at_1("RW update");
 const GET_SPECS: &[KeySpec] = &spec_at_1("RO access");
