@@ -125,6 +125,45 @@ impl Context {
         self.raw.current_command_name()
     }
 
+    /// The database this context works on (`SELECT`), 0 by default.
+    pub fn selected_db(&self) -> i32 {
+        self.raw.selected_db()
+    }
+
+    /// Switches this context to database `db`. In a command this is the calling client's own
+    /// selection (as `SELECT` would change it): select the previous database back before
+    /// returning unless that is the point. `ERR` for a database that does not exist.
+    pub fn select_db(&self, db: i32) -> Result<()> {
+        if self.raw.select_db(db) {
+            Ok(())
+        } else {
+            Err(Error::new("DB index is out of range"))
+        }
+    }
+
+    /// The number of keys in the selected database (`DBSIZE`).
+    pub fn db_size(&self) -> u64 {
+        self.raw.db_size()
+    }
+
+    /// A random key name of the selected database (`RANDOMKEY`), `None` when it is empty.
+    pub fn random_key(&self) -> Option<crate::RedisString> {
+        self.raw.random_key()
+    }
+
+    /// Whether `key` exists, without touching it (no LRU/LFU update, no expiry, no keyspace
+    /// miss notification).
+    pub fn key_exists(&self, key: &RedisStr) -> bool {
+        self.raw.key_exists(key)
+    }
+
+    /// Whether the module should avoid replicating now (a failover or a client pause is under
+    /// way, so replicas would not catch up): for modules that generate traffic on their own,
+    /// e.g. from timers.
+    pub fn avoid_replica_traffic(&self) -> bool {
+        self.raw.avoid_replica_traffic()
+    }
+
     /// Publishes `message` on `channel` (`PUBLISH`): the number of clients that received it.
     /// In cluster mode it reaches every node, like `PUBLISH`.
     pub fn publish(&self, channel: &RedisStr, message: &RedisStr) -> usize {

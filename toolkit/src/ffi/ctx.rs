@@ -76,6 +76,45 @@ impl RawCtx {
         )
     }
 
+    /// `RedisModule_GetSelectedDb`.
+    pub(crate) fn selected_db(&self) -> i32 {
+        // SAFETY: a live context.
+        unsafe { api!(RedisModule_GetSelectedDb)(self.as_ptr()) }
+    }
+
+    /// `RedisModule_SelectDb`: false for a database that does not exist.
+    pub(crate) fn select_db(&self, db: i32) -> bool {
+        // SAFETY: a live context.
+        unsafe { api!(RedisModule_SelectDb)(self.as_ptr(), db) == super::OK }
+    }
+
+    /// `RedisModule_DbSize`.
+    pub(crate) fn db_size(&self) -> u64 {
+        // SAFETY: a live context.
+        unsafe { api!(RedisModule_DbSize)(self.as_ptr()) }
+    }
+
+    /// `RedisModule_RandomKey`: a new string we own, or `None` for an empty database.
+    pub(crate) fn random_key(&self) -> Option<super::RedisString> {
+        // SAFETY: a live context; without auto memory (the toolkit never enables it) the key
+        // name returned is a new reference owned by the caller.
+        let p = NonNull::new(unsafe { api!(RedisModule_RandomKey)(self.as_ptr()) })?;
+        // SAFETY: that reference, freed in Drop.
+        Some(unsafe { super::RedisString::from_raw(p) })
+    }
+
+    /// `RedisModule_KeyExists` (without touching the key).
+    pub(crate) fn key_exists(&self, key: &RedisStr) -> bool {
+        // SAFETY: a live context and key name.
+        unsafe { api!(RedisModule_KeyExists)(self.as_ptr(), key.as_ptr()) != 0 }
+    }
+
+    /// `RedisModule_AvoidReplicaTraffic`.
+    pub(crate) fn avoid_replica_traffic(&self) -> bool {
+        // SAFETY: no arguments.
+        unsafe { api!(RedisModule_AvoidReplicaTraffic)() != 0 }
+    }
+
     /// `RedisModule_ReplicateVerbatim`.
     #[inline]
     pub(crate) fn replicate_verbatim(&self) {

@@ -182,6 +182,37 @@ impl<'c> KeyHandle<'c> {
         }
     }
 
+    /// `RedisModule_GetLRU` (`lfu`: `RedisModule_GetLFU`): the idle time in ms (the access
+    /// frequency), -1 under the other kind of eviction policy; `None` without a value.
+    pub(crate) fn eviction_clock(&self, lfu: bool) -> Option<i64> {
+        let p = self.raw()?;
+        let mut v: i64 = -1;
+        // SAFETY: an open key handle; Redis writes `v`.
+        let r = unsafe {
+            if lfu {
+                api!(RedisModule_GetLFU)(p, &mut v)
+            } else {
+                api!(RedisModule_GetLRU)(p, &mut v)
+            }
+        };
+        (r == OK).then_some(v)
+    }
+
+    /// `RedisModule_SetLRU` (idle ms) / `RedisModule_SetLFU` (frequency): whether it was set.
+    pub(crate) fn set_eviction_clock(&self, lfu: bool, v: i64) -> bool {
+        let Some(p) = self.raw() else {
+            return false;
+        };
+        // SAFETY: an open key handle.
+        unsafe {
+            if lfu {
+                api!(RedisModule_SetLFU)(p, v) == OK
+            } else {
+                api!(RedisModule_SetLRU)(p, v) == OK
+            }
+        }
+    }
+
     /// `RedisModule_HashGet` of one field: a new string we own, or `None`.
     #[inline]
     pub(crate) fn hash_get(&self, field: &RedisStr) -> Option<RedisString> {

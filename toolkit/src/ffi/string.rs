@@ -152,6 +152,27 @@ impl RedisString {
     }
 }
 
+impl RedisStr {
+    /// An owned string with the same contents, kept past the callback that lent this one
+    /// (`RedisModule_HoldString`: usually the same string with one more reference, no copy).
+    ///
+    /// ```no_run
+    /// # fn f(arg: &rmkit::RedisStr) {
+    /// let kept: rmkit::RedisString = arg.hold(); // e.g. stored for a timer
+    /// # }
+    /// ```
+    pub fn hold(&self) -> RedisString {
+        // SAFETY: a live string; NULL context = not auto-memory managed: the result is ours
+        // (one reference, or a copy), freed in Drop.
+        let p = unsafe { api!(RedisModule_HoldString)(std::ptr::null_mut(), self.as_ptr()) };
+        match NonNull::new(p) {
+            // SAFETY: a string reference we own.
+            Some(p) => unsafe { RedisString::from_raw(p) },
+            None => RedisString::new(self.as_bytes()),
+        }
+    }
+}
+
 impl Drop for RedisString {
     #[inline]
     fn drop(&mut self) {

@@ -136,6 +136,37 @@ impl<'c> Key<'c> {
         }
     }
 
+    /// How long the key has been idle (its LRU clock, millisecond resolution of Redis's
+    /// clock); `None` if the key does not exist or the server evicts by LFU
+    /// (`maxmemory-policy *-lfu`), where idle time is not kept.
+    pub fn idle_time(&self) -> Option<std::time::Duration> {
+        match self.handle.eviction_clock(false)? {
+            ms if ms >= 0 => Some(std::time::Duration::from_millis(ms as u64)),
+            _ => None,
+        }
+    }
+
+    /// Sets the key's idle time (for LRU eviction; the key is then as old as if last touched
+    /// `idle` ago). `false` if the key does not exist or the server evicts by LFU.
+    pub fn set_idle_time(&mut self, idle: std::time::Duration) -> bool {
+        let ms = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
+        self.handle.set_eviction_clock(false, ms)
+    }
+
+    /// The key's access frequency (the logarithmic LFU counter, 0..=255); `None` if the key
+    /// does not exist or the server does not evict by LFU.
+    pub fn access_frequency(&self) -> Option<u8> {
+        match self.handle.eviction_clock(true)? {
+            f if f >= 0 => Some(f.min(255) as u8),
+            _ => None,
+        }
+    }
+
+    /// Sets the key's access frequency (for LFU eviction). `false` if the key does not exist.
+    pub fn set_access_frequency(&mut self, frequency: u8) -> bool {
+        self.handle.set_eviction_clock(true, i64::from(frequency))
+    }
+
     /// The key's time to live, or `None` if it has no expire (or does not exist).
     pub fn expire(&self) -> Option<std::time::Duration> {
         self.handle
