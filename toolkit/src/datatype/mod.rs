@@ -84,11 +84,15 @@ pub trait DataType: Sized + 'static {
     fn unlink(&self) {}
 
     /// When [`aux_save`](Self::aux_save) runs: module-wide data (not a key's) stored in RDB
-    /// files and full syncs, before and/or after the keyspace. Default: never.
-    const AUX_SAVE: AuxWhen = AuxWhen::NEVER;
+    /// files and full syncs, before and/or after the keyspace. Default: never. Asked once, when
+    /// the type is registered at load (after the module's load hooks, so it
+    /// may depend on the module's arguments).
+    fn aux_save_when() -> AuxWhen {
+        AuxWhen::NEVER
+    }
 
     /// Writes module-wide data into the RDB at `when` (one of the points in
-    /// [`AUX_SAVE`](Self::AUX_SAVE)): settings, counters, an index — state that belongs to no
+    /// [`aux_save_when`](Self::aux_save_when)): settings, counters, an index — state that belongs to no
     /// key. It is read back by [`aux_load`](Self::aux_load) in the same order.
     ///
     /// ```
@@ -100,7 +104,9 @@ pub trait DataType: Sized + 'static {
     /// struct Doc;
     /// impl DataType for Doc {
     ///     const NAME: &'static str = "mydoc-001";
-    ///     const AUX_SAVE: AuxWhen = AuxWhen::AFTER_KEYSPACE;
+    ///     fn aux_save_when() -> AuxWhen {
+    ///         AuxWhen::AFTER_KEYSPACE
+    ///     }
     ///     fn aux_save(rdb: &mut RdbWriter<'_>, _when: AuxWhen) {
     ///         rdb.save_u64(GENERATION.load(Ordering::Relaxed));
     ///     }

@@ -89,6 +89,7 @@ fn measure_server_wrapper(ctx: &RawCtx) -> usize {
 
 /// Creates data type `T` (called from OnLoad for each declared data type).
 pub(crate) fn register_type<T: Registered>(ctx: &RawCtx) -> Result<(), String> {
+    let aux = guard(what::<T>("aux_save_when"), T::aux_save_when).unwrap_or(AuxWhen::NEVER);
     let mut methods = raw::RedisModuleTypeMethods {
         version: 4, // up to copy/unlink/free_effort/defrag: what Redis 7.0 knows
         rdb_load: Some(rdb_load::<T>),
@@ -97,9 +98,9 @@ pub(crate) fn register_type<T: Registered>(ctx: &RawCtx) -> Result<(), String> {
         mem_usage: Some(mem_usage::<T>),
         digest: Some(digest::<T>),
         free: Some(free::<T>),
-        aux_load: (T::AUX_SAVE != AuxWhen::NEVER).then_some(aux_load::<T> as _),
-        aux_save: (T::AUX_SAVE != AuxWhen::NEVER).then_some(aux_save::<T> as _),
-        aux_save_triggers: aux_triggers(T::AUX_SAVE),
+        aux_load: (aux != AuxWhen::NEVER).then_some(aux_load::<T> as _),
+        aux_save: (aux != AuxWhen::NEVER).then_some(aux_save::<T> as _),
+        aux_save_triggers: aux_triggers(aux),
         free_effort: Some(free_effort::<T>),
         unlink: Some(unlink::<T>),
         copy: Some(copy::<T>),
