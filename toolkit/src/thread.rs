@@ -67,8 +67,8 @@ impl ThreadContext<'_> {
 ///         while !STOP.load(Ordering::Relaxed) {
 ///             // work without the lock, then briefly:
 ///             let locked = detached.lock();
-///             let key = rmkit::RedisString::new(b"heartbeat");
-///             let _ = locked.open_key_writable(&key).set_string(b"alive");
+///             let (key, value) = (rmkit::RedisString::new(b"heartbeat"), rmkit::RedisString::new(b"alive"));
+///             let _ = locked.open_key_writable(&key).set_string(&value);
 ///             drop(locked);
 ///             std::thread::sleep(std::time::Duration::from_millis(100));
 ///         }
