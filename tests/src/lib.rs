@@ -31,6 +31,7 @@ pub const MODULE_PACKAGES: &[&str] = &[
     "hashex",
     "rmkit-json",
     "capped",
+    "ratelimit",
     "memtest-rmkit",
     "memtest-system",
     "many",

@@ -1,0 +1,262 @@
+//! `ratelimit`: rate limiting for Redis, built with rmkit — a module that uses the server
+//! integration a real module needs, as code to copy.
+//!
+//! | command | what |
+//! |---|---|
+//! | `RL.HIT key [limit window-ms]` | one request against `key`'s limit (`limit` requests per `window-ms`, GCRA): `[allowed 1/0, remaining, retry-after-ms]` |
+//! | `RL.PEEK key [limit window-ms]` | the same answer without counting a request |
+//! | `RL.STATS` | this node's figures: allowed, denied, resets (also in `INFO ratelimit`) |
+//! | `RL.RESETSTATS` | zeroes the figures here and, in a cluster, on every node (a cluster message) |
+//!
+//! What it shows:
+//! - **Deterministic replication** of a time-based decision: the primary decides with its
+//!   clock and replicates the effect (`SET key tat PXAT t`), never the command.
+//! - **Configs** `ratelimit.default-limit` / `ratelimit.default-window-ms` (the defaults of
+//!   `RL.HIT`) and `ratelimit.enabled` (off: every request is allowed and not counted).
+//! - **Server events**: `FLUSHALL`/`FLUSHDB` zero the figures (the limits they describe are gone).
+//! - **Cluster messages**: `RL.RESETSTATS` reaches every node.
+#![forbid(unsafe_code)]
+
+use rmkit::call::Arg;
+use rmkit::prelude::*;
+use rmkit::server::cluster::NodeId;
+use rmkit::server::config::{BoolConfig, NumberConfig};
+use rmkit::server::events::ServerEvent;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+rmkit::module! { name: "ratelimit", version: 1 }
+
+/// Requests per window when `RL.HIT` is given no limit.
+pub static DEFAULT_LIMIT: NumberConfig = NumberConfig::new("default-limit", 100, 1, 1 << 40);
+/// The window, in milliseconds, when `RL.HIT` is given none.
+pub static DEFAULT_WINDOW_MS: NumberConfig =
+    NumberConfig::new("default-window-ms", 60_000, 1, 1 << 40);
+/// Off: every request is allowed (and not counted).
+pub static ENABLED: BoolConfig = BoolConfig::new("enabled", true);
+rmkit::config!(DEFAULT_LIMIT, DEFAULT_WINDOW_MS, ENABLED);
+
+/// This node's figures.
+static ALLOWED: AtomicU64 = AtomicU64::new(0);
+static DENIED: AtomicU64 = AtomicU64::new(0);
+static RESETS: AtomicU64 = AtomicU64::new(0);
+
+fn reset_stats() {
+    ALLOWED.store(0, Ordering::Relaxed);
+    DENIED.store(0, Ordering::Relaxed);
+    RESETS.fetch_add(1, Ordering::Relaxed);
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A limit: `limit` requests per `window` ms, as a GCRA emission interval and tolerance.
+#[derive(Debug, Clone, Copy)]
+struct Limit {
+    /// Milliseconds between requests at the sustained rate.
+    interval: i64,
+    /// How far ahead of now the theoretical arrival time may run (the burst).
+    tolerance: i64,
+}
+
+impl Limit {
+    fn new(limit: Option<i64>, window: Option<i64>) -> Result<Limit> {
+        let limit = limit.unwrap_or_else(|| DEFAULT_LIMIT.get());
+        let window = window.unwrap_or_else(|| DEFAULT_WINDOW_MS.get());
+        if limit < 1 || window < 1 {
+            return Err(Error::new("limit and window-ms must be positive integers"));
+        }
+        let interval = (window / limit).max(1);
+        Ok(Limit {
+            interval,
+            tolerance: window - interval,
+        })
+    }
+}
+
+/// The decision for one request at `now` given the stored theoretical arrival time.
+#[derive(Debug, PartialEq, Eq)]
+struct Decision {
+    allowed: bool,
+    remaining: i64,
+    retry_after: i64,
+    /// The new theoretical arrival time, when allowed.
+    tat: i64,
+}
+
+/// GCRA (a pure function: the tests check it without a server).
+fn decide(limit: Limit, stored_tat: Option<i64>, now: i64) -> Decision {
+    let tat = stored_tat.unwrap_or(now).max(now);
+    let new_tat = tat + limit.interval;
+    let allow_at = new_tat - limit.interval - limit.tolerance;
+    if now < allow_at {
+        return Decision {
+            allowed: false,
+            remaining: 0,
+            retry_after: allow_at - now,
+            tat,
+        };
+    }
+    let remaining = (limit.tolerance - (new_tat - now - limit.interval)) / limit.interval;
+    Decision {
+        allowed: true,
+        remaining: remaining.max(0),
+        retry_after: 0,
+        tat: new_tat,
+    }
+}
+
+fn stored_tat(key: &rmkit::Key<'_>) -> Result<Option<i64>> {
+    match key.kind() {
+        KeyKind::Empty => Ok(None),
+        KeyKind::String => {
+            let text = key.string()?.unwrap_or_default();
+            rmkit::command::parse_i64(text)
+                .map(Some)
+                .map_err(|_| Error::new("the key does not hold a rate limit"))
+        }
+        _ => Err(Error::wrong_type()),
+    }
+}
+
+fn answer(d: &Decision) -> Reply {
+    Reply::Array(vec![
+        Reply::Integer(i64::from(d.allowed)),
+        Reply::Integer(d.remaining),
+        Reply::Integer(d.retry_after),
+    ])
+}
+
+/// Counts one request against `key`'s limit (`limit` per `window-ms`, or the configured
+/// defaults): `[allowed, remaining, retry-after-ms]`.
+#[rmkit::command(
+    name = "rl.hit",
+    flags = "write deny-oom fast",
+    acl = "write",
+    since = "1.0.0",
+    complexity = "O(1)"
+)]
+fn hit(
+    ctx: &Context,
+    mut key: WriteKey,
+    limit: Option<i64>,
+    window_ms: Option<i64>,
+) -> Result<Reply> {
+    let limit = Limit::new(limit, window_ms)?;
+    if !ENABLED.get() {
+        return Ok(answer(&Decision {
+            allowed: true,
+            remaining: limit.tolerance / limit.interval,
+            retry_after: 0,
+            tat: 0,
+        }));
+    }
+    let now = now_ms();
+    let d = decide(limit, stored_tat(&key)?, now);
+    if d.allowed {
+        // The effect, replicated as itself: replicas and the AOF never see the clock.
+        let value = RedisString::from_i64(d.tat);
+        key.set_string(&value)?;
+        key.set_expire_at_ms(Some(d.tat))?;
+        ctx.replicate_with(
+            "SET",
+            &[
+                Arg::Str(key.name()),
+                Arg::Int(d.tat),
+                "PXAT".into(),
+                Arg::Int(d.tat),
+            ],
+        )?;
+        ALLOWED.fetch_add(1, Ordering::Relaxed);
+    } else {
+        DENIED.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(answer(&d))
+}
+
+/// `RL.HIT`'s answer without counting a request.
+#[rmkit::command(
+    name = "rl.peek",
+    flags = "readonly fast",
+    acl = "read",
+    since = "1.0.0"
+)]
+fn peek(key: ReadKey, limit: Option<i64>, window_ms: Option<i64>) -> Result<Reply> {
+    let limit = Limit::new(limit, window_ms)?;
+    Ok(answer(&decide(limit, stored_tat(&key)?, now_ms())))
+}
+
+/// This node's figures: `allowed`, `denied`, `resets`.
+#[rmkit::command(name = "rl.stats", flags = "readonly fast", since = "1.0.0")]
+fn stats() -> Result<Reply> {
+    Ok(Reply::Map(vec![
+        (
+            Reply::from("allowed"),
+            Reply::from(ALLOWED.load(Ordering::Relaxed) as i64),
+        ),
+        (
+            Reply::from("denied"),
+            Reply::from(DENIED.load(Ordering::Relaxed) as i64),
+        ),
+        (
+            Reply::from("resets"),
+            Reply::from(RESETS.load(Ordering::Relaxed) as i64),
+        ),
+    ]))
+}
+
+/// Cluster message type: "reset your figures".
+const RESET_STATS: u8 = 1;
+
+fn on_reset_message(ctx: &Context, from: &NodeId, _payload: &[u8]) {
+    reset_stats();
+    ctx.log(
+        rmkit::LogLevel::Notice,
+        &format!("ratelimit: figures reset by node {from}"),
+    );
+}
+rmkit::on_cluster_message!(RESET_STATS, on_reset_message);
+
+/// Zeroes the figures on this node and, in a cluster, on every other node.
+#[rmkit::command(name = "rl.resetstats", flags = "fast", since = "1.0.0")]
+fn resetstats(ctx: &Context) -> Result<Reply> {
+    reset_stats();
+    if ctx.my_node_id().is_some() {
+        ctx.send_cluster_message(None, RESET_STATS, b"")?;
+    }
+    Ok(Reply::Ok)
+}
+
+fn on_server_event(_ctx: &Context, event: ServerEvent) {
+    if event == ServerEvent::FlushEnd {
+        reset_stats();
+    }
+}
+rmkit::on_server_event!(on_server_event);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gcra_allows_the_limit_per_window_then_says_when() {
+        let limit = Limit::new(Some(3), Some(3000)).unwrap();
+        let mut tat = None;
+        for remaining in [2, 1, 0] {
+            let d = decide(limit, tat, 10_000);
+            assert!(d.allowed);
+            assert_eq!(d.remaining, remaining);
+            tat = Some(d.tat);
+        }
+        let d = decide(limit, tat, 10_000);
+        assert!(!d.allowed);
+        assert_eq!(
+            d.retry_after, 1000,
+            "one interval later a request is allowed again"
+        );
+        assert!(decide(limit, tat, 11_000).allowed);
+    }
+}

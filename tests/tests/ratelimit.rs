@@ -1,0 +1,96 @@
+//! The `ratelimit` example module on a real server: limits, deterministic replication of a
+//! time-based decision, configs, figures reset on FLUSHALL and across a cluster.
+
+use rmkit_tests::{Server, q, q_err};
+use std::collections::HashMap;
+use std::time::Duration;
+
+fn stats(con: &mut redis::Connection) -> HashMap<String, i64> {
+    q(con, &["rl.stats"])
+}
+
+/// `limit` requests per window pass, the next is refused with when to retry; the stored
+/// state (and its expiry) reaches a replica exactly as the primary decided it.
+#[test]
+fn limits_and_replicates_the_decision_not_the_clock() {
+    let primary = Server::builder().module("ratelimit").start();
+    let replica = Server::builder()
+        .module("ratelimit")
+        .replica_of(&primary)
+        .start();
+    replica.wait_for_sync();
+    let mut con = primary.client();
+    let window = "600000"; // ten minutes: the test never crosses an interval
+    for remaining in [2, 1, 0] {
+        let r: Vec<i64> = q(&mut con, &["rl.hit", "user:1", "3", window]);
+        assert_eq!(r, [1, remaining, 0]);
+    }
+    let r: Vec<i64> = q(&mut con, &["rl.hit", "user:1", "3", window]);
+    assert_eq!(r[..2], [0, 0]);
+    assert!(r[2] > 0 && r[2] <= 200_000, "retry after {} ms", r[2]);
+    assert_eq!(
+        q::<Vec<i64>>(&mut con, &["rl.peek", "user:1", "3", window])[0],
+        0
+    );
+    assert_eq!(stats(&mut con)["allowed"], 3);
+    assert_eq!(stats(&mut con)["denied"], 1);
+
+    replica.wait_caught_up_with(&primary);
+    let mut rcon = replica.client();
+    let on_primary: (String, i64) = (
+        q(&mut con, &["GET", "user:1"]),
+        q(&mut con, &["PEXPIRETIME", "user:1"]),
+    );
+    let on_replica: (String, i64) = (
+        q(&mut rcon, &["GET", "user:1"]),
+        q(&mut rcon, &["PEXPIRETIME", "user:1"]),
+    );
+    assert_eq!(
+        on_replica, on_primary,
+        "the replica holds what the primary decided"
+    );
+    assert_eq!(
+        on_primary.1,
+        on_primary.0.parse::<i64>().unwrap(),
+        "it expires when full again"
+    );
+
+    let _: i64 = q(&mut con, &["LPUSH", "list", "x"]);
+    assert!(q_err(&mut con, &["rl.hit", "list"]).starts_with("WRONGTYPE"));
+    assert!(q_err(&mut con, &["rl.hit", "k", "0", "10"]).contains("positive"));
+}
+
+/// The configured defaults apply when RL.HIT gets no limit; disabled, everything passes
+/// uncounted; FLUSHALL zeroes the figures.
+#[test]
+fn configs_and_flush() {
+    let server = Server::builder()
+        .module("ratelimit")
+        .config("ratelimit.default-limit", "2")
+        .start();
+    let mut con = server.client();
+    assert_eq!(q::<Vec<i64>>(&mut con, &["rl.hit", "k"])[..2], [1, 1]);
+    assert_eq!(q::<Vec<i64>>(&mut con, &["rl.hit", "k"])[..2], [1, 0]);
+    assert_eq!(q::<Vec<i64>>(&mut con, &["rl.hit", "k"])[0], 0);
+    let _: String = q(&mut con, &["CONFIG", "SET", "ratelimit.enabled", "no"]);
+    assert_eq!(q::<Vec<i64>>(&mut con, &["rl.hit", "k"])[0], 1);
+    assert_eq!(stats(&mut con)["allowed"], 2, "disabled: not counted");
+    let _: String = q(&mut con, &["FLUSHALL"]);
+    assert_eq!(stats(&mut con)["allowed"], 0);
+    assert_eq!(stats(&mut con)["resets"], 1);
+}
+
+/// RL.RESETSTATS on one node zeroes the figures on every node of the cluster.
+#[test]
+fn reset_reaches_every_node_of_a_cluster() {
+    let cluster = rmkit_tests::Cluster::start(3, 0, Server::builder().module("ratelimit"));
+    let nodes = cluster.nodes();
+    let mut con0 = nodes[0].client();
+    let _: String = q(&mut con0, &["rl.resetstats"]);
+    for n in &nodes[1..] {
+        n.wait_for("the reset message", Duration::from_secs(10), |s| {
+            stats(&mut s.client())["resets"] == 1
+        });
+    }
+    assert_eq!(stats(&mut con0)["resets"], 1);
+}
