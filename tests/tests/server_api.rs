@@ -309,3 +309,19 @@ fn aux_data_survives_restart_reload_and_full_sync() {
     let got: Vec<i64> = q(&mut replica.client(), &["aux.get"]);
     assert_eq!(got, [43, 1, 1], "on the replica after its full sync");
 }
+
+// ---- keys -------------------------------------------------------------------------------
+
+/// A key open twice where one handle writes is refused (a write through one handle could free
+/// what the other lent out): an error reply, the key untouched, the server fine; in turn it
+/// works.
+#[test]
+fn a_key_is_not_open_twice_when_one_handle_writes() {
+    let (_server, mut con) = server();
+    let _: String = q(&mut con, &["SET", "k", "value"]);
+    let e = q_err(&mut con, &["keys.twice", "k"]);
+    assert!(e.contains("is already open in this command"), "{e}");
+    assert_eq!(q::<String>(&mut con, &["GET", "k"]), "value");
+    assert_eq!(q::<i64>(&mut con, &["keys.inturn", "k"]), 5);
+    assert_eq!(q::<i64>(&mut con, &["EXISTS", "k"]), 0);
+}

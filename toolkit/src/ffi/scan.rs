@@ -71,7 +71,7 @@ impl<F: ?Sized> Visit<'_, F> {
 }
 
 /// What a keyspace scan callback gets.
-type ScanFn<'f> = dyn FnMut(&Context, &RedisStr, Option<&Key<'_>>) + 'f;
+type ScanFn<'f> = dyn FnMut(&Context, &RedisStr, Option<Key<'_>>) + 'f;
 /// What a key field scan callback gets.
 type FieldFn<'f> = dyn FnMut(&RedisStr, Option<&RedisStr>) + 'f;
 
@@ -104,8 +104,10 @@ unsafe extern "C" fn scan_cb(
     let name = unsafe { RedisStr::from_raw_ref(&keyname) };
     // Redis opened the key for reading and closes it after the callback: borrowed, not closed.
     let handle = (!key.is_null()).then(|| KeyHandle::borrowed(ctx.raw(), key));
-    let key = handle.map(|h| Key::new(h, name, false));
-    visit.run(|f| f(&ctx, name, key.as_ref()));
+    visit.run(|f| {
+        let key = handle.map(|h| Key::new(h, name, false));
+        f(&ctx, name, key)
+    });
 }
 
 impl KeyHandle<'_> {

@@ -72,14 +72,101 @@ pub struct Key<'c> {
     handle: KeyHandle<'c>,
     name: &'c RedisStr,
     writable: bool,
+    /// Its entry in this thread's table of open keys (`None`: beyond the table).
+    slot: Option<usize>,
+}
+
+impl Drop for Key<'_> {
+    fn drop(&mut self) {
+        open_keys::unregister(self.slot);
+    }
+}
+
+/// The keys open on this thread (the main thread, or a worker under the lock), so that a key
+/// is not opened twice when either handle writes: `Key` hands out borrows of what the key holds
+/// (`string()` reads Redis's buffer in place, `value()` the module value), which a write through
+/// a second handle could free. A fixed table without a destructor (a thread-local destructor
+/// would keep the module mapped after `MODULE UNLOAD`); keys beyond its size are not tracked.
+mod open_keys {
+    use std::cell::Cell;
+
+    const SLOTS: usize = 32;
+
+    /// One open key: a hash and the length of its name, whether it was opened for writing.
+    #[derive(Clone, Copy)]
+    struct Entry {
+        hash: u64,
+        len: usize,
+        writable: bool,
+        used: bool,
+    }
+
+    const FREE: Entry = Entry {
+        hash: 0,
+        len: 0,
+        writable: false,
+        used: false,
+    };
+
+    thread_local! {
+        static TABLE: [Cell<Entry>; SLOTS] = const { [const { Cell::new(FREE) }; SLOTS] };
+    }
+
+    /// FNV-1a: names are short, and a collision only makes a second open fail loudly.
+    fn hash(name: &[u8]) -> u64 {
+        name.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+    }
+
+    pub(super) fn register(name: &[u8], writable: bool) -> Option<usize> {
+        let (h, len) = (hash(name), name.len());
+        TABLE.with(|t| {
+            let mut free = None;
+            for (i, cell) in t.iter().enumerate() {
+                let e = cell.get();
+                if !e.used {
+                    free.get_or_insert(i);
+                } else if e.hash == h && e.len == len && (e.writable || writable) {
+                    panic!(
+                        "key '{}' is already open in this command and one of the two handles \
+                         writes: use the handle you have (a write through one could free what \
+                         the other lent out)",
+                        crate::error::excerpt(name)
+                    );
+                }
+            }
+            let i = free?;
+            t[i].set(Entry {
+                hash: h,
+                len,
+                writable,
+                used: true,
+            });
+            Some(i)
+        })
+    }
+
+    pub(super) fn unregister(slot: Option<usize>) {
+        if let Some(i) = slot {
+            // `try_with`: a key dropped while the thread's locals are being destroyed.
+            let _ = TABLE.try_with(|t| t[i].set(FREE));
+        }
+    }
 }
 
 impl<'c> Key<'c> {
+    /// # Panics
+    /// If this thread already has `name` open and either handle writes: a write through one
+    /// could free what the other lent out (a string read in place, a module value), so the
+    /// second open is refused (a panic, which the command's guard answers as an error).
     pub(crate) fn new(handle: KeyHandle<'c>, name: &'c RedisStr, writable: bool) -> Key<'c> {
+        let slot = open_keys::register(name.as_bytes(), writable);
         Key {
             handle,
             name,
             writable,
+            slot,
         }
     }
 

@@ -43,9 +43,11 @@ impl Context {
     /// or stop and keep the cursor to go on later.
     ///
     /// **While scanning** (the C API's rules): inside `f`, only the key being visited may be
-    /// changed or deleted (through `ctx.open_key_writable(name)`); touching other keys may make
-    /// the scan miss or repeat elements. To change many keys, collect their names and act on
-    /// them after the step.
+    /// changed or deleted; touching other keys may make the scan miss or repeat elements. To
+    /// change the visited key, drop the read handle `f` was given first, then open it for
+    /// writing: `drop(key); ctx.open_key_writable(name).delete()?` (opening it while the read
+    /// handle lives is refused: a write could free what that handle lent out). To change many
+    /// keys, collect their names and act on them after the step.
     ///
     /// ```no_run
     /// # fn f(ctx: &rmkit::Context) {
@@ -61,7 +63,7 @@ impl Context {
     pub fn scan(
         &self,
         cursor: &mut ScanCursor,
-        mut f: impl FnMut(&Context, &RedisStr, Option<&Key<'_>>),
+        mut f: impl FnMut(&Context, &RedisStr, Option<Key<'_>>),
     ) -> bool {
         self.raw().scan(&mut cursor.0, &mut f)
     }

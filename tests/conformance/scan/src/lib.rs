@@ -15,7 +15,7 @@ fn scan_strings(ctx: &Context) -> Result<Reply> {
     let mut out = Vec::new();
     let mut cursor = ScanCursor::new();
     while ctx.scan(&mut cursor, |_, name, key| {
-        if let Some(Ok(Some(value))) = key.map(|k| k.string()) {
+        if let Some(Ok(Some(value))) = key.as_ref().map(|k| k.string()) {
             out.push(Reply::Array(vec![
                 Reply::Bulk(name.as_bytes().to_vec()),
                 Reply::Bulk(value.to_vec()),
