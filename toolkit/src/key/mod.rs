@@ -110,6 +110,8 @@ mod open_keys {
 
     thread_local! {
         static TABLE: [Cell<Entry>; SLOTS] = const { [const { Cell::new(FREE) }; SLOTS] };
+        /// One past the highest slot in use: a command with one key open scans nothing.
+        static TOP: Cell<usize> = const { Cell::new(0) };
     }
 
     /// FNV-1a: names are short, and a collision only makes a second open fail loudly.
@@ -121,9 +123,10 @@ mod open_keys {
 
     pub(super) fn register(name: &[u8], writable: bool) -> Option<usize> {
         let (h, len) = (hash(name), name.len());
+        let top = TOP.with(Cell::get);
         TABLE.with(|t| {
             let mut free = None;
-            for (i, cell) in t.iter().enumerate() {
+            for (i, cell) in t[..top].iter().enumerate() {
                 let e = cell.get();
                 if !e.used {
                     free.get_or_insert(i);
@@ -136,7 +139,14 @@ mod open_keys {
                     );
                 }
             }
-            let i = free?;
+            let i = match free {
+                Some(i) => i,
+                None if top < SLOTS => {
+                    TOP.with(|t| t.set(top + 1));
+                    top
+                }
+                None => return None,
+            };
             t[i].set(Entry {
                 hash: h,
                 len,
@@ -148,10 +158,20 @@ mod open_keys {
     }
 
     pub(super) fn unregister(slot: Option<usize>) {
-        if let Some(i) = slot {
-            // `try_with`: a key dropped while the thread's locals are being destroyed.
-            let _ = TABLE.try_with(|t| t[i].set(FREE));
-        }
+        let Some(i) = slot else {
+            return;
+        };
+        // `try_with`: a key dropped while the thread's locals are being destroyed.
+        let _ = TABLE.try_with(|t| {
+            t[i].set(FREE);
+            let _ = TOP.try_with(|top| {
+                let mut n = top.get();
+                while n > 0 && !t[n - 1].get().used {
+                    n -= 1;
+                }
+                top.set(n);
+            });
+        });
     }
 }
 
