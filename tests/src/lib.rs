@@ -44,6 +44,8 @@ pub const MODULE_PACKAGES: &[&str] = &[
     "conformance-blockonkeys",
     "conformance-datatype",
     "conformance-keyspecs",
+    "conformance-hooks",
+    "conformance-keyspace_events",
 ];
 
 #[cfg(test)]
