@@ -20,8 +20,18 @@ pub(crate) fn keyspace_classes_supported() -> i32 {
     }
 }
 
-/// Whether the server knows event `id` (`RedisModule_IsSubEventSupported` of its first sub-event).
+/// Whether the server knows event `id` (`RedisModule_IsSubEventSupported` of its first
+/// sub-event). Events without sub-events (shutdown, cron, swapdb) report none as supported:
+/// for them the subscription's own answer decides.
 fn event_supported(id: u64) -> bool {
+    if matches!(
+        id,
+        raw::REDISMODULE_EVENT_SHUTDOWN
+            | raw::REDISMODULE_EVENT_CRON_LOOP
+            | raw::REDISMODULE_EVENT_SWAPDB
+    ) {
+        return true;
+    }
     if !has_api!(RedisModule_IsSubEventSupported) {
         return id <= raw::REDISMODULE_EVENT_SWAPDB;
     }

@@ -152,3 +152,89 @@ fn clear() -> Result<Reply> {
     *EVENTS.lock().unwrap_or_else(|e| e.into_inner()) = None;
     Ok(Reply::Ok)
 }
+
+// ---- rmkit's own additions (not in hooks.c; names start with `rmkit-`) -------------------
+// The typed payloads the C module drops, and one recorder per keyspace notification class,
+// for rmkit's Rust tests (tests/tests/server_events.rs).
+
+fn on_payloads(_ctx: &Context, event: ServerEvent) {
+    use ServerEvent as E;
+    match event {
+        E::ClientConnected(c) | E::ClientDisconnected(c) => record(
+            "rmkit-client",
+            Last::Str(format!(
+                "{} {}:{} db={} flags={}",
+                c.id, c.addr, c.port, c.db, c.flags
+            )),
+        ),
+        E::ModuleLoaded { name, version } => record(
+            "rmkit-module-loaded",
+            Last::Str(format!("{name} {version}")),
+        ),
+        E::ConfigChanged(names) => record("rmkit-config", Last::Str(names.join(" "))),
+        E::BecameReplica(ri) => record(
+            "rmkit-role-replica",
+            Last::Str(format!(
+                "master={} host={} port={}",
+                ri.master,
+                ri.master_host.unwrap_or_default(),
+                ri.master_port
+            )),
+        ),
+        E::BecameMaster(ri) => record(
+            "rmkit-role-master",
+            Last::Str(format!("master={}", ri.master)),
+        ),
+        E::PersistenceEnded => num("rmkit-persistence-end", 0),
+        E::ForkChildBorn => num("rmkit-fork-born", 0),
+        E::ForkChildDied => num("rmkit-fork-died", 0),
+        E::LoadingEnded => num("rmkit-loading-end", 0),
+        _ => {}
+    }
+}
+rmkit::on_server_event!(
+    &[
+        EventKind::ClientChange,
+        EventKind::ModuleChange,
+        EventKind::Config,
+        EventKind::RoleChange,
+        EventKind::Persistence,
+        EventKind::ForkChild,
+        EventKind::Loading,
+    ],
+    on_payloads
+);
+
+/// One handler per keyspace class: `rmkit-class-<class>` records `event key`.
+macro_rules! class_recorders {
+    ($($f:ident => $class:ident, $name:literal;)*) => {$(
+        fn $f(_ctx: &Context, event: &str, key: &RedisStr) {
+            let key = String::from_utf8_lossy(key.as_bytes());
+            record(concat!("rmkit-class-", $name), Last::Str(format!("{event} {key}")));
+        }
+        rmkit::on_keyspace_event!(&[Notify::$class], $f);
+    )*};
+}
+class_recorders! {
+    class_generic => Generic, "generic";
+    class_string => String, "string";
+    class_list => List, "list";
+    class_set => Set, "set";
+    class_hash => Hash, "hash";
+    class_zset => ZSet, "zset";
+    class_expired => Expired, "expired";
+    class_evicted => Evicted, "evicted";
+    class_stream => Stream, "stream";
+    class_key_miss => KeyMiss, "keymiss";
+    class_loaded => Loaded, "loaded";
+    class_module => Module, "module";
+    class_new => New, "new";
+    class_all => All, "all";
+}
+
+/// `HOOKS.RMKIT_NOTIFY key`: fires a module (`d`) notification `rmkit` on `key`.
+#[rmkit::command(name = "hooks.rmkit_notify", flags = "")]
+fn rmkit_notify(ctx: &Context, key: &RedisStr) -> Result<Reply> {
+    ctx.notify_keyspace_event(Notify::Module, "rmkit", key);
+    Ok(Reply::Ok)
+}
