@@ -198,7 +198,7 @@ fn debug_reload_saves_then_loads_and_notifies_loaded_keys() {
 #[test]
 fn cron_reports_the_servers_hz() {
     let (server, mut con) = hooks();
-    let _: () = q(&mut con, &["CONFIG", "SET", "dynamic-hz", "no"]);
+    // (With a few clients, dynamic-hz keeps the configured hz; Valkey 8.1 has no dynamic-hz.)
     let _: () = q(&mut con, &["CONFIG", "SET", "hz", "50"]);
     wait_last(&server, "cron-loop", "50");
 }
