@@ -325,3 +325,39 @@ fn loaded_module_and_expired_notifications_of_the_port() {
     let r: String = q(&mut con, &["MODULE", "UNLOAD", "testkeyspace"]);
     assert_eq!(r, "OK");
 }
+
+// ---- the key-removed event (Redis 7.2+ / Valkey) -----------------------------------------
+
+#[test]
+fn key_removed_event_where_the_server_has_it_else_a_clear_load_error() {
+    match Server::builder().module("keyevent").try_start() {
+        Ok(server) => {
+            let mut con = server.client();
+            let _: () = q(&mut con, &["SET", "a", "1"]);
+            let _: () = q(&mut con, &["SET", "a", "2"]);
+            let _: i64 = q(&mut con, &["DEL", "a"]);
+            let _: () = q(&mut con, &["SET", "e", "1", "PX", "1"]);
+            server.wait_for("the expiry of e", WAIT, |_| {
+                let seen: Vec<String> = q(&mut con, &["keyevent.seen"]);
+                seen.iter().any(|s| s == "Expired e")
+            });
+            let seen: Vec<String> = q(&mut con, &["keyevent.seen"]);
+            assert_eq!(seen[..2], ["Overwritten a", "Deleted a"], "{seen:?}");
+        }
+        Err(log) => {
+            let version: String = {
+                let plain = Server::start();
+                let info = plain.info("server");
+                info.get("redis_version").cloned().unwrap_or_default()
+            };
+            assert!(
+                version.starts_with("7.0") || version.starts_with("7.1"),
+                "keyevent failed to load on {version}: {log}"
+            );
+            assert!(
+                log.contains("does not support the server event Key"),
+                "the load error names the event: {log}"
+            );
+        }
+    }
+}

@@ -3,8 +3,8 @@
 use super::{RawCtx, RedisStr, api, guard, has_api};
 use crate::Context;
 use crate::server::events::{
-    ClientInfo, EventKind, KEYSPACE_HANDLERS, LoadSource, ReplicationInfo, SERVER_EVENT_HANDLERS,
-    SaveKind, ServerEvent,
+    ClientInfo, EventKind, KEYSPACE_HANDLERS, KeyRemoval, LoadSource, ReplicationInfo,
+    SERVER_EVENT_HANDLERS, SaveKind, ServerEvent,
 };
 use redis_module::raw;
 use std::ffi::{CStr, c_char, c_int, c_void};
@@ -23,7 +23,7 @@ pub(crate) fn keyspace_classes_supported() -> i32 {
 /// Whether the server knows event `id` (`RedisModule_IsSubEventSupported` of its first
 /// sub-event). Events without sub-events (shutdown, cron, swapdb) report none as supported:
 /// for them the subscription's own answer decides.
-fn event_supported(id: u64) -> bool {
+pub(crate) fn event_supported(id: u64) -> bool {
     if matches!(
         id,
         raw::REDISMODULE_EVENT_SHUTDOWN
@@ -61,12 +61,18 @@ pub(crate) fn subscribe(ctx: &RawCtx) -> Result<(), String> {
         }
     }
     let kinds = SERVER_EVENT_HANDLERS.iter().fold(0u64, |m, h| m | h.kinds);
-    for kind in EventKind::ALL.iter().filter(|k| kinds & (1 << k.id()) != 0) {
+    let every = EventKind::ALL.iter().chain([&EventKind::Key]);
+    for kind in every.filter(|k| kinds & (1 << k.id()) != 0) {
         let id = kind.id();
+        let needs = if *kind == EventKind::Key {
+            "Redis 7.2+ or Valkey"
+        } else {
+            "a newer Redis or Valkey"
+        };
         if !event_supported(id) {
             return Err(format!(
                 "this server does not support the server event {kind:?} (REDISMODULE_EVENT id \
-                 {id}); a newer Redis or Valkey is needed"
+                 {id}); {needs} is needed, or drop EventKind::{kind:?} from on_server_event!"
             ));
         }
         let event = raw::RedisModuleEvent { id, dataver: 1 };
@@ -277,6 +283,25 @@ unsafe fn decode(id: u64, sub: u64, data: *mut c_void) -> Option<ServerEvent> {
                     .collect()
             };
             E::ConfigChanged(names)
+        }
+        raw::REDISMODULE_EVENT_KEY if has_api!(RedisModule_GetKeyNameFromModuleKey) => {
+            // SAFETY: this event passes a RedisModuleKeyInfo with a key open for the call;
+            // its name is a live string whose bytes are copied before returning.
+            let key = unsafe {
+                let ki = &*(data as *const raw::RedisModuleKeyInfo);
+                let name = api!(RedisModule_GetKeyNameFromModuleKey)(ki.key);
+                let mut len = 0;
+                let p = api!(RedisModule_StringPtrLen)(name, &mut len);
+                std::slice::from_raw_parts(p as *const u8, len).to_vec()
+            };
+            let reason = match sub {
+                raw::REDISMODULE_SUBEVENT_KEY_DELETED => KeyRemoval::Deleted,
+                raw::REDISMODULE_SUBEVENT_KEY_EXPIRED => KeyRemoval::Expired,
+                raw::REDISMODULE_SUBEVENT_KEY_EVICTED => KeyRemoval::Evicted,
+                raw::REDISMODULE_SUBEVENT_KEY_OVERWRITTEN => KeyRemoval::Overwritten,
+                _ => return None,
+            };
+            E::KeyRemoved { key, reason }
         }
         _ => return None,
     })

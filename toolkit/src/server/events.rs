@@ -243,6 +243,26 @@ pub enum ServerEvent {
     },
     /// The server is shutting down ([`EventKind::Shutdown`]).
     Shutdown,
+    /// A key was removed from the keyspace ([`EventKind::Key`]; Redis 7.2+ / Valkey only).
+    KeyRemoved {
+        /// The key's name.
+        key: Vec<u8>,
+        /// Why it went.
+        reason: KeyRemoval,
+    },
+}
+
+/// Why a key went ([`ServerEvent::KeyRemoved`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRemoval {
+    /// Deleted (`DEL`, `UNLINK`, a command emptying it, ...).
+    Deleted,
+    /// Expired.
+    Expired,
+    /// Evicted by `maxmemory`.
+    Evicted,
+    /// Overwritten by another value (`SET`, `RENAME` onto it, ...).
+    Overwritten,
 }
 
 impl ServerEvent {
@@ -270,14 +290,16 @@ impl ServerEvent {
             E::BeforeSleep | E::AfterSleep => EventKind::EventLoop,
             E::FlushStart { .. } | E::FlushEnd { .. } => EventKind::Flush,
             E::Shutdown => EventKind::Shutdown,
+            E::KeyRemoved { .. } => EventKind::Key,
         }
     }
 }
 
 /// The kinds of [`ServerEvent`] a handler subscribes to (Redis's `REDISMODULE_EVENT_*`).
 ///
-/// Every kind exists on Redis 7.0 and Valkey 8.1; a kind the server does not know fails the
-/// module load with a message naming it.
+/// Every kind but [`Key`](EventKind::Key) exists on Redis 7.0 and Valkey 8.1; `Key` needs
+/// Redis 7.2+ or Valkey. A kind the server does not know fails the module load with a message
+/// naming it (check [`EventKind::supported`] first to make it optional).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum EventKind {
@@ -313,10 +335,13 @@ pub enum EventKind {
     EventLoop = 15,
     /// [`ServerEvent::ConfigChanged`].
     Config = 16,
+    /// [`ServerEvent::KeyRemoved`] (Redis 7.2+ / Valkey; not on Redis 7.0).
+    Key = 17,
 }
 
 impl EventKind {
-    /// Every kind (a handler that wants them all; includes the frequent `Cron` and `EventLoop`).
+    /// Every kind Redis 7.0 has (a handler that wants them all; includes the frequent `Cron`
+    /// and `EventLoop`; not [`Key`](EventKind::Key), which Redis 7.0 lacks).
     pub const ALL: &'static [EventKind] = &[
         EventKind::RoleChange,
         EventKind::Persistence,
@@ -347,7 +372,17 @@ impl EventKind {
 
     /// The kind of a `REDISMODULE_EVENT_*` id.
     pub fn from_id(id: u64) -> Option<EventKind> {
-        EventKind::ALL.iter().copied().find(|k| k.id() == id)
+        EventKind::ALL
+            .iter()
+            .copied()
+            .chain([EventKind::Key])
+            .find(|k| k.id() == id)
+    }
+
+    /// Whether the running server has this kind of event (meaningful once the module is
+    /// loaded, e.g. in a command or an event handler).
+    pub fn supported(self) -> bool {
+        crate::ffi::events::event_supported(self.id())
     }
 }
 
