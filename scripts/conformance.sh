@@ -50,6 +50,15 @@ known=(
     "keyspecs|Module command list filtering|every rmkit module also registers <module>.memory (the allocator's counters), so COMMAND LIST FILTERBY MODULE lists one command more"
 )
 
+# hooks.tcl loads Redis's own C module tests/modules/infotest.so (to watch module load/unload
+# events): build it from the source tree when it is missing.
+for n in "${names[@]}"; do
+    if [[ $n == hooks && ! -f $src/tests/modules/infotest.so ]]; then
+        echo "== building $src/tests/modules/infotest.so (Redis's C module, for hooks.tcl)" >&2
+        cc -std=c99 -O2 -fPIC -shared -I"$src/src" -o "$src/tests/modules/infotest.so" "$src/tests/modules/infotest.c"
+    fi
+done
+
 status=0
 printf '%-12s %5s %6s %5s\n' file ok failed known
 for n in "${names[@]}"; do
