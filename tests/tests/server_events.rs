@@ -361,3 +361,35 @@ fn key_removed_event_where_the_server_has_it_else_a_clear_load_error() {
         }
     }
 }
+
+#[test]
+fn handlers_get_only_the_kinds_they_asked_for_and_the_event_loop_is_delivered() {
+    let (server, mut con) = hooks();
+    // Flushes, config changes and client events go by; the SwapDb-only handler sees none.
+    let _: () = q(&mut con, &["FLUSHALL"]);
+    let _: () = q(&mut con, &["CONFIG", "SET", "rdbcompression", "no"]);
+    drop(server.client());
+    let counters: Vec<i64> = q(&mut con, &["hooks.rmkit_counters"]);
+    assert_eq!(counters[0], 0, "{counters:?}");
+    let _: () = q(&mut con, &["SWAPDB", "0", "1"]);
+    let counters: Vec<i64> = q(&mut con, &["hooks.rmkit_counters"]);
+    assert_eq!(counters[0], 1, "{counters:?}");
+    assert!(counters[1] > 0 && counters[2] > 0, "{counters:?}");
+}
+
+#[test]
+fn event_kind_support_is_detected() {
+    let (_server, mut con) = hooks();
+    let cron: i64 = q(&mut con, &["hooks.rmkit_supported", "8"]);
+    assert_eq!(cron, 1);
+    let key: i64 = q(&mut con, &["hooks.rmkit_supported", "17"]);
+    let info: String = q(&mut con, &["INFO", "server"]);
+    let valkey = info.contains("valkey_version") || info.contains("server_name:valkey");
+    assert_eq!(
+        key,
+        i64::from(valkey),
+        "the key event on this server: {info}"
+    );
+    let err = rmkit_tests::q_err(&mut con, &["hooks.rmkit_supported", "12"]);
+    assert!(err.contains("no such event kind"), "{err}");
+}

@@ -238,3 +238,45 @@ fn rmkit_notify(ctx: &Context, key: &RedisStr) -> Result<Reply> {
     ctx.notify_keyspace_event(Notify::Module, "rmkit", key);
     Ok(Reply::Ok)
 }
+
+/// Every event a handler subscribed to SwapDb alone received (dispatch filters by kind).
+static SWAPDB_ONLY: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+/// Event-loop iterations seen (before sleep, after sleep).
+static LOOP: [std::sync::atomic::AtomicI64; 2] = [
+    std::sync::atomic::AtomicI64::new(0),
+    std::sync::atomic::AtomicI64::new(0),
+];
+
+fn on_swapdb_only(_ctx: &Context, _event: ServerEvent) {
+    SWAPDB_ONLY.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+rmkit::on_server_event!(&[EventKind::SwapDb], on_swapdb_only);
+
+fn on_loop(_ctx: &Context, event: ServerEvent) {
+    let i = usize::from(event == ServerEvent::AfterSleep);
+    LOOP[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+rmkit::on_server_event!(&[EventKind::EventLoop], on_loop);
+
+/// `HOOKS.RMKIT_COUNTERS`: `[events of the SwapDb-only handler, before-sleeps, after-sleeps]`.
+#[rmkit::command(name = "hooks.rmkit_counters", flags = "")]
+fn rmkit_counters() -> Result<Reply> {
+    let get = |a: &std::sync::atomic::AtomicI64| {
+        Reply::Integer(a.load(std::sync::atomic::Ordering::Relaxed))
+    };
+    Ok(Reply::Array(vec![
+        get(&SWAPDB_ONLY),
+        get(&LOOP[0]),
+        get(&LOOP[1]),
+    ]))
+}
+
+/// `HOOKS.RMKIT_SUPPORTED id`: 1 if this server has the event kind `REDISMODULE_EVENT_<id>`.
+#[rmkit::command(name = "hooks.rmkit_supported", flags = "")]
+fn rmkit_supported(id: i64) -> Result<Reply> {
+    let kind = u64::try_from(id)
+        .ok()
+        .and_then(EventKind::from_id)
+        .ok_or_else(|| Error::new("no such event kind"))?;
+    Ok(Reply::Integer(kind.supported().into()))
+}
