@@ -60,6 +60,15 @@ for t in "RM_ReplyWithVerbatimString: a string reply" "RM_ReplyWithArray: an arr
 done
 known+=("reply|Unload the module - replywith|follows from the long double case: the Tcl file left readraw on")
 
+# hooks.tcl loads Redis's own C module tests/modules/infotest.so (to watch module load/unload
+# events): build it from the source tree when it is missing.
+for n in "${names[@]}"; do
+    if [[ $n == hooks && ! -f $src/tests/modules/infotest.so ]]; then
+        echo "== building $src/tests/modules/infotest.so (Redis's C module, for hooks.tcl)" >&2
+        cc -std=c99 -O2 -fPIC -shared -I"$src/src" -o "$src/tests/modules/infotest.so" "$src/tests/modules/infotest.c"
+    fi
+done
+
 status=0
 printf '%-12s %5s %6s %5s\n' file ok failed known
 for n in "${names[@]}"; do

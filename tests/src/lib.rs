@@ -38,6 +38,7 @@ pub const MODULE_PACKAGES: &[&str] = &[
     "dupe",
     "serverapi",
     "auxdata",
+    "keyevent",
     "conformance-list",
     "conformance-zset",
     "conformance-stream",
@@ -55,6 +56,8 @@ pub const MODULE_PACKAGES: &[&str] = &[
     "conformance-blockonbackground",
     "conformance-blockedclient",
     "conformance-cmdintrospection",
+    "conformance-hooks",
+    "conformance-keyspace_events",
 ];
 
 #[cfg(test)]

@@ -51,6 +51,15 @@ pub enum Notify {
     ZSet,
     /// `t`: stream commands.
     Stream,
+    /// `m`: a read found no key (key misses; not part of [`Notify::All`]).
+    KeyMiss,
+    /// A key was loaded from an RDB file (module-only; event `loaded`).
+    Loaded,
+    /// `n`: a key was created (event `new`; not part of [`Notify::All`]).
+    New,
+    /// `A`: every class above except [`KeyMiss`](Notify::KeyMiss), [`Loaded`](Notify::Loaded)
+    /// and [`New`](Notify::New) (as `notify-keyspace-events A`).
+    All,
 }
 
 impl Context {
@@ -197,6 +206,17 @@ impl Context {
     #[inline]
     pub fn notify_keyspace_event(&self, class: Notify, event: &str, key: &RedisStr) {
         self.raw.notify_keyspace_event(class, event, key);
+    }
+
+    /// Whether this runs inside a client's `MULTI`/`EXEC` (also true in a keyspace handler
+    /// called for a command of a transaction).
+    pub fn in_multi(&self) -> bool {
+        self.raw.in_multi()
+    }
+
+    /// Whether this runs inside a Lua script or function (`EVAL`, `FCALL`).
+    pub fn in_script(&self) -> bool {
+        self.raw.in_script()
     }
 
     /// Writes `msg` to the server log, prefixed with the module name.

@@ -21,7 +21,7 @@ use rmkit::call::Arg;
 use rmkit::prelude::*;
 use rmkit::server::cluster::NodeId;
 use rmkit::server::config::{BoolConfig, NumberConfig};
-use rmkit::server::events::ServerEvent;
+use rmkit::server::events::{EventKind, ServerEvent};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -230,12 +230,12 @@ fn resetstats(ctx: &Context) -> Result<Reply> {
     Ok(Reply::Ok)
 }
 
-fn on_server_event(_ctx: &Context, event: ServerEvent) {
-    if event == ServerEvent::FlushEnd {
+fn on_flush(_ctx: &Context, event: ServerEvent) {
+    if let ServerEvent::FlushEnd { .. } = event {
         reset_stats();
     }
 }
-rmkit::on_server_event!(on_server_event);
+rmkit::on_server_event!(&[EventKind::Flush], on_flush);
 
 #[cfg(test)]
 mod tests {

@@ -32,6 +32,26 @@ impl RawCtx {
         self.ptr.as_ptr()
     }
 
+    /// Whether `RedisModule_GetContextFlags` has the `REDISMODULE_CTX_FLAGS_*` bit `flag`.
+    #[inline]
+    pub(crate) fn has_flag(&self, flag: u32) -> bool {
+        // SAFETY: a live context.
+        let flags = unsafe { api!(RedisModule_GetContextFlags)(self.as_ptr()) };
+        flags & flag as c_int != 0
+    }
+
+    /// Whether the context runs inside `MULTI`/`EXEC`.
+    #[inline]
+    pub(crate) fn in_multi(&self) -> bool {
+        self.has_flag(raw::REDISMODULE_CTX_FLAGS_MULTI)
+    }
+
+    /// Whether the context runs inside a Lua script or function.
+    #[inline]
+    pub(crate) fn in_script(&self) -> bool {
+        self.has_flag(raw::REDISMODULE_CTX_FLAGS_LUA)
+    }
+
     /// Whether the calling client speaks RESP3 (`RedisModule_GetContextFlags`).
     #[inline]
     pub(crate) fn is_resp3(&self) -> bool {
@@ -191,6 +211,10 @@ impl Notify {
             Notify::Set => raw::REDISMODULE_NOTIFY_SET,
             Notify::ZSet => raw::REDISMODULE_NOTIFY_ZSET,
             Notify::Stream => raw::REDISMODULE_NOTIFY_STREAM,
+            Notify::KeyMiss => raw::REDISMODULE_NOTIFY_KEY_MISS,
+            Notify::Loaded => raw::REDISMODULE_NOTIFY_LOADED,
+            Notify::New => raw::REDISMODULE_NOTIFY_NEW,
+            Notify::All => raw::REDISMODULE_NOTIFY_ALL,
         }
     }
 }
