@@ -56,6 +56,7 @@ pub const MODULE_PACKAGES: &[&str] = &[
     "conformance-blockonbackground",
     "conformance-blockedclient",
     "conformance-cmdintrospection",
+    "conformance-propagate",
     "conformance-hooks",
     "conformance-keyspace_events",
 ];

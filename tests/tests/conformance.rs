@@ -1885,3 +1885,102 @@ fn cmdintrospection_tcl() {
     );
     unloads(&mut con, "cmdintrospection");
 }
+
+// ---- propagate.tcl ----------------------------------------------------------------------
+
+/// What a module writes from timers, threads (blocked-client and detached contexts), nested
+/// calls and plain commands reaches a replica: what it ran through calls exists on both; what
+/// it only replicated (`RM_Replicate`) exists on the replica alone, as many times as sent.
+#[test]
+fn propagate_tcl() {
+    let node = || {
+        Server::builder()
+            .module("conformance-propagate")
+            .module("conformance-keyspace_events")
+    };
+    let primary = node().start();
+    let replica = node().replica_of(&primary).start();
+    replica.wait_for_sync();
+    let mut con = primary.client();
+    let mut rcon = replica.client();
+
+    let _: String = q(&mut con, &["propagate-test.timer"]);
+    replica.wait_for(
+        "the three timers to replicate",
+        Duration::from_secs(10),
+        |s| q::<Option<i64>>(&mut s.client(), &["GET", "timer"]) == Some(3),
+    );
+    let _: String = q(&mut con, &["propagate-test.thread"]);
+    let _: String = q(&mut con, &["propagate-test.detached-thread"]);
+    primary.wait_for("the threads' writes", Duration::from_secs(10), |s| {
+        let mut c = s.client();
+        q::<Option<i64>>(&mut c, &["GET", "thread-call"]) == Some(3)
+            && q::<Option<i64>>(&mut c, &["GET", "thread-detached-2"]) == Some(1)
+    });
+    let _: String = q(&mut con, &["propagate-test.simple"]);
+    let _: String = q(&mut con, &["propagate-test.mixed"]);
+    let _: String = q(&mut con, &["propagate-test.nested"]);
+    assert_eq!(q::<i64>(&mut con, &["propagate-test.incr", "n"]), 1);
+    let _: String = q(&mut con, &["propagate-test.timer-eval"]);
+    primary.wait_for("the EVAL timer", Duration::from_secs(10), |s| {
+        q::<Option<i64>>(&mut s.client(), &["GET", "timer-eval-end"]) == Some(1)
+    });
+    replica.wait_caught_up_with(&primary);
+
+    let get = |c: &mut Connection, k: &str| q::<Option<String>>(c, &["GET", k]);
+    // Run through calls (`!`): on both.
+    for (key, want) in [
+        ("thread-call", "3"),
+        ("thread-detached-1", "1"),
+        ("thread-detached-2", "1"),
+        ("using-call", "2"),
+        ("after-call", "2"),
+        ("before-call-2", "1"),
+        ("after-call-2", "1"),
+        ("n", "1"),
+        ("foo", "bar"),
+        ("timer-eval-start", "1"),
+        ("timer-eval-end", "1"),
+    ] {
+        assert_eq!(
+            get(&mut con, key).as_deref(),
+            Some(want),
+            "{key} on the primary"
+        );
+        assert_eq!(
+            get(&mut rcon, key).as_deref(),
+            Some(want),
+            "{key} on the replica"
+        );
+    }
+    // Replicated only: on the replica alone.
+    for (key, want) in [
+        ("timer", "3"),
+        ("a-from-thread", "3"),
+        ("b-from-thread", "3"),
+        ("thread-detached-before", "1"),
+        ("thread-detached-after", "1"),
+        ("counter-1", "3"),
+        ("counter-2", "3"),
+        ("counter-3", "1"),
+        ("counter-4", "1"),
+        ("timer-eval-middle", "1"),
+    ] {
+        assert_eq!(get(&mut con, key), None, "{key} is not on the primary");
+        assert_eq!(
+            get(&mut rcon, key).as_deref(),
+            Some(want),
+            "{key} on the replica"
+        );
+    }
+    assert_eq!(
+        get(&mut rcon, "asdf"),
+        None,
+        "INCR then DEL of asdf, replicated in order"
+    );
+    assert!(
+        q::<i64>(&mut con, &["GET", "notifications"]) > 0,
+        "notifications counted"
+    );
+    unloads(&mut con, "propagate-test");
+}
