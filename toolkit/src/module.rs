@@ -23,7 +23,37 @@ pub struct ModuleDef {
 }
 
 #[doc(hidden)]
-pub use crate::ffi::registry::{MODULES, ON_UNLOAD};
+pub use crate::ffi::registry::{MODULES, MODULE_OPTIONS, ON_UNLOAD};
+
+/// What a module promises Redis beyond what the toolkit sets itself
+/// (`RedisModule_SetModuleOptions`), declared with [`module_option!`](crate::module_option!).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)] // not zero-sized: linkme slices need a size
+pub enum ModuleOption {
+    /// The module's data types can be loaded while the old dataset is still served
+    /// (`repl-diskless-load swapdb` with asynchronous loading): module-wide state read from an
+    /// RDB during such a load must be kept aside until the `ReplAsyncLoadCompleted` server
+    /// event, and dropped on `ReplAsyncLoadAborted`. Shown as `handle-repl-async-load` in
+    /// `INFO modules`.
+    HandleReplAsyncLoad,
+}
+
+/// Declares a [`ModuleOption`].
+///
+/// ```
+/// rmkit::module_option!(HandleReplAsyncLoad);
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! module_option {
+    ($option:ident) => {
+        const _: () = {
+            #[$crate::__private::linkme::distributed_slice($crate::module::MODULE_OPTIONS)]
+            #[linkme(crate = $crate::__private::linkme)]
+            static OPTION: $crate::module::ModuleOption = $crate::module::ModuleOption::$option;
+        };
+    };
+}
 
 /// Declares the module: its name and version, and the global allocator. The toolkit's own
 /// `RedisModule_OnLoad`/`RedisModule_OnUnload` (exported by the library) then register every
@@ -182,7 +212,10 @@ pub(crate) fn load(ctx: &RawCtx, _args: &[RedisStr]) -> Result<(), String> {
     // saw a write through them (see `Key`), not on every close. With data types, RDB/RESTORE
     // read errors are reported to the loaders (RdbReader checks IsIOError) instead of
     // aborting the server.
-    ctx.set_module_options(types > 0);
+    ctx.set_module_options(
+        types > 0,
+        MODULE_OPTIONS.contains(&ModuleOption::HandleReplAsyncLoad),
+    );
     let commands = register_commands(ctx, &name)?;
     let configs = crate::ffi::config::register_configs(ctx)?;
     crate::ffi::events::subscribe(ctx)?;

@@ -96,10 +96,13 @@ impl RawCtx {
 
     /// `RedisModule_SetModuleOptions`: no implicit modified-key signals (the toolkit signals
     /// real writes), and with data types, RDB read errors reported to the loaders.
-    pub(crate) fn set_module_options(&self, data_types: bool) {
+    pub(crate) fn set_module_options(&self, data_types: bool, repl_async_load: bool) {
         let mut options = raw::REDISMODULE_OPTION_NO_IMPLICIT_SIGNAL_MODIFIED;
         if data_types {
             options |= raw::REDISMODULE_OPTIONS_HANDLE_IO_ERRORS;
+        }
+        if repl_async_load {
+            options |= raw::REDISMODULE_OPTIONS_HANDLE_REPL_ASYNC_LOAD;
         }
         // SAFETY: the load context.
         unsafe { api!(RedisModule_SetModuleOptions)(self.as_ptr(), options as c_int) };

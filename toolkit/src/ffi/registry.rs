@@ -40,3 +40,7 @@ pub static ON_UNLOAD: [fn()];
 /// Every cluster message receiver of the module.
 #[linkme::distributed_slice]
 pub static CLUSTER_RECEIVERS: [crate::server::cluster::ClusterReceiver];
+
+/// Module options declared with `module_option!`.
+#[linkme::distributed_slice]
+pub static MODULE_OPTIONS: [crate::module::ModuleOption];
