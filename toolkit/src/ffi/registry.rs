@@ -5,7 +5,8 @@
 
 use crate::command::CommandDef;
 use crate::datatype::DataTypeDef;
-use crate::module::ModuleDef;
+use crate::module::{ModuleDef, OnLoadFn};
+use crate::server::info::InfoFn;
 use crate::server::config::ConfigRef;
 use crate::server::events::{KeyspaceHandler, ServerEventHandler};
 
@@ -36,3 +37,11 @@ pub static MODULES: [ModuleDef];
 /// Functions run by `RedisModule_OnUnload`, in link order.
 #[linkme::distributed_slice]
 pub static ON_UNLOAD: [fn()];
+
+/// Functions run by `RedisModule_OnLoad` after everything is registered, in link order.
+#[linkme::distributed_slice]
+pub static ON_LOAD: [OnLoadFn];
+
+/// Functions that write the module's own `INFO` sections, in link order.
+#[linkme::distributed_slice]
+pub static ON_INFO: [InfoFn];

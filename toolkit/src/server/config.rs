@@ -20,9 +20,90 @@
 //! ```
 //! Each appears as `<module>.<name>` in `CONFIG GET`/`CONFIG SET`; values given with
 //! `MODULE LOADEX path CONFIG <module>.<name> value` (or in redis.conf) apply at load.
+//!
+//! Builder methods (all `const`) add server flags and callbacks:
+//! ```
+//! use rmkit::Context;
+//! use rmkit::server::config::{BoolConfig, EnumConfig, NumberConfig, StringConfig};
+//!
+//! fn no_admin(v: &str) -> Result<(), String> {
+//!     if v.eq_ignore_ascii_case("admin") { Err("'admin' is reserved".into()) } else { Ok(()) }
+//! }
+//! fn check(_ctx: &Context) -> Result<(), String> {
+//!     if LIMIT.get() == CACHE.get() { Err("limit and cache cannot be equal".into()) } else { Ok(()) }
+//! }
+//! /// Fixed at load (`CONFIG SET` answers "can't set immutable config").
+//! pub static STRICT: BoolConfig = BoolConfig::new("strict", false).immutable();
+//! /// Accepts `1mb`, `2gb`, ...; checked together with CACHE after every CONFIG SET.
+//! pub static LIMIT: NumberConfig = NumberConfig::new("limit", 1024, 0, 1 << 30).memory().on_apply(check);
+//! pub static CACHE: NumberConfig = NumberConfig::new("cache", 0, 0, 1 << 30).on_apply(check);
+//! /// Hidden from `CONFIG GET *`, redacted in logs, never `admin`.
+//! pub static USER: StringConfig = StringConfig::new("user", "guest").sensitive().hidden().validate(no_admin);
+//! /// Several names at once: `CONFIG SET mymod.events "read write"`.
+//! pub static EVENTS: EnumConfig = EnumConfig::new("events", &[("read", 1), ("write", 2)], 1).bitflags();
+//! rmkit::config!(STRICT, LIMIT, CACHE, USER, EVENTS);
+//! # fn main() {}
+//! ```
+//! `validate` runs before a value is stored: an `Err` refuses that `CONFIG SET` (or the load)
+//! with its message and the value stays. `on_apply` runs once the whole `CONFIG SET` has stored
+//! its values (and at load, after `LoadConfigs`); an `Err` makes Redis restore every value of that
+//! `CONFIG SET` and reply with the message.
 
+use crate::Context;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicPtr, Ordering};
+
+/// A callback run after a `CONFIG SET` stored its values (`RedisModule_Register*Config`'s
+/// `applyfn`); `Err` makes Redis restore the old values and reply with the message.
+pub type ApplyFn = fn(&Context) -> Result<(), String>;
+
+/// Server flags (`REDISMODULE_CONFIG_*`), kept as the toolkit's own bits.
+pub(crate) mod flag {
+    pub const IMMUTABLE: u32 = 1;
+    pub const SENSITIVE: u32 = 2;
+    pub const HIDDEN: u32 = 16;
+    pub const PROTECTED: u32 = 32;
+    pub const DENY_LOADING: u32 = 64;
+    pub const MEMORY: u32 = 128;
+    pub const BITFLAGS: u32 = 256;
+}
+
+macro_rules! common_builders {
+    () => {
+        /// Settable only at load (`MODULE LOADEX ... CONFIG`, redis.conf): `CONFIG SET` is
+        /// refused with "can't set immutable config".
+        pub const fn immutable(mut self) -> Self {
+            self.flags |= flag::IMMUTABLE;
+            self
+        }
+        /// Holds a secret: Redis redacts it from its logs and `SLOWLOG`/`MONITOR`.
+        pub const fn sensitive(mut self) -> Self {
+            self.flags |= flag::SENSITIVE;
+            self
+        }
+        /// Left out of `CONFIG GET <pattern>` (only its full name shows it).
+        pub const fn hidden(mut self) -> Self {
+            self.flags |= flag::HIDDEN;
+            self
+        }
+        /// Becomes immutable when the server runs with `enable-protected-configs no`.
+        pub const fn protected(mut self) -> Self {
+            self.flags |= flag::PROTECTED;
+            self
+        }
+        /// `CONFIG SET` is refused while the server loads its data.
+        pub const fn deny_loading(mut self) -> Self {
+            self.flags |= flag::DENY_LOADING;
+            self
+        }
+        /// Runs `f` after every `CONFIG SET` that changed this parameter (see the
+        /// [module docs](crate::server::config)).
+        pub const fn on_apply(mut self, f: ApplyFn) -> Self {
+            self.apply = Some(f);
+            self
+        }
+    };
+}
 
 /// A yes/no parameter.
 #[derive(Debug)]
@@ -30,6 +111,9 @@ pub struct BoolConfig {
     pub(crate) name: &'static str,
     pub(crate) default: bool,
     pub(crate) value: AtomicBool,
+    pub(crate) flags: u32,
+    pub(crate) validate: Option<fn(bool) -> Result<(), String>>,
+    pub(crate) apply: Option<ApplyFn>,
 }
 
 impl BoolConfig {
@@ -39,7 +123,16 @@ impl BoolConfig {
             name,
             default,
             value: AtomicBool::new(default),
+            flags: 0,
+            validate: None,
+            apply: None,
         }
+    }
+    common_builders!();
+    /// Checks a new value before it is stored: `Err(message)` refuses it.
+    pub const fn validate(mut self, f: fn(bool) -> Result<(), String>) -> Self {
+        self.validate = Some(f);
+        self
     }
     /// The current value.
     pub fn get(&self) -> bool {
@@ -59,6 +152,9 @@ pub struct NumberConfig {
     pub(crate) min: i64,
     pub(crate) max: i64,
     pub(crate) value: AtomicI64,
+    pub(crate) flags: u32,
+    pub(crate) validate: Option<fn(i64) -> Result<(), String>>,
+    pub(crate) apply: Option<ApplyFn>,
 }
 
 impl NumberConfig {
@@ -77,7 +173,23 @@ impl NumberConfig {
             min,
             max,
             value: AtomicI64::new(default),
+            flags: 0,
+            validate: None,
+            apply: None,
         }
+    }
+    common_builders!();
+    /// Accepts memory units (`CONFIG SET x 1mb` stores 1048576); a negative value is refused
+    /// ("argument must be a memory value").
+    pub const fn memory(mut self) -> Self {
+        self.flags |= flag::MEMORY;
+        self
+    }
+    /// Checks a new value (already within the bounds) before it is stored: `Err(message)`
+    /// refuses it.
+    pub const fn validate(mut self, f: fn(i64) -> Result<(), String>) -> Self {
+        self.validate = Some(f);
+        self
     }
     /// The current value.
     pub fn get(&self) -> i64 {
@@ -97,6 +209,9 @@ pub struct StringConfig {
     pub(crate) value: Mutex<Option<String>>,
     /// The `RedisModuleString` last handed to Redis by the getter (owned by the toolkit).
     pub(crate) returned: AtomicPtr<std::ffi::c_void>,
+    pub(crate) flags: u32,
+    pub(crate) validate: Option<fn(&str) -> Result<(), String>>,
+    pub(crate) apply: Option<ApplyFn>,
 }
 
 impl StringConfig {
@@ -107,7 +222,17 @@ impl StringConfig {
             default,
             value: Mutex::new(None),
             returned: AtomicPtr::new(std::ptr::null_mut()),
+            flags: 0,
+            validate: None,
+            apply: None,
         }
+    }
+    common_builders!();
+    /// Checks a new value before it is stored: `Err(message)` refuses it (the `CONFIG SET`
+    /// error, or the line in the log for a value given at load).
+    pub const fn validate(mut self, f: fn(&str) -> Result<(), String>) -> Self {
+        self.validate = Some(f);
+        self
     }
     /// The current value.
     pub fn get(&self) -> String {
@@ -134,6 +259,9 @@ pub struct EnumConfig {
     pub(crate) choices: &'static [(&'static str, i32)],
     pub(crate) default: i32,
     pub(crate) value: AtomicI32,
+    pub(crate) flags: u32,
+    pub(crate) validate: Option<fn(i32) -> Result<(), String>>,
+    pub(crate) apply: Option<ApplyFn>,
 }
 
 impl EnumConfig {
@@ -160,7 +288,23 @@ impl EnumConfig {
             choices,
             default,
             value: AtomicI32::new(default),
+            flags: 0,
+            validate: None,
+            apply: None,
         }
+    }
+    common_builders!();
+    /// Several choices at once: the value is the OR of their integers (`CONFIG SET x "a b"`),
+    /// and `CONFIG GET` shows the names whose bits make it up. The choices' values should be
+    /// bits (a value `0` names "none of them").
+    pub const fn bitflags(mut self) -> Self {
+        self.flags |= flag::BITFLAGS;
+        self
+    }
+    /// Checks a new value before it is stored: `Err(message)` refuses it.
+    pub const fn validate(mut self, f: fn(i32) -> Result<(), String>) -> Self {
+        self.validate = Some(f);
+        self
     }
     /// The current value.
     pub fn get(&self) -> i32 {
@@ -204,6 +348,24 @@ impl ConfigRef {
         }
     }
 
+    pub(crate) fn flags(&self) -> u32 {
+        match self {
+            ConfigRef::Bool(c) => c.flags,
+            ConfigRef::Number(c) => c.flags,
+            ConfigRef::String(c) => c.flags,
+            ConfigRef::Enum(c) => c.flags,
+        }
+    }
+
+    pub(crate) fn apply(&self) -> Option<ApplyFn> {
+        match self {
+            ConfigRef::Bool(c) => c.apply,
+            ConfigRef::Number(c) => c.apply,
+            ConfigRef::String(c) => c.apply,
+            ConfigRef::Enum(c) => c.apply,
+        }
+    }
+
     /// Back to the default (at every load: statics may survive an unload).
     pub(crate) fn reset(&self) {
         match self {
@@ -222,7 +384,28 @@ impl ConfigRef {
 #[doc(hidden)]
 pub use crate::ffi::registry::CONFIGS;
 
-/// Registers configuration statics with the module (see the [module docs](self)).
+/// Runs each distinct `on_apply` callback once (at load, after the values given at load were
+/// applied); the first `Err` fails the load.
+pub(crate) fn run_apply_callbacks(ctx: &Context) -> Result<(), String> {
+    let mut done: Vec<ApplyFn> = Vec::new();
+    for c in CONFIGS.iter() {
+        let Some(f) = c.apply() else { continue };
+        if done.iter().any(|g| std::ptr::fn_addr_eq(*g, f)) {
+            continue;
+        }
+        done.push(f);
+        match crate::ffi::guard("a config apply callback", || f(ctx)) {
+            Some(Ok(())) => {}
+            Some(Err(msg)) => {
+                return Err(format!("configuration parameter '{}': {msg}", c.name()));
+            }
+            None => return Err("a config apply callback panicked (see the line above)".into()),
+        }
+    }
+    Ok(())
+}
+
+/// Registers configuration statics with the module (see the [module docs](crate::server::config)).
 #[macro_export]
 macro_rules! config {
     ($($name:path),+ $(,)?) => {
