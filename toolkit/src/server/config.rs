@@ -40,7 +40,7 @@
 //! /// Hidden from `CONFIG GET *`, redacted in logs, never `admin`.
 //! pub static USER: StringConfig = StringConfig::new("user", "guest").sensitive().hidden().validate(no_admin);
 //! /// Several names at once: `CONFIG SET mymod.events "read write"`.
-//! pub static EVENTS: EnumConfig = EnumConfig::new("events", &[("read", 1), ("write", 2)], 1).bitflags();
+//! pub static EVENTS: EnumConfig = EnumConfig::new_flags("events", &[("read", 1), ("write", 2)], 3);
 //! rmkit::config!(STRICT, LIMIT, CACHE, USER, EVENTS);
 //! # fn main() {}
 //! ```
@@ -294,12 +294,33 @@ impl EnumConfig {
         }
     }
     common_builders!();
-    /// Several choices at once: the value is the OR of their integers (`CONFIG SET x "a b"`),
-    /// and `CONFIG GET` shows the names whose bits make it up. The choices' values should be
-    /// bits (a value `0` names "none of them").
-    pub const fn bitflags(mut self) -> Self {
-        self.flags |= flag::BITFLAGS;
-        self
+    /// A parameter `name` taking several of `choices` at once (`CONFIG SET x "a b"`,
+    /// `REDISMODULE_CONFIG_BITFLAGS`): the value is the OR of their integers, and `CONFIG GET`
+    /// shows names whose values make it up. The values should be bits (a value `0` names "none
+    /// of them"). A `default` with a bit no choice has does not compile.
+    pub const fn new_flags(
+        name: &'static str,
+        choices: &'static [(&'static str, i32)],
+        default: i32,
+    ) -> Self {
+        let mut all = 0;
+        let mut i = 0;
+        while i < choices.len() {
+            all |= choices[i].1;
+            i += 1;
+        }
+        if choices.is_empty() || default & !all != 0 {
+            panic!("EnumConfig: the default has a bit that no choice has");
+        }
+        EnumConfig {
+            name,
+            choices,
+            default,
+            value: AtomicI32::new(default),
+            flags: flag::BITFLAGS,
+            validate: None,
+            apply: None,
+        }
     }
     /// Checks a new value before it is stored: `Err(message)` refuses it.
     pub const fn validate(mut self, f: fn(i32) -> Result<(), String>) -> Self {
@@ -310,7 +331,8 @@ impl EnumConfig {
     pub fn get(&self) -> i32 {
         self.value.load(Ordering::Relaxed)
     }
-    /// The current value's name.
+    /// The current value's name ("" if no choice has exactly this value, e.g. a combination
+    /// of a [`new_flags`](Self::new_flags) config).
     pub fn get_name(&self) -> &'static str {
         let v = self.get();
         self.choices
