@@ -47,6 +47,7 @@ pub const MODULE_PACKAGES: &[&str] = &[
     "conformance-infotest",
     "conformance-moduleconfigs",
     "conformance-moduleconfigstwo",
+    "hooks",
 ];
 
 #[cfg(test)]

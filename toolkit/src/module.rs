@@ -67,8 +67,10 @@ impl<'a> Load<'a> {
         }
         Ok(())
     }
-    /// Does not apply the configs' values given at load. If any were given, Redis then fails
-    /// the load ("Module Configurations were not set, likely a missing LoadConfigs call").
+    /// Does not call `RedisModule_LoadConfigs`. Redis then fails the load of a module that
+    /// declares configs ("Module Configurations were not set, likely a missing LoadConfigs
+    /// call. Unloading the module."), whether or not values were given: this is the C API's
+    /// way to refuse a load after registering configs; a module without configs loads.
     pub fn skip_load_configs(&mut self) {
         if self.configs == ConfigsAt::Pending {
             self.configs = ConfigsAt::Skipped;

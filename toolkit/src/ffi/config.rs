@@ -166,10 +166,7 @@ fn config_apply(p: *mut c_void) -> Option<crate::server::config::ApplyFn> {
 }
 
 /// Runs a config's `validate` on a new value; `Err` is reported as the CONFIG SET error.
-fn check<T>(
-    validate: Option<fn(T) -> Result<(), String>>,
-    v: T,
-) -> Result<(), String> {
+fn check<T>(validate: Option<fn(T) -> Result<(), String>>, v: T) -> Result<(), String> {
     match validate {
         None => Ok(()),
         Some(f) => match super::guard("a config validate callback", || f(v)) {

@@ -6,9 +6,9 @@
 use crate::command::CommandDef;
 use crate::datatype::DataTypeDef;
 use crate::module::{ModuleDef, OnLoadFn};
-use crate::server::info::InfoFn;
 use crate::server::config::ConfigRef;
 use crate::server::events::{KeyspaceHandler, ServerEventHandler};
+use crate::server::info::InfoFn;
 
 /// Every command of the module, gathered at link time.
 #[linkme::distributed_slice]

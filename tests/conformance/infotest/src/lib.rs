@@ -62,7 +62,9 @@ fn info_gets(
     field: &RedisStr,
     _unused: Option<&RedisStr>,
 ) -> Result<Reply> {
-    let v = snapshot(ctx, section)?.field(&name(field)).ok_or_else(not_found)?;
+    let v = snapshot(ctx, section)?
+        .field(&name(field))
+        .ok_or_else(not_found)?;
     Ok(Reply::from(v))
 }
 
@@ -74,7 +76,9 @@ fn info_getc(
     field: &RedisStr,
     _unused: Option<&RedisStr>,
 ) -> Result<Reply> {
-    let v = snapshot(ctx, section)?.field(&name(field)).ok_or_else(not_found)?;
+    let v = snapshot(ctx, section)?
+        .field(&name(field))
+        .ok_or_else(not_found)?;
     Ok(Reply::from(v))
 }
 
@@ -86,7 +90,9 @@ fn info_geti(
     field: &RedisStr,
     _unused: Option<&RedisStr>,
 ) -> Result<Reply> {
-    let v = snapshot(ctx, section)?.field_i64(&name(field)).ok_or_else(not_found)?;
+    let v = snapshot(ctx, section)?
+        .field_i64(&name(field))
+        .ok_or_else(not_found)?;
     Ok(Reply::Integer(v))
 }
 
@@ -99,7 +105,9 @@ fn info_getu(
     field: &RedisStr,
     _unused: Option<&RedisStr>,
 ) -> Result<Reply> {
-    let v = snapshot(ctx, section)?.field_u64(&name(field)).ok_or_else(not_found)?;
+    let v = snapshot(ctx, section)?
+        .field_u64(&name(field))
+        .ok_or_else(not_found)?;
     Ok(Reply::Integer(v as i64))
 }
 
@@ -111,6 +119,8 @@ fn info_getd(
     field: &RedisStr,
     _unused: Option<&RedisStr>,
 ) -> Result<Reply> {
-    let v = snapshot(ctx, section)?.field_f64(&name(field)).ok_or_else(not_found)?;
+    let v = snapshot(ctx, section)?
+        .field_f64(&name(field))
+        .ok_or_else(not_found)?;
     Ok(Reply::Double(v))
 }

@@ -10,7 +10,13 @@ use rmkit::server::config::{BoolConfig, EnumConfig, NumberConfig, StringConfig};
 
 rmkit::module! { name: "moduleconfigs", version: 1 }
 
-const CHOICES: &[(&str, i32)] = &[("none", 0), ("five", 5), ("one", 1), ("two", 2), ("four", 4)];
+const CHOICES: &[(&str, i32)] = &[
+    ("none", 0),
+    ("five", 5),
+    ("one", 1),
+    ("two", 2),
+    ("four", 4),
+];
 
 /// Settable at runtime; cannot be yes together with `immutable_bool`.
 pub static MUTABLE_BOOL: BoolConfig = BoolConfig::new("mutable_bool", true).on_apply(bool_apply);
