@@ -57,6 +57,12 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicPtr, Ordering};
 /// `applyfn`); `Err` makes Redis restore the old values and reply with the message.
 pub type ApplyFn = fn(&Context) -> Result<(), String>;
 
+/// A check of a new value before it is stored (`validate`); `Err(message)` refuses it.
+pub type Validate<T> = fn(T) -> Result<(), String>;
+
+/// [`Validate`] for a [`StringConfig`] (the new value, borrowed).
+pub type ValidateStr = fn(&str) -> Result<(), String>;
+
 /// Server flags (`REDISMODULE_CONFIG_*`), kept as the toolkit's own bits.
 pub(crate) mod flag {
     pub const IMMUTABLE: u32 = 1;
@@ -112,7 +118,7 @@ pub struct BoolConfig {
     pub(crate) default: bool,
     pub(crate) value: AtomicBool,
     pub(crate) flags: u32,
-    pub(crate) validate: Option<fn(bool) -> Result<(), String>>,
+    pub(crate) validate: Option<Validate<bool>>,
     pub(crate) apply: Option<ApplyFn>,
 }
 
@@ -130,7 +136,7 @@ impl BoolConfig {
     }
     common_builders!();
     /// Checks a new value before it is stored: `Err(message)` refuses it.
-    pub const fn validate(mut self, f: fn(bool) -> Result<(), String>) -> Self {
+    pub const fn validate(mut self, f: Validate<bool>) -> Self {
         self.validate = Some(f);
         self
     }
@@ -153,7 +159,7 @@ pub struct NumberConfig {
     pub(crate) max: i64,
     pub(crate) value: AtomicI64,
     pub(crate) flags: u32,
-    pub(crate) validate: Option<fn(i64) -> Result<(), String>>,
+    pub(crate) validate: Option<Validate<i64>>,
     pub(crate) apply: Option<ApplyFn>,
 }
 
@@ -187,7 +193,7 @@ impl NumberConfig {
     }
     /// Checks a new value (already within the bounds) before it is stored: `Err(message)`
     /// refuses it.
-    pub const fn validate(mut self, f: fn(i64) -> Result<(), String>) -> Self {
+    pub const fn validate(mut self, f: Validate<i64>) -> Self {
         self.validate = Some(f);
         self
     }
@@ -210,7 +216,7 @@ pub struct StringConfig {
     /// The `RedisModuleString` last handed to Redis by the getter (owned by the toolkit).
     pub(crate) returned: AtomicPtr<std::ffi::c_void>,
     pub(crate) flags: u32,
-    pub(crate) validate: Option<fn(&str) -> Result<(), String>>,
+    pub(crate) validate: Option<ValidateStr>,
     pub(crate) apply: Option<ApplyFn>,
 }
 
@@ -230,7 +236,7 @@ impl StringConfig {
     common_builders!();
     /// Checks a new value before it is stored: `Err(message)` refuses it (the `CONFIG SET`
     /// error, or the line in the log for a value given at load).
-    pub const fn validate(mut self, f: fn(&str) -> Result<(), String>) -> Self {
+    pub const fn validate(mut self, f: ValidateStr) -> Self {
         self.validate = Some(f);
         self
     }
@@ -260,7 +266,7 @@ pub struct EnumConfig {
     pub(crate) default: i32,
     pub(crate) value: AtomicI32,
     pub(crate) flags: u32,
-    pub(crate) validate: Option<fn(i32) -> Result<(), String>>,
+    pub(crate) validate: Option<Validate<i32>>,
     pub(crate) apply: Option<ApplyFn>,
 }
 
@@ -323,7 +329,7 @@ impl EnumConfig {
         }
     }
     /// Checks a new value before it is stored: `Err(message)` refuses it.
-    pub const fn validate(mut self, f: fn(i32) -> Result<(), String>) -> Self {
+    pub const fn validate(mut self, f: Validate<i32>) -> Self {
         self.validate = Some(f);
         self
     }
