@@ -1,5 +1,6 @@
 //! The module's lifecycle: [`module!`](crate::module!) declares it, the toolkit's
-//! `RedisModule_OnLoad` registers everything declared anywhere in the linked crates, and its
+//! `RedisModule_OnLoad` registers everything declared anywhere in the linked crates and runs
+//! the [`on_load!`](crate::on_load!) hooks (with the module's arguments), and its
 //! `RedisModule_OnUnload` refuses an unload that would leave clients pointing at freed code,
 //! runs the [`on_unload!`](crate::on_unload!) hooks and frees what the toolkit holds.
 

@@ -186,8 +186,11 @@ impl NumberConfig {
     }
     common_builders!();
     /// Accepts memory units (`CONFIG SET x 1mb` stores 1048576); a negative value is refused
-    /// ("argument must be a memory value").
+    /// ("argument must be a memory value"), so a negative default does not compile.
     pub const fn memory(mut self) -> Self {
+        if self.default < 0 {
+            panic!("NumberConfig::memory: a memory value cannot be negative (the default is)");
+        }
         self.flags |= flag::MEMORY;
         self
     }
