@@ -82,7 +82,10 @@ macro_rules! common_builders {
             self.flags |= flag::IMMUTABLE;
             self
         }
-        /// Holds a secret: Redis redacts it from its logs and `SLOWLOG`/`MONITOR`.
+        /// Holds a secret (`REDISMODULE_CONFIG_SENSITIVE`). Redis 7.0 and Valkey 8.1 accept the
+        /// flag but drop it when they register the config (their `maskModuleConfigFlags` does
+        /// not carry it over): the value is *not* redacted from `SLOWLOG`/`MONITOR` on these
+        /// servers, so do not rely on it to hide a secret.
         pub const fn sensitive(mut self) -> Self {
             self.flags |= flag::SENSITIVE;
             self
