@@ -36,10 +36,23 @@ for bin in redis-server redis-cli; do
     fi
 done
 
+# Helper modules a Tcl file loads besides its own (file|helper ...): built and copied with it.
+helpers=(
+    "moduleconfigs|moduleconfigstwo"
+)
+helpers_of() {
+    local h
+    for h in "${helpers[@]}"; do
+        [[ ${h%%|*} == "$1" ]] && tr '|' ' ' <<<"${h#*|}"
+    done
+    return 0
+}
+
 pkgs=()
 for n in "${names[@]}"; do
     [[ -d tests/conformance/$n ]] || { echo "conformance.sh: no port tests/conformance/$n" >&2; exit 1; }
     pkgs+=(-p "conformance-$n")
+    for h in $(helpers_of "$n"); do pkgs+=(-p "conformance-$h"); done
 done
 echo "== building ${names[*]} (release)" >&2
 cargo build --release --quiet "${pkgs[@]}"
@@ -73,6 +86,7 @@ status=0
 printf '%-12s %5s %6s %5s\n' file ok failed known
 for n in "${names[@]}"; do
     cp "$target/release/lib$n.so" "$src/tests/modules/$n.so"
+    for h in $(helpers_of "$n"); do cp "$target/release/lib$h.so" "$src/tests/modules/$h.so"; done
     log=$(mktemp)
     (cd "$src" && tclsh tests/test_helper.tcl --single "unit/moduleapi/$n" --clients 1) 2>&1 | sed 's/\x1b\[[0-9;]*m//g' >"$log" || true
     ok=$(grep -c '^\[ok\]' "$log" || true)

@@ -59,6 +59,10 @@ pub const MODULE_PACKAGES: &[&str] = &[
     "conformance-propagate",
     "conformance-hooks",
     "conformance-keyspace_events",
+    "conformance-infotest",
+    "conformance-moduleconfigs",
+    "conformance-moduleconfigstwo",
+    "loadhooks",
 ];
 
 #[cfg(test)]

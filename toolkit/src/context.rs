@@ -92,6 +92,21 @@ impl Context {
         &self.raw
     }
 
+    /// A snapshot of the server's `INFO` (`RedisModule_GetServerInfo`): `section` is what
+    /// `INFO` takes (`"memory"`, `"all"`, `"everything"`, a module's `"<module>_<name>"`, ...).
+    ///
+    /// ```no_run
+    /// # fn f(ctx: &rmkit::Context) -> rmkit::Result<()> {
+    /// let info = ctx.server_info("replication")?;
+    /// let is_master = info.field("role").as_deref() == Some("master");
+    /// # Ok(()) }
+    /// ```
+    pub fn server_info(&self, section: &str) -> Result<crate::server::info::ServerInfo> {
+        self.raw
+            .server_info(section)
+            .ok_or_else(|| Error::new(format!("INFO {section} is not available")))
+    }
+
     /// Opens `name` for reading. A missing key reads as [`KeyKind::Empty`](crate::key::KeyKind::Empty).
     #[inline]
     pub fn open_key<'a>(&'a self, name: &'a RedisStr) -> Key<'a> {

@@ -28,7 +28,7 @@
 //!
 //! | module | what is in it |
 //! |---|---|
-//! | [`module!`](crate::module!), [`module`](mod@module) | declaring the module; lifecycle hooks ([`on_unload!`](crate::on_unload!)) |
+//! | [`module!`](crate::module!), [`module`](mod@module) | declaring the module; lifecycle hooks ([`on_load!`](crate::on_load!) with the module's arguments, [`on_unload!`](crate::on_unload!)) |
 //! | [`command`](mod@command) ([`#[command]`](macro@command)) | declaring commands; parameter types; the pure argument parser |
 //! | [`Reply`], [`Error`], [`error`] | what a command answers |
 //! | [`Context`] | what every callback gets: keys, replication, notifications, calls, threads |
@@ -36,7 +36,7 @@
 //! | [`datatype`] | module data types: the trait, registration, RDB/AOF/digest I/O |
 //! | [`call`] | calling Redis commands from the module |
 //! | [`thread`] | blocked clients on worker threads, the server lock, timers |
-//! | [`server`] | configs, keyspace and server events, `INFO` |
+//! | [`server`] | configs (flags, validate, on_apply), keyspace and server events, `INFO` sections ([`on_info!`](crate::on_info!)) and reading the server's `INFO` |
 //! | [`log`](mod@log) | the server log, and the `log` crate backend |
 //! | [`alloc`] | the allocator: counters, [`measure`](alloc::measure) |
 //!

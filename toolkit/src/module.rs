@@ -1,5 +1,6 @@
 //! The module's lifecycle: [`module!`](crate::module!) declares it, the toolkit's
-//! `RedisModule_OnLoad` registers everything declared anywhere in the linked crates, and its
+//! `RedisModule_OnLoad` registers everything declared anywhere in the linked crates and runs
+//! the [`on_load!`](crate::on_load!) hooks (with the module's arguments), and its
 //! `RedisModule_OnUnload` refuses an unload that would leave clients pointing at freed code,
 //! runs the [`on_unload!`](crate::on_unload!) hooks and frees what the toolkit holds.
 
@@ -23,7 +24,7 @@ pub struct ModuleDef {
 }
 
 #[doc(hidden)]
-pub use crate::ffi::registry::{MODULES, MODULE_OPTIONS, ON_UNLOAD};
+pub use crate::ffi::registry::{MODULE_OPTIONS, MODULES, ON_LOAD, ON_UNLOAD};
 
 /// What a module promises Redis beyond what the toolkit sets itself
 /// (`RedisModule_SetModuleOptions`), declared with [`module_option!`](crate::module_option!).
@@ -53,6 +54,68 @@ macro_rules! module_option {
             static OPTION: $crate::module::ModuleOption = $crate::module::ModuleOption::$option;
         };
     };
+}
+
+/// What an [`on_load!`](crate::on_load!) hook runs as.
+pub type OnLoadFn = fn(&mut Load<'_>) -> Result<(), String>;
+
+/// The load in progress, handed to each [`on_load!`](crate::on_load!) hook: the module's
+/// arguments and the context, and the choice of when the values given at load for its
+/// configs are applied.
+pub struct Load<'a> {
+    ctx: &'a Context,
+    args: &'a [RedisStr],
+    configs: ConfigsAt,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ConfigsAt {
+    /// The toolkit applies them after the last hook.
+    Pending,
+    /// A hook applied them.
+    Loaded,
+    /// A hook chose not to apply them.
+    Skipped,
+}
+
+impl<'a> Load<'a> {
+    /// The load's context (e.g. to call commands or log).
+    pub fn context(&self) -> &'a Context {
+        self.ctx
+    }
+    /// The module's arguments: `MODULE LOAD path a b`, `--loadmodule path a b`,
+    /// `MODULE LOADEX path ... ARGS a b` give `[a, b]`.
+    pub fn args(&self) -> &'a [RedisStr] {
+        self.args
+    }
+    /// Applies the configs' values given at load (`MODULE LOADEX ... CONFIG`, the config file)
+    /// now, so this hook sees them (`RedisModule_LoadConfigs`); the toolkit does not apply
+    /// them again. A refused value is an `Err` (return it to fail the load).
+    pub fn load_configs(&mut self) -> Result<(), String> {
+        if self.configs == ConfigsAt::Pending {
+            self.configs = ConfigsAt::Loaded;
+            crate::ffi::config::load_configs(self.ctx.raw())?;
+        }
+        Ok(())
+    }
+    /// Does not call `RedisModule_LoadConfigs`. Redis then fails the load of a module that
+    /// declares configs ("Module Configurations were not set, likely a missing LoadConfigs
+    /// call. Unloading the module."), whether or not values were given: this is the C API's
+    /// way to refuse a load after registering configs; a module without configs loads.
+    pub fn skip_load_configs(&mut self) {
+        if self.configs == ConfigsAt::Pending {
+            self.configs = ConfigsAt::Skipped;
+        }
+    }
+}
+
+impl std::fmt::Debug for Load<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Load")
+            .field("args", &self.args.len())
+            .field("configs", &self.configs)
+            .finish()
+    }
 }
 
 /// Declares the module: its name and version, and the global allocator. The toolkit's own
@@ -143,6 +206,40 @@ macro_rules! on_unload {
     };
 }
 
+/// Runs `f` while the module loads, after its commands and configs are registered and before
+/// its data types are (so that [`DataType::aux_save_when`](crate::datatype::DataType::aux_save_when)
+/// may depend on the arguments) and before the values given at load for its configs are
+/// applied (unless `f` calls [`Load::load_configs`]); `Err(message)` refuses the load:
+/// `MODULE LOAD` fails and the message is in the server log. Several hooks run in link order;
+/// the first `Err` stops.
+///
+/// Order of a load: `RedisModule_Init`, commands, configs, the `on_load!` hooks, data types,
+/// `RedisModule_LoadConfigs` (if no hook applied or skipped it), the configs' `on_apply`
+/// callbacks, event handlers, the `INFO` callback.
+///
+/// ```
+/// fn start(load: &mut rmkit::module::Load) -> Result<(), String> {
+///     for arg in load.args() {
+///         if arg.as_bytes() == b"fail" {
+///             return Err("refused by the 'fail' argument".into());
+///         }
+///     }
+///     Ok(())
+/// }
+/// rmkit::on_load!(start);
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! on_load {
+    ($f:path) => {
+        const _: () = {
+            #[$crate::__private::linkme::distributed_slice($crate::module::ON_LOAD)]
+            #[linkme(crate = $crate::__private::linkme)]
+            static HOOK: $crate::module::OnLoadFn = $f;
+        };
+    };
+}
+
 /// Whether `name` is a valid module name (1–64 bytes of `[A-Za-z0-9_-]`); used by
 /// [`module!`](crate::module!) at compile time.
 #[doc(hidden)]
@@ -164,7 +261,7 @@ pub(crate) const fn name_chars_ok(name: &str) -> bool {
 }
 
 /// The body of `RedisModule_OnLoad`.
-pub(crate) fn load(ctx: &RawCtx, _args: &[RedisStr]) -> Result<(), String> {
+pub(crate) fn load(ctx: &RawCtx, args: &[RedisStr]) -> Result<(), String> {
     let module = match MODULES.len() {
         1 => &MODULES[0],
         0 => {
@@ -207,6 +304,21 @@ pub(crate) fn load(ctx: &RawCtx, _args: &[RedisStr]) -> Result<(), String> {
         log(LogLevel::Warning, w);
     }
 
+    let commands = register_commands(ctx, &name)?;
+    let configs = crate::ffi::config::register_configs(ctx)?;
+    let context = Context::new(ctx.clone_ref());
+    let mut load = Load {
+        ctx: &context,
+        args,
+        configs: ConfigsAt::Pending,
+    };
+    for hook in ON_LOAD.iter() {
+        match crate::ffi::guard("an on_load hook", || hook(&mut load)) {
+            Some(Ok(())) => {}
+            Some(Err(msg)) => return Err(msg),
+            None => return Err("an on_load hook panicked (see the line above)".into()),
+        }
+    }
     let types = register_types(ctx)?;
     // Keys opened for writing signal "modified" (WATCH, client tracking) only when the toolkit
     // saw a write through them (see `Key`), not on every close. With data types, RDB/RESTORE
@@ -216,8 +328,12 @@ pub(crate) fn load(ctx: &RawCtx, _args: &[RedisStr]) -> Result<(), String> {
         types > 0,
         MODULE_OPTIONS.contains(&ModuleOption::HandleReplAsyncLoad),
     );
-    let commands = register_commands(ctx, &name)?;
-    let configs = crate::ffi::config::register_configs(ctx)?;
+    if configs > 0 && load.configs == ConfigsAt::Pending {
+        crate::ffi::config::load_configs(ctx)?;
+    }
+    if load.configs != ConfigsAt::Skipped {
+        crate::server::config::run_apply_callbacks(&context)?;
+    }
     crate::ffi::events::subscribe(ctx)?;
     ctx.register_cluster_receivers();
     ctx.register_info();

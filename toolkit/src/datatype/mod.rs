@@ -85,7 +85,7 @@ pub trait DataType: Sized + 'static {
 
     /// When [`aux_save`](Self::aux_save) runs: module-wide data (not a key's) stored in RDB
     /// files and full syncs, before and/or after the keyspace. Default: never. Asked once, when
-    /// the type is registered at load (after the module's load hooks, so it
+    /// the type is registered at load (after the [`on_load!`](crate::on_load!) hooks, so it
     /// may depend on the module's arguments).
     fn aux_save_when() -> AuxWhen {
         AuxWhen::NEVER

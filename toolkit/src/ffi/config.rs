@@ -15,10 +15,31 @@ fn privdata<T>(c: &'static T) -> *mut c_void {
     c as *const T as *mut c_void
 }
 
-/// Registers every configuration parameter, then applies values given at load.
+/// The server's `REDISMODULE_CONFIG_*` bits for the toolkit's flags.
+fn server_flags(c: &ConfigRef) -> u32 {
+    use crate::server::config::flag;
+    let f = c.flags();
+    let mut out = raw::REDISMODULE_CONFIG_DEFAULT;
+    for (ours, theirs) in [
+        (flag::IMMUTABLE, raw::REDISMODULE_CONFIG_IMMUTABLE),
+        (flag::SENSITIVE, raw::REDISMODULE_CONFIG_SENSITIVE),
+        (flag::HIDDEN, raw::REDISMODULE_CONFIG_HIDDEN),
+        (flag::PROTECTED, raw::REDISMODULE_CONFIG_PROTECTED),
+        (flag::DENY_LOADING, raw::REDISMODULE_CONFIG_DENY_LOADING),
+        (flag::MEMORY, raw::REDISMODULE_CONFIG_MEMORY),
+        (flag::BITFLAGS, raw::REDISMODULE_CONFIG_BITFLAGS),
+    ] {
+        if f & ours != 0 {
+            out |= theirs;
+        }
+    }
+    out
+}
+
+/// Registers every configuration parameter (values given at load are applied later, by
+/// [`load_configs`]).
 pub(crate) fn register_configs(ctx: &RawCtx) -> Result<usize, String> {
     let ctx = ctx.as_ptr();
-    let flags = raw::REDISMODULE_CONFIG_DEFAULT;
     let mut seen = std::collections::HashSet::new();
     for c in CONFIGS.iter() {
         if !seen.insert(c.name()) {
@@ -28,6 +49,8 @@ pub(crate) fn register_configs(ctx: &RawCtx) -> Result<usize, String> {
             ));
         }
         c.reset();
+        let flags = server_flags(c);
+        let apply: raw::RedisModuleConfigApplyFunc = c.apply().map(|_| apply as _);
         let name = cstring_lossy(c.name());
         // SAFETY (all arms): valid load context; `privdata` points to a `'static` config of the
         // kind the callbacks expect; Redis copies names, defaults and enum names.
@@ -40,7 +63,7 @@ pub(crate) fn register_configs(ctx: &RawCtx) -> Result<usize, String> {
                     flags,
                     Some(get_bool),
                     Some(set_bool),
-                    None,
+                    apply,
                     privdata(b),
                 ),
                 ConfigRef::Number(n) => api!(RedisModule_RegisterNumericConfig)(
@@ -52,7 +75,7 @@ pub(crate) fn register_configs(ctx: &RawCtx) -> Result<usize, String> {
                     n.max,
                     Some(get_number),
                     Some(set_number),
-                    None,
+                    apply,
                     privdata(n),
                 ),
                 ConfigRef::String(s) => {
@@ -64,7 +87,7 @@ pub(crate) fn register_configs(ctx: &RawCtx) -> Result<usize, String> {
                         flags,
                         Some(get_string),
                         Some(set_string),
-                        None,
+                        apply,
                         privdata(s),
                     )
                 }
@@ -83,7 +106,7 @@ pub(crate) fn register_configs(ctx: &RawCtx) -> Result<usize, String> {
                         values.len() as c_int,
                         Some(get_enum),
                         Some(set_enum),
-                        None,
+                        apply,
                         privdata(e),
                     )
                 }
@@ -96,15 +119,61 @@ pub(crate) fn register_configs(ctx: &RawCtx) -> Result<usize, String> {
             ));
         }
     }
-    if !seen.is_empty() {
-        // SAFETY: the load context; applies values from MODULE LOADEX / the config file.
-        if unsafe { api!(RedisModule_LoadConfigs)(ctx) } != OK {
-            return Err(
-                "a configuration value given at load was refused (see the line above)".into(),
-            );
-        }
-    }
     Ok(seen.len())
+}
+
+/// `RedisModule_LoadConfigs`: applies the values given with `MODULE LOADEX ... CONFIG` or in
+/// the config file (Redis logs the reason of a refused one).
+pub(crate) fn load_configs(ctx: &RawCtx) -> Result<(), String> {
+    // SAFETY: the load context.
+    if unsafe { api!(RedisModule_LoadConfigs)(ctx.as_ptr()) } != OK {
+        return Err("a configuration value given at load was refused (see the line above)".into());
+    }
+    Ok(())
+}
+
+/// The `applyfn` of every parameter declared with `on_apply`: `privdata` is the config.
+unsafe extern "C" fn apply(
+    ctx: *mut raw::RedisModuleCtx,
+    p: *mut c_void,
+    err: *mut *mut raw::RedisModuleString,
+) -> c_int {
+    let f = config_apply(p);
+    let Some(f) = f else { return OK };
+    // SAFETY: the context Redis passed to this apply call.
+    let ctx = crate::Context::new(unsafe { RawCtx::from_raw(ctx) });
+    match super::guard("a config apply callback", || f(&ctx)) {
+        Some(Ok(())) => OK,
+        // SAFETY: forwarded error slot.
+        Some(Err(msg)) => unsafe { fail(err, &msg) },
+        // SAFETY: as above.
+        None => unsafe { fail(err, "the apply callback panicked (see the server log)") },
+    }
+}
+
+/// The apply callback of the config `p` points to (each config struct starts differently, so
+/// the kind is looked up by address among the declared configs).
+fn config_apply(p: *mut c_void) -> Option<crate::server::config::ApplyFn> {
+    CONFIGS.iter().find_map(|c| {
+        let addr = match *c {
+            ConfigRef::Bool(b) => privdata(b),
+            ConfigRef::Number(n) => privdata(n),
+            ConfigRef::String(s) => privdata(s),
+            ConfigRef::Enum(e) => privdata(e),
+        };
+        (addr == p).then(|| c.apply()).flatten()
+    })
+}
+
+/// Runs a config's `validate` on a new value; `Err` is reported as the CONFIG SET error.
+fn check<T>(validate: Option<fn(T) -> Result<(), String>>, v: T) -> Result<(), String> {
+    match validate {
+        None => Ok(()),
+        Some(f) => match super::guard("a config validate callback", || f(v)) {
+            Some(r) => r,
+            None => Err("the validate callback panicked (see the server log)".into()),
+        },
+    }
 }
 
 /// Reports `msg` as the reason a CONFIG SET failed.
@@ -127,12 +196,15 @@ unsafe extern "C" fn set_bool(
     _: *const c_char,
     v: c_int,
     p: *mut c_void,
-    _: *mut *mut raw::RedisModuleString,
+    err: *mut *mut raw::RedisModuleString,
 ) -> c_int {
     // SAFETY: as above.
-    unsafe { &*(p as *const BoolConfig) }
-        .value
-        .store(v != 0, Ordering::Relaxed);
+    let c = unsafe { &*(p as *const BoolConfig) };
+    if let Err(msg) = check(c.validate, v != 0) {
+        // SAFETY: forwarded error slot.
+        return unsafe { fail(err, &msg) };
+    }
+    c.value.store(v != 0, Ordering::Relaxed);
     OK
 }
 
@@ -145,12 +217,15 @@ unsafe extern "C" fn set_number(
     _: *const c_char,
     v: c_longlong,
     p: *mut c_void,
-    _: *mut *mut raw::RedisModuleString,
+    err: *mut *mut raw::RedisModuleString,
 ) -> c_int {
     // SAFETY: as above (Redis has checked the bounds).
-    unsafe { &*(p as *const NumberConfig) }
-        .value
-        .store(v, Ordering::Relaxed);
+    let c = unsafe { &*(p as *const NumberConfig) };
+    if let Err(msg) = check(c.validate, v) {
+        // SAFETY: forwarded error slot.
+        return unsafe { fail(err, &msg) };
+    }
+    c.value.store(v, Ordering::Relaxed);
     OK
 }
 
@@ -179,10 +254,14 @@ unsafe extern "C" fn set_string(
     // SAFETY: registered with a `&'static StringConfig`; `v` is live during the call.
     let (c, v) = unsafe { (&*(p as *const StringConfig), RedisStr::from_raw_ref(&v)) };
     match std::str::from_utf8(v.as_bytes()) {
-        Ok(s) => {
-            c.set(s.to_owned());
-            OK
-        }
+        Ok(s) => match check(c.validate, s) {
+            Ok(()) => {
+                c.set(s.to_owned());
+                OK
+            }
+            // SAFETY: forwarded error slot.
+            Err(msg) => unsafe { fail(err, &msg) },
+        },
         // SAFETY: forwarded error slot.
         Err(_) => unsafe { fail(err, "the value must be valid UTF-8") },
     }
@@ -197,12 +276,15 @@ unsafe extern "C" fn set_enum(
     _: *const c_char,
     v: c_int,
     p: *mut c_void,
-    _: *mut *mut raw::RedisModuleString,
+    err: *mut *mut raw::RedisModuleString,
 ) -> c_int {
-    // SAFETY: as above (Redis has matched the name to one of our values).
-    unsafe { &*(p as *const EnumConfig) }
-        .value
-        .store(v, Ordering::Relaxed);
+    // SAFETY: as above (Redis has matched the name(s) to our values).
+    let c = unsafe { &*(p as *const EnumConfig) };
+    if let Err(msg) = check(c.validate, v) {
+        // SAFETY: forwarded error slot.
+        return unsafe { fail(err, &msg) };
+    }
+    c.value.store(v, Ordering::Relaxed);
     OK
 }
 

@@ -27,6 +27,15 @@ impl RawCtx {
         }
     }
 
+    /// A second handle to the same context (for a `Context` made during a callback that
+    /// holds only a `&RawCtx`).
+    pub(crate) fn clone_ref(&self) -> RawCtx {
+        RawCtx {
+            ptr: self.ptr,
+            _not_send: PhantomData,
+        }
+    }
+
     #[inline]
     pub(crate) fn as_ptr(&self) -> *mut raw::RedisModuleCtx {
         self.ptr.as_ptr()
@@ -216,5 +225,84 @@ impl Notify {
             Notify::New => raw::REDISMODULE_NOTIFY_NEW,
             Notify::All => raw::REDISMODULE_NOTIFY_ALL,
         }
+    }
+}
+
+/// A snapshot of one or more of the server's `INFO` sections
+/// ([`Context::server_info`](crate::Context::server_info)); freed when dropped.
+pub struct ServerInfo {
+    data: NonNull<raw::RedisModuleServerInfoData>,
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl std::fmt::Debug for ServerInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerInfo")
+    }
+}
+
+impl RawCtx {
+    /// `RedisModule_GetServerInfo`.
+    pub(crate) fn server_info(&self, section: &str) -> Option<ServerInfo> {
+        let section = super::cstring_lossy(section);
+        // SAFETY: a live context; the snapshot is owned by the result (freed on drop).
+        let data = unsafe { api!(RedisModule_GetServerInfo)(self.as_ptr(), section.as_ptr()) };
+        NonNull::new(data).map(|data| ServerInfo {
+            data,
+            _not_send: PhantomData,
+        })
+    }
+}
+
+impl ServerInfo {
+    /// The field's text (`None`: no such field in the sections asked for).
+    pub fn field(&self, name: &str) -> Option<String> {
+        let name = super::cstring_lossy(name);
+        // SAFETY: a live snapshot; the returned string lives as long as it and is copied here.
+        unsafe {
+            let p = api!(RedisModule_ServerInfoGetFieldC)(self.data.as_ptr(), name.as_ptr());
+            (!p.is_null()).then(|| std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned())
+        }
+    }
+    /// The field as a signed integer (`None`: missing, or not an integer).
+    pub fn field_i64(&self, name: &str) -> Option<i64> {
+        let name = super::cstring_lossy(name);
+        let mut err: c_int = 0;
+        // SAFETY: a live snapshot; `err` receives whether the field parsed.
+        let v = unsafe {
+            api!(RedisModule_ServerInfoGetFieldSigned)(self.data.as_ptr(), name.as_ptr(), &mut err)
+        };
+        (err == super::OK).then_some(v)
+    }
+    /// The field as an unsigned integer (`None`: missing, or not an unsigned integer).
+    pub fn field_u64(&self, name: &str) -> Option<u64> {
+        let name = super::cstring_lossy(name);
+        let mut err: c_int = 0;
+        // SAFETY: as above.
+        let v = unsafe {
+            api!(RedisModule_ServerInfoGetFieldUnsigned)(
+                self.data.as_ptr(),
+                name.as_ptr(),
+                &mut err,
+            )
+        };
+        (err == super::OK).then_some(v)
+    }
+    /// The field as a floating-point number (`None`: missing, or not a number).
+    pub fn field_f64(&self, name: &str) -> Option<f64> {
+        let name = super::cstring_lossy(name);
+        let mut err: c_int = 0;
+        // SAFETY: as above.
+        let v = unsafe {
+            api!(RedisModule_ServerInfoGetFieldDouble)(self.data.as_ptr(), name.as_ptr(), &mut err)
+        };
+        (err == super::OK).then_some(v)
+    }
+}
+
+impl Drop for ServerInfo {
+    fn drop(&mut self) {
+        // SAFETY: the snapshot we own; a NULL context is allowed (no auto-memory tracking).
+        unsafe { api!(RedisModule_FreeServerInfo)(std::ptr::null_mut(), self.data.as_ptr()) };
     }
 }

@@ -221,6 +221,41 @@ impl InfoCtx {
         // SAFETY: as above.
         unsafe { api!(RedisModule_InfoAddFieldULongLong)(self.0, name.as_ptr(), v) };
     }
+
+    /// `RedisModule_InfoAddFieldLongLong`.
+    pub(crate) fn field_i64(&self, name: &str, v: i64) {
+        let name = cstring_lossy(name);
+        // SAFETY: as above.
+        unsafe { api!(RedisModule_InfoAddFieldLongLong)(self.0, name.as_ptr(), v) };
+    }
+
+    /// `RedisModule_InfoAddFieldDouble`.
+    pub(crate) fn field_f64(&self, name: &str, v: f64) {
+        let name = cstring_lossy(name);
+        // SAFETY: as above.
+        unsafe { api!(RedisModule_InfoAddFieldDouble)(self.0, name.as_ptr(), v) };
+    }
+
+    /// `RedisModule_InfoAddFieldString` (binary-safe; Redis copies the value).
+    pub(crate) fn field_bytes(&self, name: &str, v: &[u8]) {
+        let name = cstring_lossy(name);
+        let v = super::RedisString::new(v);
+        // SAFETY: as above; `v` lives across the call.
+        unsafe { api!(RedisModule_InfoAddFieldString)(self.0, name.as_ptr(), v.as_ptr()) };
+    }
+
+    /// `RedisModule_InfoBeginDictField`.
+    pub(crate) fn begin_dict(&self, name: &str) {
+        let name = cstring_lossy(name);
+        // SAFETY: as above.
+        unsafe { api!(RedisModule_InfoBeginDictField)(self.0, name.as_ptr()) };
+    }
+
+    /// `RedisModule_InfoEndDictField`.
+    pub(crate) fn end_dict(&self) {
+        // SAFETY: as above (Redis ignores an end without a begin).
+        unsafe { api!(RedisModule_InfoEndDictField)(self.0) };
+    }
 }
 
 /// `INFO <module>_...`: the toolkit's sections.

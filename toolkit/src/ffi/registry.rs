@@ -5,9 +5,10 @@
 
 use crate::command::CommandDef;
 use crate::datatype::DataTypeDef;
-use crate::module::ModuleDef;
+use crate::module::{ModuleDef, OnLoadFn};
 use crate::server::config::ConfigRef;
 use crate::server::events::{KeyspaceHandler, ServerEventHandler};
+use crate::server::info::InfoFn;
 
 /// Every command of the module, gathered at link time.
 #[linkme::distributed_slice]
@@ -44,3 +45,10 @@ pub static CLUSTER_RECEIVERS: [crate::server::cluster::ClusterReceiver];
 /// Module options declared with `module_option!`.
 #[linkme::distributed_slice]
 pub static MODULE_OPTIONS: [crate::module::ModuleOption];
+/// Functions run by `RedisModule_OnLoad` after everything is registered, in link order.
+#[linkme::distributed_slice]
+pub static ON_LOAD: [OnLoadFn];
+
+/// Functions that write the module's own `INFO` sections, in link order.
+#[linkme::distributed_slice]
+pub static ON_INFO: [InfoFn];
