@@ -44,6 +44,9 @@ pub const MODULE_PACKAGES: &[&str] = &[
     "conformance-blockonkeys",
     "conformance-datatype",
     "conformance-keyspecs",
+    "conformance-aclcheck",
+    "conformance-auth",
+    "conformance-commandfilter",
 ];
 
 #[cfg(test)]

@@ -20,6 +20,7 @@
 
 pub(crate) mod block;
 pub(crate) mod call;
+pub(crate) mod client;
 pub(crate) mod command;
 pub(crate) mod config;
 pub(crate) mod ctx;
