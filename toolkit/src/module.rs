@@ -23,7 +23,7 @@ pub struct ModuleDef {
 }
 
 #[doc(hidden)]
-pub use crate::ffi::registry::{MODULES, ON_UNLOAD};
+pub use crate::ffi::registry::{MODULES, ON_LOAD, ON_UNLOAD};
 
 /// Declares the module: its name and version, and the global allocator. The toolkit's own
 /// `RedisModule_OnLoad`/`RedisModule_OnUnload` (exported by the library) then register every
@@ -113,6 +113,33 @@ macro_rules! on_unload {
     };
 }
 
+/// Runs `f(ctx, args)` when the module loads, after its commands, types, configs and event
+/// handlers are registered: `args` are the module's load arguments (`MODULE LOAD path arg
+/// ...`, `loadmodule path arg ...`). An `Err` (or a panic) fails the load with its message in
+/// the server log.
+///
+/// ```
+/// use rmkit::prelude::*;
+/// fn load(_ctx: &Context, args: &[RedisStr]) -> Result<()> {
+///     if args.len() > 1 {
+///         return Err(Error::new("takes at most one argument"));
+///     }
+///     Ok(())
+/// }
+/// rmkit::on_load!(load);
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! on_load {
+    ($f:path) => {
+        const _: () = {
+            #[$crate::__private::linkme::distributed_slice($crate::module::ON_LOAD)]
+            #[linkme(crate = $crate::__private::linkme)]
+            static HOOK: fn(&$crate::Context, &[$crate::RedisStr]) -> $crate::Result<()> = $f;
+        };
+    };
+}
+
 /// Whether `name` is a valid module name (1–64 bytes of `[A-Za-z0-9_-]`); used by
 /// [`module!`](crate::module!) at compile time.
 #[doc(hidden)]
@@ -134,7 +161,7 @@ pub(crate) const fn name_chars_ok(name: &str) -> bool {
 }
 
 /// The body of `RedisModule_OnLoad`.
-pub(crate) fn load(ctx: &RawCtx, _args: &[RedisStr]) -> Result<(), String> {
+pub(crate) fn load(ctx: &RawCtx, args: &[RedisStr]) -> Result<(), String> {
     let module = match MODULES.len() {
         1 => &MODULES[0],
         0 => {
@@ -186,6 +213,11 @@ pub(crate) fn load(ctx: &RawCtx, _args: &[RedisStr]) -> Result<(), String> {
     let configs = crate::ffi::config::register_configs(ctx)?;
     crate::ffi::events::subscribe(ctx)?;
     ctx.register_info();
+    crate::ffi::filter::reset();
+    for hook in ON_LOAD.iter() {
+        let ctx = crate::Context::new(ctx.clone_for_hook());
+        hook(&ctx, args).map_err(|e| format!("on_load: {}", e.message()))?;
+    }
     log(
         LogLevel::Notice,
         &format!(

@@ -27,6 +27,15 @@ impl RawCtx {
         }
     }
 
+    /// A second handle on the same context, for a callback run inside this one (the copy is
+    /// dropped before this callback returns).
+    pub(crate) fn clone_for_hook(&self) -> RawCtx {
+        RawCtx {
+            ptr: self.ptr,
+            _not_send: PhantomData,
+        }
+    }
+
     #[inline]
     pub(crate) fn as_ptr(&self) -> *mut raw::RedisModuleCtx {
         self.ptr.as_ptr()

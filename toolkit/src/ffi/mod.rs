@@ -26,6 +26,7 @@ pub(crate) mod config;
 pub(crate) mod ctx;
 pub(crate) mod datatype;
 pub(crate) mod events;
+pub(crate) mod filter;
 pub(crate) mod key;
 pub(crate) mod keytypes;
 pub(crate) mod module;

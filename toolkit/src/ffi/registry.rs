@@ -36,3 +36,8 @@ pub static MODULES: [ModuleDef];
 /// Functions run by `RedisModule_OnUnload`, in link order.
 #[linkme::distributed_slice]
 pub static ON_UNLOAD: [fn()];
+
+/// Functions run by `RedisModule_OnLoad` after everything declared is registered, in link
+/// order, with the module's load arguments; an `Err` fails the load.
+#[linkme::distributed_slice]
+pub static ON_LOAD: [fn(&crate::Context, &[crate::RedisStr]) -> crate::Result<()>];
