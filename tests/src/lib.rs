@@ -35,6 +35,7 @@ pub const MODULE_PACKAGES: &[&str] = &[
     "memtest-system",
     "many",
     "dupe",
+    "aclkit",
     "conformance-list",
     "conformance-zset",
     "conformance-stream",

@@ -214,6 +214,8 @@ pub(crate) fn load(ctx: &RawCtx, args: &[RedisStr]) -> Result<(), String> {
     crate::ffi::events::subscribe(ctx)?;
     ctx.register_info();
     crate::ffi::filter::reset();
+    crate::ffi::client::reset_auth();
+    crate::server::acl::reset_auth_callbacks();
     for hook in ON_LOAD.iter() {
         let ctx = crate::Context::new(ctx.clone_for_hook());
         hook(&ctx, args).map_err(|e| format!("on_load: {}", e.message()))?;

@@ -277,3 +277,100 @@ impl Drop for UserHandle {
 // SAFETY: a RedisModuleUser is plain data Redis reads only under its lock; every call on a
 // handle is made where the caller holds the lock (the public API asks for a `&Context`).
 unsafe impl Send for UserHandle {}
+
+/// What an auth callback decided (see `crate::server::acl::AuthOutcome`), in C terms.
+pub(crate) enum RawAuth {
+    Handled,
+    Denied(String),
+    NotHandled,
+}
+
+/// An auth callback as the topic module stores it.
+pub(crate) type AuthFn = fn(&crate::Context, &RedisStr, &RedisStr) -> RawAuth;
+
+/// How many auth callbacks one module may register.
+pub(crate) const AUTH_SLOTS: usize = 4;
+const NO_AUTH: std::sync::atomic::AtomicPtr<()> =
+    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+static AUTH_FNS: [std::sync::atomic::AtomicPtr<()>; AUTH_SLOTS] = [NO_AUTH; AUTH_SLOTS];
+
+extern "C" fn auth_trampoline<const I: usize>(
+    ctx: *mut raw::RedisModuleCtx,
+    username: *mut raw::RedisModuleString,
+    password: *mut raw::RedisModuleString,
+    err: *mut *mut raw::RedisModuleString,
+) -> c_int {
+    const NOT_HANDLED: c_int = raw::REDISMODULE_AUTH_NOT_HANDLED as c_int;
+    const HANDLED: c_int = raw::REDISMODULE_AUTH_HANDLED as c_int;
+    let f = AUTH_FNS[I].load(std::sync::atomic::Ordering::Acquire);
+    if f.is_null() || ctx.is_null() || username.is_null() || password.is_null() {
+        return NOT_HANDLED;
+    }
+    // SAFETY: only `register_auth_callback` stores here, and only `AuthFn` pointers.
+    let f: AuthFn = unsafe { std::mem::transmute::<*mut (), AuthFn>(f) };
+    // SAFETY: Redis passes a live context and strings for the duration of this call.
+    let (ctx, user, pass) = unsafe {
+        (
+            crate::Context::new(RawCtx::from_raw(ctx)),
+            RedisStr::from_raw_ref(&username),
+            RedisStr::from_raw_ref(&password),
+        )
+    };
+    let outcome = guard("an auth callback", || f(&ctx, user, pass)).unwrap_or_else(|| {
+        RawAuth::Denied(
+            "ERR the module's authentication callback failed (see the server log)".into(),
+        )
+    });
+    match outcome {
+        RawAuth::Handled => HANDLED,
+        RawAuth::NotHandled => NOT_HANDLED,
+        RawAuth::Denied(msg) => {
+            if !err.is_null() {
+                // SAFETY: Redis reads the error string and frees it (it owns what we pass).
+                unsafe { *err = RedisString::new(msg.as_bytes()).into_raw() };
+            }
+            HANDLED
+        }
+    }
+}
+
+const AUTH_TRAMPOLINES: [raw::RedisModuleAuthCallback; AUTH_SLOTS] = [
+    Some(auth_trampoline::<0>),
+    Some(auth_trampoline::<1>),
+    Some(auth_trampoline::<2>),
+    Some(auth_trampoline::<3>),
+];
+
+impl RawCtx {
+    /// Whether the server has `RedisModule_RegisterAuthCallback` (Redis 7.2+, Valkey 8).
+    pub(crate) fn has_auth_callbacks(&self) -> bool {
+        has_api!(RedisModule_RegisterAuthCallback)
+    }
+
+    /// `RedisModule_RegisterAuthCallback` in a free slot; `false` if all are taken.
+    pub(crate) fn register_auth_callback(&self, f: AuthFn) -> bool {
+        use std::sync::atomic::Ordering;
+        let Some(slot) = AUTH_FNS.iter().position(|s| {
+            s.compare_exchange(
+                std::ptr::null_mut(),
+                f as *mut (),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+        }) else {
+            return false;
+        };
+        // SAFETY: a live context; the trampoline lives as long as the image and Redis drops
+        // the callback when the module unloads.
+        unsafe { api!(RedisModule_RegisterAuthCallback)(self.as_ptr(), AUTH_TRAMPOLINES[slot]) };
+        true
+    }
+}
+
+/// Frees every auth slot (at load: Redis dropped the callbacks of a previous load).
+pub(crate) fn reset_auth() {
+    for s in &AUTH_FNS {
+        s.store(std::ptr::null_mut(), std::sync::atomic::Ordering::Release);
+    }
+}

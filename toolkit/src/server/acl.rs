@@ -304,3 +304,99 @@ impl Context {
             .acl_add_log_entry(sealed::Sealed::handle(user), object, reason);
     }
 }
+
+/// What an authentication callback decided ([`Context::register_auth_callback`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthOutcome {
+    /// The callback authenticated the client ([`Context::authenticate_as`] or
+    /// [`Context::authenticate_as_acl_user`]): `AUTH` replies OK.
+    Authenticated,
+    /// The callback refuses: `AUTH` fails with this error line (e.g. `"ERR denied by policy"`)
+    /// and the failure goes to `ACL LOG`; no other callback or password check runs.
+    Denied(String),
+    /// Not this callback's user: the next module's callback, then Redis's own password check,
+    /// decide.
+    NotHandled,
+}
+
+/// A custom authentication callback: called for `AUTH user pass` and `HELLO ... AUTH user
+/// pass` with the calling client's context.
+pub type AuthCallback = fn(&Context, &RedisStr, &RedisStr) -> AuthOutcome;
+
+const AUTH_OUTCOMES: usize = 4;
+static AUTH_CALLBACKS: std::sync::Mutex<[Option<AuthCallback>; AUTH_OUTCOMES]> =
+    std::sync::Mutex::new([None; AUTH_OUTCOMES]);
+
+macro_rules! auth_slot {
+    ($name:ident, $i:expr) => {
+        fn $name(ctx: &Context, user: &RedisStr, pass: &RedisStr) -> crate::ffi::client::RawAuth {
+            let f = AUTH_CALLBACKS.lock().unwrap_or_else(|e| e.into_inner())[$i];
+            match f.map(|f| f(ctx, user, pass)) {
+                Some(AuthOutcome::Authenticated) => crate::ffi::client::RawAuth::Handled,
+                Some(AuthOutcome::Denied(m)) => crate::ffi::client::RawAuth::Denied(m),
+                Some(AuthOutcome::NotHandled) | None => crate::ffi::client::RawAuth::NotHandled,
+            }
+        }
+    };
+}
+auth_slot!(auth_slot0, 0);
+auth_slot!(auth_slot1, 1);
+auth_slot!(auth_slot2, 2);
+auth_slot!(auth_slot3, 3);
+const AUTH_SLOT_FNS: [crate::ffi::client::AuthFn; AUTH_OUTCOMES] =
+    [auth_slot0, auth_slot1, auth_slot2, auth_slot3];
+
+impl Context {
+    /// Registers `callback` to decide `AUTH` attempts before Redis checks passwords
+    /// (`RedisModule_RegisterAuthCallback`; callbacks of several modules run in turn, the
+    /// latest first). Call it from [`on_load!`](crate::on_load!). Redis drops it when the module
+    /// unloads. `ERR` naming the version needed on servers without custom authentication
+    /// (Redis 7.0: it came in Redis 7.2 and Valkey 8), or past 4 callbacks.
+    ///
+    /// ```no_run
+    /// use rmkit::prelude::*;
+    /// use rmkit::server::acl::AuthOutcome;
+    ///
+    /// fn check(ctx: &Context, user: &RedisStr, pass: &RedisStr) -> AuthOutcome {
+    ///     match (user.as_bytes(), pass.as_bytes()) {
+    ///         (b"svc", b"token") => match ctx.authenticate_as_acl_user(b"svc", None) {
+    ///             Ok(_) => AuthOutcome::Authenticated,
+    ///             Err(e) => AuthOutcome::Denied(e.message().to_owned()),
+    ///         },
+    ///         (b"svc", _) => AuthOutcome::Denied("ERR bad token".into()),
+    ///         _ => AuthOutcome::NotHandled,
+    ///     }
+    /// }
+    /// fn load(ctx: &Context, _args: &[RedisStr]) -> Result<()> {
+    ///     ctx.register_auth_callback(check)
+    /// }
+    /// rmkit::on_load!(load);
+    /// # fn main() {}
+    /// ```
+    pub fn register_auth_callback(&self, callback: AuthCallback) -> Result<()> {
+        if !self.raw().has_auth_callbacks() {
+            return Err(Error::new(
+                "custom authentication callbacks need Redis 7.2 or newer (or Valkey 8): this \
+                 server has no RedisModule_RegisterAuthCallback",
+            ));
+        }
+        let mut slots = AUTH_CALLBACKS.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(i) = slots.iter().position(|s| s.is_none()) else {
+            return Err(Error::new(
+                "cannot register the auth callback: a module may have at most 4",
+            ));
+        };
+        if !self.raw().register_auth_callback(AUTH_SLOT_FNS[i]) {
+            return Err(Error::new(
+                "cannot register the auth callback: a module may have at most 4",
+            ));
+        }
+        slots[i] = Some(callback);
+        Ok(())
+    }
+}
+
+/// Forgets the registered callbacks (at load: Redis dropped those of a previous load).
+pub(crate) fn reset_auth_callbacks() {
+    *AUTH_CALLBACKS.lock().unwrap_or_else(|e| e.into_inner()) = [None; AUTH_OUTCOMES];
+}
