@@ -396,8 +396,12 @@ fn port_aclcheck_key_and_rm_call_checks() {
         q_err(&mut con, &["aclcheck.rm_call", "set", "z", "5"]),
         "ERR NOPERM"
     );
+    // The server's own refusal, passed on (Redis 7.0 and Valkey 8 word it differently).
     let e = q_err(&mut con, &["aclcheck.rm_call_with_errors", "set", "z", "5"]);
-    assert!(e.starts_with("ERR acl verification failed"), "{e}");
+    assert!(
+        e.starts_with("ERR acl verification failed") || e.starts_with("NOPERM"),
+        "{e}"
+    );
     let _: () = q(
         &mut con,
         &["aclcheck.rm_call.check.cmd.module.user", "set", "y", "5"],

@@ -290,9 +290,8 @@ pub(crate) type AuthFn = fn(&crate::Context, &RedisStr, &RedisStr) -> RawAuth;
 
 /// How many auth callbacks one module may register.
 pub(crate) const AUTH_SLOTS: usize = 4;
-const NO_AUTH: std::sync::atomic::AtomicPtr<()> =
-    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
-static AUTH_FNS: [std::sync::atomic::AtomicPtr<()>; AUTH_SLOTS] = [NO_AUTH; AUTH_SLOTS];
+static AUTH_FNS: [std::sync::atomic::AtomicPtr<()>; AUTH_SLOTS] =
+    [const { std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()) }; AUTH_SLOTS];
 
 extern "C" fn auth_trampoline<const I: usize>(
     ctx: *mut raw::RedisModuleCtx,
@@ -326,6 +325,8 @@ extern "C" fn auth_trampoline<const I: usize>(
         RawAuth::NotHandled => NOT_HANDLED,
         RawAuth::Denied(msg) => {
             if !err.is_null() {
+                // The server sends `ERR <msg>` itself.
+                let msg = msg.strip_prefix("ERR ").unwrap_or(&msg);
                 // SAFETY: Redis reads the error string and frees it (it owns what we pass).
                 unsafe { *err = RedisString::new(msg.as_bytes()).into_raw() };
             }

@@ -123,8 +123,7 @@ impl FilterArgs<'_> {
 /// How many filters one module may have registered at once.
 pub(crate) const SLOTS: usize = 8;
 
-const NONE: AtomicPtr<()> = AtomicPtr::new(std::ptr::null_mut());
-static FILTERS: [AtomicPtr<()>; SLOTS] = [NONE; SLOTS];
+static FILTERS: [AtomicPtr<()>; SLOTS] = [const { AtomicPtr::new(std::ptr::null_mut()) }; SLOTS];
 
 extern "C" fn trampoline<const I: usize>(fctx: *mut raw::RedisModuleCommandFilterCtx) {
     let f = FILTERS[I].load(Ordering::Acquire);

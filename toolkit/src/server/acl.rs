@@ -86,11 +86,10 @@ impl ModuleUser {
 /// looked up in: it cannot be kept past the callback.
 ///
 /// ```compile_fail
-/// # fn f(ctx: &rmkit::Context) {
-/// static mut KEEP: Option<rmkit::server::acl::AclUser<'static>> = None;
-/// let u = ctx.current_acl_user().unwrap();
-/// unsafe { KEEP = Some(u) }; // error: borrowed value does not live long enough
-/// # }
+/// // error: lifetime may not live long enough (the user borrows `ctx`)
+/// fn keep(ctx: &rmkit::Context) -> rmkit::server::acl::AclUser<'static> {
+///     ctx.current_acl_user().unwrap()
+/// }
 /// ```
 pub struct AclUser<'c> {
     handle: UserHandle,
@@ -311,8 +310,9 @@ pub enum AuthOutcome {
     /// The callback authenticated the client ([`Context::authenticate_as`] or
     /// [`Context::authenticate_as_acl_user`]): `AUTH` replies OK.
     Authenticated,
-    /// The callback refuses: `AUTH` fails with this error line (e.g. `"ERR denied by policy"`)
-    /// and the failure goes to `ACL LOG`; no other callback or password check runs.
+    /// The callback refuses: `AUTH` fails with `ERR <message>` (e.g. `"denied by policy"`; a
+    /// leading `ERR ` is not repeated) and the failure goes to `ACL LOG`; no other callback
+    /// or password check runs.
     Denied(String),
     /// Not this callback's user: the next module's callback, then Redis's own password check,
     /// decide.
@@ -363,7 +363,7 @@ impl Context {
     ///             Ok(_) => AuthOutcome::Authenticated,
     ///             Err(e) => AuthOutcome::Denied(e.message().to_owned()),
     ///         },
-    ///         (b"svc", _) => AuthOutcome::Denied("ERR bad token".into()),
+    ///         (b"svc", _) => AuthOutcome::Denied("bad token".into()),
     ///         _ => AuthOutcome::NotHandled,
     ///     }
     /// }

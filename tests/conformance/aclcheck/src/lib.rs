@@ -100,7 +100,11 @@ fn rm_call(ctx: &Context, args: Rest) -> Result<Reply> {
         ..CallOptions::default()
     };
     match call_on(ctx, options, &args) {
-        Err(e) if e.message().starts_with("ERR acl verification failed") => {
+        // Redis 7.0 says `ERR acl verification failed, ...`, Valkey 8 `NOPERM ...`.
+        Err(e)
+            if e.message().starts_with("ERR acl verification failed")
+                || e.message().starts_with("NOPERM") =>
+        {
             Err(Error::raw("ERR NOPERM"))
         }
         other => other,
