@@ -36,7 +36,7 @@
 //! | [`datatype`] | module data types: the trait, registration, RDB/AOF/digest I/O |
 //! | [`call`] | calling Redis commands from the module |
 //! | [`thread`] | blocked clients on worker threads, the server lock, timers |
-//! | [`server`] | configs, keyspace and server events, `INFO` |
+//! | [`server`] | configs, keyspace and server events, `INFO`, clients and context flags, ACL users and auth, command filters |
 //! | [`log`](mod@log) | the server log, and the `log` crate backend |
 //! | [`alloc`] | the allocator: counters, [`measure`](alloc::measure) |
 //!

@@ -375,3 +375,27 @@ pub(crate) fn reset_auth() {
         s.store(std::ptr::null_mut(), std::sync::atomic::Ordering::Release);
     }
 }
+
+// The topic modules spell these bits out (they never name `raw`); the header must agree.
+const _: () = {
+    assert!(raw::REDISMODULE_CTX_FLAGS_LUA == 1 << 0);
+    assert!(raw::REDISMODULE_CTX_FLAGS_SLAVE == 1 << 3);
+    assert!(raw::REDISMODULE_CTX_FLAGS_OOM == 1 << 10);
+    assert!(raw::REDISMODULE_CTX_FLAGS_LOADING == 1 << 13);
+    assert!(raw::REDISMODULE_CTX_FLAGS_DENY_BLOCKING == 1 << 21);
+    assert!(raw::REDISMODULE_CTX_FLAGS_RESP3 == 1 << 22);
+    assert!(raw::REDISMODULE_CTX_FLAGS_ASYNC_LOADING == 1 << 23);
+    assert!(raw::REDISMODULE_CLIENTINFO_FLAG_SSL == 1);
+    assert!(raw::REDISMODULE_CLIENTINFO_FLAG_MULTI == 32);
+    assert!(raw::REDISMODULE_CMD_KEY_ACCESS == 1 << 4);
+    assert!(raw::REDISMODULE_CMD_KEY_UPDATE == 1 << 5);
+    assert!(raw::REDISMODULE_CMD_KEY_INSERT == 1 << 6);
+    assert!(raw::REDISMODULE_CMD_KEY_DELETE == 1 << 7);
+    assert!(raw::REDISMODULE_CMD_CHANNEL_PATTERN == 1);
+    assert!(raw::REDISMODULE_CMD_CHANNEL_PUBLISH == 1 << 1);
+    assert!(raw::REDISMODULE_CMD_CHANNEL_SUBSCRIBE == 1 << 2);
+    assert!(raw::RedisModuleACLLogEntryReason_REDISMODULE_ACL_LOG_AUTH == 0);
+    assert!(raw::RedisModuleACLLogEntryReason_REDISMODULE_ACL_LOG_CMD == 1);
+    assert!(raw::RedisModuleACLLogEntryReason_REDISMODULE_ACL_LOG_KEY == 2);
+    assert!(raw::RedisModuleACLLogEntryReason_REDISMODULE_ACL_LOG_CHANNEL == 3);
+};
