@@ -293,6 +293,23 @@ fn a_filter_rewrites_native_module_lua_and_called_commands_until_unregistered() 
 }
 
 #[test]
+fn a_panicking_filter_is_logged_and_the_command_still_runs() {
+    let (server, mut con) = aclkit(&["filter"]);
+    let echoed: String = q(&mut con, &["ECHO", "@panic"]);
+    assert_eq!(echoed, "@panic");
+    server.wait_for(
+        "the filter's panic in the log",
+        Duration::from_secs(5),
+        |s| {
+            s.log()
+                .contains("a command filter panicked: aclkit: the filter panics on @panic")
+        },
+    );
+    let pong: String = q(&mut con, &["PING"]);
+    assert_eq!(pong, "PONG");
+}
+
+#[test]
 fn a_noself_filter_skips_the_modules_own_calls() {
     let (_server, mut con) = aclkit(&["filter-noself"]);
     let echoed: String = q(&mut con, &["ECHO", "@rw"]);

@@ -155,11 +155,16 @@ const TRAMPOLINES: [extern "C" fn(*mut raw::RedisModuleCommandFilterCtx); SLOTS]
     trampoline::<7>,
 ];
 
-/// A registered filter: its Redis handle and its slot.
+/// A registered filter: its Redis handle, its slot and the load it belongs to (a handle kept
+/// in a static across `MODULE UNLOAD` + `LOAD` points at a filter Redis freed).
 pub struct FilterHandle {
     ptr: NonNull<raw::RedisModuleCommandFilter>,
     slot: usize,
+    load: usize,
 }
+
+/// Bumped at every load (by `reset`).
+static LOAD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 // SAFETY: an opaque identifier; it is only passed back to Redis with a live context.
 unsafe impl Send for FilterHandle {}
@@ -192,7 +197,11 @@ impl RawCtx {
             api!(RedisModule_RegisterCommandFilter)(self.as_ptr(), Some(TRAMPOLINES[slot]), flags)
         };
         match NonNull::new(p) {
-            Some(ptr) => Some(FilterHandle { ptr, slot }),
+            Some(ptr) => Some(FilterHandle {
+                ptr,
+                slot,
+                load: LOAD.load(Ordering::Acquire),
+            }),
             None => {
                 FILTERS[slot].store(std::ptr::null_mut(), Ordering::Release);
                 None
@@ -202,6 +211,9 @@ impl RawCtx {
 
     /// `RedisModule_UnregisterCommandFilter`; frees the slot.
     pub(crate) fn unregister_filter(&self, h: FilterHandle) -> bool {
+        if h.load != LOAD.load(Ordering::Acquire) {
+            return false;
+        }
         // SAFETY: a live context and a filter this module registered.
         let r = unsafe { api!(RedisModule_UnregisterCommandFilter)(self.as_ptr(), h.ptr.as_ptr()) };
         if r == OK {
@@ -213,6 +225,7 @@ impl RawCtx {
 
 /// Frees every slot (at load: Redis dropped the filters of a previous load of this image).
 pub(crate) fn reset() {
+    LOAD.fetch_add(1, Ordering::AcqRel);
     for s in &FILTERS {
         s.store(std::ptr::null_mut(), Ordering::Release);
     }

@@ -64,7 +64,8 @@ impl Context {
             })
     }
 
-    /// Unregisters `filter`; `ERR` if Redis does not know it (already gone).
+    /// Unregisters `filter`; `ERR` if Redis does not know it (already gone, or a handle kept
+    /// from a previous load of the module).
     pub fn unregister_command_filter(&self, filter: CommandFilter) -> Result<()> {
         if self.raw().unregister_filter(filter.0) {
             Ok(())
