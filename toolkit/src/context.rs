@@ -119,10 +119,11 @@ impl Context {
     }
 
     /// Whether the calling client speaks RESP3 (`HELLO 3`): for commands whose reply shape
-    /// differs between the protocols beyond what [`Reply`] maps by itself.
+    /// differs between the protocols beyond what [`Reply`] maps by itself. The same as
+    /// `self.flags().resp3()` ([`flags`](Self::flags) has the context's other flags).
     #[inline]
     pub fn is_resp3(&self) -> bool {
-        self.raw.is_resp3()
+        self.flags().resp3()
     }
 
     /// Replicates this command to replicas and the AOF exactly as the client sent it.

@@ -41,14 +41,6 @@ impl RawCtx {
         self.ptr.as_ptr()
     }
 
-    /// Whether the calling client speaks RESP3 (`RedisModule_GetContextFlags`).
-    #[inline]
-    pub(crate) fn is_resp3(&self) -> bool {
-        // SAFETY: a live context.
-        let flags = unsafe { api!(RedisModule_GetContextFlags)(self.as_ptr()) };
-        flags & raw::REDISMODULE_CTX_FLAGS_RESP3 as c_int != 0
-    }
-
     /// `RedisModule_ReplicateVerbatim`.
     #[inline]
     pub(crate) fn replicate_verbatim(&self) {
