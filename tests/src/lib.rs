@@ -39,6 +39,7 @@ pub const MODULE_PACKAGES: &[&str] = &[
     "serverapi",
     "auxdata",
     "keyevent",
+    "aclkit",
     "conformance-list",
     "conformance-zset",
     "conformance-stream",
@@ -63,6 +64,9 @@ pub const MODULE_PACKAGES: &[&str] = &[
     "conformance-moduleconfigs",
     "conformance-moduleconfigstwo",
     "loadhooks",
+    "conformance-aclcheck",
+    "conformance-auth",
+    "conformance-commandfilter",
 ];
 
 #[cfg(test)]

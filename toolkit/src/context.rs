@@ -201,10 +201,11 @@ impl Context {
     }
 
     /// Whether the calling client speaks RESP3 (`HELLO 3`): for commands whose reply shape
-    /// differs between the protocols beyond what [`Reply`] maps by itself.
+    /// differs between the protocols beyond what [`Reply`] maps by itself. The same as
+    /// `self.flags().resp3()` ([`flags`](Self::flags) has the context's other flags).
     #[inline]
     pub fn is_resp3(&self) -> bool {
-        self.raw.is_resp3()
+        self.flags().resp3()
     }
 
     /// Replicates this command to replicas and the AOF exactly as the client sent it.
@@ -221,17 +222,6 @@ impl Context {
     #[inline]
     pub fn notify_keyspace_event(&self, class: Notify, event: &str, key: &RedisStr) {
         self.raw.notify_keyspace_event(class, event, key);
-    }
-
-    /// Whether this runs inside a client's `MULTI`/`EXEC` (also true in a keyspace handler
-    /// called for a command of a transaction).
-    pub fn in_multi(&self) -> bool {
-        self.raw.in_multi()
-    }
-
-    /// Whether this runs inside a Lua script or function (`EVAL`, `FCALL`).
-    pub fn in_script(&self) -> bool {
-        self.raw.in_script()
     }
 
     /// Writes `msg` to the server log, prefixed with the module name.

@@ -36,7 +36,7 @@
 //! | [`datatype`] | module data types: the trait, registration, RDB/AOF/digest I/O |
 //! | [`call`] | calling Redis commands from the module |
 //! | [`thread`] | blocked clients on worker threads, the server lock, timers |
-//! | [`server`] | configs (flags, validate, on_apply), keyspace and server events, `INFO` sections ([`on_info!`](crate::on_info!)) and reading the server's `INFO` |
+//! | [`server`] | configs (flags, validate, on_apply), keyspace and server events, `INFO` sections ([`on_info!`](crate::on_info!)) and the server's `INFO`, clients and context flags, ACL users and auth, command filters, the cluster |
 //! | [`log`](mod@log) | the server log, and the `log` crate backend |
 //! | [`alloc`] | the allocator: counters, [`measure`](alloc::measure) |
 //!

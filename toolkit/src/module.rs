@@ -304,6 +304,11 @@ pub(crate) fn load(ctx: &RawCtx, args: &[RedisStr]) -> Result<(), String> {
         log(LogLevel::Warning, w);
     }
 
+    // State of an earlier load of this image (filters, auth callbacks) is gone: the hooks
+    // below may register anew.
+    crate::ffi::filter::reset();
+    crate::ffi::client::reset_auth();
+    crate::server::acl::reset_auth_callbacks();
     let commands = register_commands(ctx, &name)?;
     let configs = crate::ffi::config::register_configs(ctx)?;
     let context = Context::new(ctx.clone_ref());

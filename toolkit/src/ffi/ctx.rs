@@ -28,7 +28,7 @@ impl RawCtx {
     }
 
     /// A second handle to the same context (for a `Context` made during a callback that
-    /// holds only a `&RawCtx`).
+    /// holds only a `&RawCtx`; the copy is dropped before this callback returns).
     pub(crate) fn clone_ref(&self) -> RawCtx {
         RawCtx {
             ptr: self.ptr,
@@ -39,34 +39,6 @@ impl RawCtx {
     #[inline]
     pub(crate) fn as_ptr(&self) -> *mut raw::RedisModuleCtx {
         self.ptr.as_ptr()
-    }
-
-    /// Whether `RedisModule_GetContextFlags` has the `REDISMODULE_CTX_FLAGS_*` bit `flag`.
-    #[inline]
-    pub(crate) fn has_flag(&self, flag: u32) -> bool {
-        // SAFETY: a live context.
-        let flags = unsafe { api!(RedisModule_GetContextFlags)(self.as_ptr()) };
-        flags & flag as c_int != 0
-    }
-
-    /// Whether the context runs inside `MULTI`/`EXEC`.
-    #[inline]
-    pub(crate) fn in_multi(&self) -> bool {
-        self.has_flag(raw::REDISMODULE_CTX_FLAGS_MULTI)
-    }
-
-    /// Whether the context runs inside a Lua script or function.
-    #[inline]
-    pub(crate) fn in_script(&self) -> bool {
-        self.has_flag(raw::REDISMODULE_CTX_FLAGS_LUA)
-    }
-
-    /// Whether the calling client speaks RESP3 (`RedisModule_GetContextFlags`).
-    #[inline]
-    pub(crate) fn is_resp3(&self) -> bool {
-        // SAFETY: a live context.
-        let flags = unsafe { api!(RedisModule_GetContextFlags)(self.as_ptr()) };
-        flags & raw::REDISMODULE_CTX_FLAGS_RESP3 as c_int != 0
     }
 
     /// `RedisModule_PublishMessage` (or `PublishMessageShard`): the number of receivers.

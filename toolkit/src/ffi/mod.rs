@@ -20,12 +20,14 @@
 
 pub(crate) mod block;
 pub(crate) mod call;
+pub(crate) mod client;
 pub(crate) mod cluster;
 pub(crate) mod command;
 pub(crate) mod config;
 pub(crate) mod ctx;
 pub(crate) mod datatype;
 pub(crate) mod events;
+pub(crate) mod filter;
 pub(crate) mod key;
 pub(crate) mod keytypes;
 pub(crate) mod module;

@@ -125,6 +125,13 @@ impl RedisString {
         }
     }
 
+    /// Gives up ownership: the caller hands the reference to Redis (which frees it).
+    pub(crate) fn into_raw(self) -> *mut raw::RedisModuleString {
+        let p = self.inner.as_ptr();
+        std::mem::forget(self);
+        p
+    }
+
     /// A new Redis string holding a copy of `bytes`.
     pub fn new(bytes: &[u8]) -> Self {
         // SAFETY: NULL context = not auto-memory managed (we free it in Drop); `bytes` is valid
@@ -206,4 +213,29 @@ pub(crate) fn argv(args: &[&[u8]]) -> (Vec<RedisString>, Vec<*mut raw::RedisModu
     let strings: Vec<RedisString> = args.iter().map(|a| RedisString::new(a)).collect();
     let ptrs = strings.iter().map(|s| s.as_ptr()).collect();
     (strings, ptrs)
+}
+
+/// A reference to a Redis string kept past the callback that saw it (for example an argument
+/// a command filter retained, [`FilterArgs::retain`](crate::server::filter::FilterArgs::retain)),
+/// storable in a static: it is `Send`, but read only with a [`Context`](crate::Context) in
+/// hand (proof that this thread holds the server lock). Drop it where the lock is held too (a
+/// command, a filter, a timer, `on_unload!`).
+pub struct RetainedString {
+    inner: RedisString,
+}
+
+// SAFETY: the string is only read through `get`, which needs a Context (the server lock is
+// held), and documented to be dropped under the lock.
+unsafe impl Send for RetainedString {}
+
+impl RetainedString {
+    pub(crate) fn new(inner: RedisString) -> RetainedString {
+        RetainedString { inner }
+    }
+
+    /// The string, while `ctx` lives.
+    pub fn get<'c>(&'c self, ctx: &'c crate::Context) -> &'c RedisStr {
+        let _ = ctx;
+        &self.inner
+    }
 }

@@ -60,10 +60,10 @@ fn on_generic(ctx: &Context, event: &str, key: &RedisStr) {
     copy.extend_from_slice(b"_copy");
     // Errors are ignored, as the C module does.
     let _ = ctx.call_with(replicated(), "DEL", &[&copy]);
-    if ctx.in_script() {
+    if ctx.flags().lua() {
         let _ = ctx.call("INCR", &[b"lua"]);
     }
-    if ctx.in_multi() {
+    if ctx.flags().multi() {
         let _ = ctx.call("INCR", &[b"multi"]);
     }
 }
