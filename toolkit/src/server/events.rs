@@ -27,7 +27,7 @@
 //! A keyspace handler may call back into Redis with [`Context::call`](crate::Context::call),
 //! writes included, as Redis 7.0 and Valkey 8.1 allow: the write runs at once, nested inside
 //! the command that notified (inside its `MULTI` or script: see
-//! [`Context::in_multi`](crate::Context::in_multi)), and notifies in turn, so a handler that
+//! [`Context::flags`](crate::Context::flags)), and notifies in turn, so a handler that
 //! writes must not react to its own writes forever. It must not keep the key string past the
 //! call (copy it).
 
