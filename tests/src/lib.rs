@@ -58,6 +58,7 @@ pub const MODULE_PACKAGES: &[&str] = &[
     "conformance-blockedclient",
     "conformance-cmdintrospection",
     "conformance-propagate",
+    "conformance-misc",
     "conformance-hooks",
     "conformance-keyspace_events",
     "conformance-infotest",

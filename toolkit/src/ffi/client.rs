@@ -22,6 +22,34 @@ impl RawCtx {
         unsafe { api!(RedisModule_GetClientId)(self.as_ptr()) }
     }
 
+    /// `RedisModule_GetClientNameById` (`None`: no such client, or it has no name).
+    pub(crate) fn client_name(&self, id: u64) -> Option<RedisString> {
+        // SAFETY: a live context; the string is new and ours (no auto memory).
+        let p = unsafe { api!(RedisModule_GetClientNameById)(self.as_ptr(), id) };
+        // SAFETY: a fresh string we own.
+        NonNull::new(p).map(|p| unsafe { RedisString::from_raw(p) })
+    }
+
+    /// `RedisModule_SetClientNameById`: `Err` with the errno's text (`ENOENT`: no such client,
+    /// `EINVAL`: a name with spaces or newlines).
+    pub(crate) fn set_client_name(&self, id: u64, name: &RedisStr) -> Result<(), String> {
+        // SAFETY: a live string; Redis copies the name. On the main thread (a live context).
+        let r = unsafe { api!(RedisModule_SetClientNameById)(id, name.as_ptr()) };
+        if r == OK {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error().to_string())
+        }
+    }
+
+    /// `RedisModule_GetClientCertificate` (`None`: no TLS, or no client certificate).
+    pub(crate) fn client_certificate(&self, id: u64) -> Option<RedisString> {
+        // SAFETY: a live context; the string is new and ours (no auto memory).
+        let p = unsafe { api!(RedisModule_GetClientCertificate)(self.as_ptr(), id) };
+        // SAFETY: a fresh string we own.
+        NonNull::new(p).map(|p| unsafe { RedisString::from_raw(p) })
+    }
+
     /// `RedisModule_GetContextFlags`.
     pub(crate) fn context_flags(&self) -> u32 {
         // SAFETY: a live context.

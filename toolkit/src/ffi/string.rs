@@ -180,6 +180,30 @@ impl RedisStr {
     }
 }
 
+impl RedisString {
+    /// A new Redis string holding the decimal digits of `n`.
+    pub fn from_u64(n: u64) -> Self {
+        // SAFETY: NULL context = not auto-memory managed (we free it in Drop).
+        let p = unsafe { api!(RedisModule_CreateStringFromULongLong)(std::ptr::null_mut(), n) };
+        match NonNull::new(p) {
+            // SAFETY: a fresh string we own.
+            Some(p) => unsafe { RedisString::from_raw(p) },
+            None => panic!("RedisModule_CreateStringFromULongLong returned NULL"),
+        }
+    }
+}
+
+impl RedisStr {
+    /// The string as an unsigned integer by Redis's rules (`RedisModule_StringToULongLong`:
+    /// decimal digits only, no sign, no spaces, at most `u64::MAX`).
+    pub fn to_u64(&self) -> Option<u64> {
+        let mut v: u64 = 0;
+        // SAFETY: a live string; Redis writes `v`.
+        let r = unsafe { api!(RedisModule_StringToULongLong)(self.as_ptr(), &mut v) };
+        (r == raw::REDISMODULE_OK as c_int).then_some(v)
+    }
+}
+
 impl Drop for RedisString {
     #[inline]
     fn drop(&mut self) {

@@ -184,6 +184,26 @@ impl Context {
             .map(|s| String::from_utf8_lossy(s.as_bytes()).into_owned())
     }
 
+    /// The name client `id` gave itself (`CLIENT SETNAME`), `None` if it has none (or there
+    /// is no such client).
+    pub fn client_name(&self, id: u64) -> Option<crate::RedisString> {
+        self.raw().client_name(id)
+    }
+
+    /// Names client `id` (as `CLIENT SETNAME` would): `ERR` for no such client or a name with
+    /// spaces or newlines (`Invalid argument`).
+    pub fn set_client_name(&self, id: u64, name: &crate::RedisStr) -> Result<()> {
+        self.raw()
+            .set_client_name(id, name)
+            .map_err(|e| Error::new(format!("cannot name client {id}: {e}")))
+    }
+
+    /// The X.509 certificate (PEM) client `id` presented over TLS; `None` without TLS or
+    /// without a certificate.
+    pub fn client_certificate(&self, id: u64) -> Option<crate::RedisString> {
+        self.raw().client_certificate(id)
+    }
+
     /// Where and how this callback runs: replica or master, loading, over maxmemory, in a
     /// script or `MULTI`, RESP3, ...
     ///
