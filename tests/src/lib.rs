@@ -59,6 +59,7 @@ pub const MODULE_PACKAGES: &[&str] = &[
     "conformance-cmdintrospection",
     "conformance-propagate",
     "conformance-misc",
+    "conformance-testrdb",
     "conformance-hooks",
     "conformance-keyspace_events",
     "conformance-infotest",

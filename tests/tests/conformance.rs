@@ -2079,3 +2079,55 @@ fn misc_tcl() {
     assert_eq!(q::<i64>(&mut con, &["test.dbsize"]), 0);
     unloads(&mut con, "misc");
 }
+
+// ---- testrdb.tcl ------------------------------------------------------------------------
+
+/// A data type through DEBUG RELOAD; module-wide values through SAVE and a restart as aux data
+/// at the points the module's argument asks for, lost without aux; the async-load option shown.
+#[test]
+fn testrdb_tcl() {
+    let mut s = Server::builder().module("conformance-testrdb").start();
+    let mut con = s.client();
+    assert_eq!(
+        q::<i64>(&mut con, &["testrdb.set.key", "key1", "value1"]),
+        1
+    );
+    let _: String = q(&mut con, &["DEBUG", "RELOAD"]);
+    assert_eq!(
+        q::<String>(&mut con, &["testrdb.get.key", "key1"]),
+        "value1"
+    );
+    let modules: String = q(&mut con, &["INFO", "modules"]);
+    assert!(modules.contains("handle-repl-async-load"), "{modules}");
+    let _: i64 = q(&mut con, &["testrdb.set.before", "global1"]);
+    let _: String = q(&mut con, &["SAVE"]);
+    s.restart();
+    let mut con = s.client();
+    assert_eq!(
+        q::<String>(&mut con, &["testrdb.get.before"]),
+        "",
+        "without aux: lost"
+    );
+
+    for (arg, before, after) in [("2", "global1", "global2"), ("1", "", "global2")] {
+        let mut s = Server::builder()
+            .module_with_args("conformance-testrdb", &[arg])
+            .start();
+        let mut con = s.client();
+        let _: i64 = q(&mut con, &["testrdb.set.before", "global1"]);
+        let _: i64 = q(&mut con, &["testrdb.set.after", "global2"]);
+        let _: String = q(&mut con, &["SAVE"]);
+        s.restart();
+        let mut con = s.client();
+        assert_eq!(
+            q::<String>(&mut con, &["testrdb.get.before"]),
+            before,
+            "argument {arg}"
+        );
+        assert_eq!(
+            q::<String>(&mut con, &["testrdb.get.after"]),
+            after,
+            "argument {arg}"
+        );
+    }
+}
