@@ -61,7 +61,6 @@ target=${CARGO_TARGET_DIR:-target}
 # Cases that fail by design, with the reason (file|test name|reason).
 known=(
     "keyspecs|Module command list filtering|every rmkit module also registers <module>.memory (the allocator's counters), so COMMAND LIST FILTERBY MODULE lists one command more"
-    "subcommands|Module subcommands via COMMAND|rmkit documents every parameter of a command in COMMAND DOCS (here the subcommands' Rest arguments: 'arguments {{name args type string flags {optional multiple}}}'); the C module declares no arguments"
     "misc|test long double conversions|Rust has no long double and the bindings leave out RM_CreateStringFromLongDouble/StringToLongDouble/ReplyWithLongDouble: test.ld_conversion says so instead"
     "reply|RESP3: RM_ReplyWithLongDouble: a float reply|Rust has no long double and the bindings leave out RM_ReplyWithLongDouble, so RESP3 gets ,1.0000000000000001e-17 (RM_ReplyWithDouble) instead of ,0.00000000000000001 (RESP2 passes: the port prints the long double form itself)"
 )

@@ -5,7 +5,7 @@
 #![allow(missing_docs)] // the C module has no COMMAND DOCS summaries; doc comments would add them
 
 use rmkit::command::Rest;
-use rmkit::command::docs::{BeginSearch, FindKeys, KeySpec};
+use rmkit::command::docs::{Arg, BeginSearch, FindKeys, KeySpec};
 use rmkit::prelude::*;
 
 rmkit::module! { name: "subcommands", version: 1 }
@@ -24,13 +24,25 @@ const fn spec_at_1(flags: &'static str) -> [KeySpec; 1] {
 }
 const SET_SPECS: &[KeySpec] = &spec_at_1("RW update");
 const GET_SPECS: &[KeySpec] = &spec_at_1("RO access");
+/// The C module documents no arguments (the `Rest` tails would be documented otherwise).
+const NO_ARGS: &[Arg] = &[];
 
-#[rmkit::command(name = "subcommands.bitarray|set", flags = "", key_specs = SET_SPECS)]
+#[rmkit::command(
+    name = "subcommands.bitarray|set",
+    flags = "",
+    key_specs = SET_SPECS,
+    args = NO_ARGS
+)]
 fn bitarray_set(_args: Rest) -> Result<Reply> {
     Ok(Reply::Ok)
 }
 
-#[rmkit::command(name = "subcommands.bitarray|get", flags = "", key_specs = GET_SPECS)]
+#[rmkit::command(
+    name = "subcommands.bitarray|get",
+    flags = "",
+    key_specs = GET_SPECS,
+    args = NO_ARGS
+)]
 fn bitarray_get(args: Rest) -> Result<Reply> {
     // For testing, as the C module: at most two arguments after the subcommand.
     if args.len() > 2 {
