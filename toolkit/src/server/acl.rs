@@ -367,8 +367,8 @@ impl Context {
     ///         _ => AuthOutcome::NotHandled,
     ///     }
     /// }
-    /// fn load(ctx: &Context, _args: &[RedisStr]) -> Result<()> {
-    ///     ctx.register_auth_callback(check)
+    /// fn load(load: &mut rmkit::module::Load) -> std::result::Result<(), String> {
+    ///     load.context().register_auth_callback(check).map_err(|e| e.to_string())
     /// }
     /// rmkit::on_load!(load);
     /// # fn main() {}

@@ -23,8 +23,10 @@
 //!     }
 //! }
 //!
-//! fn load(ctx: &Context, _args: &[RedisStr]) -> Result<()> {
-//!     ctx.register_command_filter(keep_ttl, FilterOptions::default())?;
+//! fn load(load: &mut rmkit::module::Load) -> std::result::Result<(), String> {
+//!     load.context()
+//!         .register_command_filter(keep_ttl, FilterOptions::default())
+//!         .map_err(|e| e.to_string())?;
 //!     Ok(())
 //! }
 //! rmkit::on_load!(load);
