@@ -94,3 +94,38 @@ fn reset_reaches_every_node_of_a_cluster() {
     }
     assert_eq!(stats(&mut con0)["resets"], 1);
 }
+
+/// INFO shows the live figures; a config change that contradicts the other is refused with the
+/// callback's message and the value stays; the change callback runs; the filter counts commands.
+#[test]
+fn info_config_callbacks_and_the_command_filter() {
+    let server = Server::builder().module("ratelimit").start();
+    let mut con = server.client();
+    let _: Vec<i64> = q(&mut con, &["rl.hit", "k", "5", "1000"]);
+    let info: String = q(&mut con, &["INFO", "ratelimit"]);
+    assert!(info.contains("ratelimit_stats"), "{info}");
+    assert!(info.contains("allowed:1"), "{info}");
+    assert!(info.contains("enabled:yes"), "{info}");
+
+    let e = q_err(
+        &mut con,
+        &["CONFIG", "SET", "ratelimit.default-window-ms", "10"],
+    );
+    assert!(e.contains("lower the limit first"), "{e}");
+    let got: Vec<String> = q(&mut con, &["CONFIG", "GET", "ratelimit.default-window-ms"]);
+    assert_eq!(got[1], "60000", "the refused value did not stick");
+    let _: String = q(&mut con, &["CONFIG", "SET", "ratelimit.enabled", "no"]);
+    server.wait_for(
+        "the change callback's log line",
+        Duration::from_secs(10),
+        |s| s.log().contains("ratelimit: limits are off"),
+    );
+
+    for _ in 0..7 {
+        let _: String = q(&mut con, &["PING"]);
+    }
+    let top: Vec<(String, i64)> = q(&mut con, &["rl.top", "50"]);
+    let ping = top.iter().find(|(n, _)| n == "ping").map(|(_, c)| *c);
+    assert!(ping >= Some(7), "the filter counted the PINGs: {top:?}");
+    assert!(top.iter().any(|(n, _)| n == "rl.hit"), "{top:?}");
+}

@@ -7,14 +7,19 @@
 //! | `RL.PEEK key [limit window-ms]` | the same answer without counting a request |
 //! | `RL.STATS` | this node's figures: allowed, denied, resets (also in `INFO ratelimit`) |
 //! | `RL.RESETSTATS` | zeroes the figures here and, in a cluster, on every node (a cluster message) |
+//! | `RL.TOP [n]` | the commands this node ran most since load (counted by a command filter) |
 //!
 //! What it shows:
 //! - **Deterministic replication** of a time-based decision: the primary decides with its
 //!   clock and replicates the effect (`SET key tat PXAT t`), never the command.
 //! - **Configs** `ratelimit.default-limit` / `ratelimit.default-window-ms` (the defaults of
-//!   `RL.HIT`) and `ratelimit.enabled` (off: every request is allowed and not counted).
+//!   `RL.HIT`; a window shorter than the limit is refused by a validation callback, since every
+//!   request needs at least a millisecond) and `ratelimit.enabled` (off: every request is
+//!   allowed and not counted; its change callback logs the switch).
+//! - **INFO**: `INFO ratelimit` shows the live figures (`ratelimit_stats`) and the defaults.
 //! - **Server events**: `FLUSHALL`/`FLUSHDB` zero the figures (the limits they describe are gone).
 //! - **Cluster messages**: `RL.RESETSTATS` reaches every node.
+//! - **A command filter** counts every command the node runs, by name (`RL.TOP`).
 #![forbid(unsafe_code)]
 
 use rmkit::call::Arg;
@@ -22,18 +27,55 @@ use rmkit::prelude::*;
 use rmkit::server::cluster::NodeId;
 use rmkit::server::config::{BoolConfig, NumberConfig};
 use rmkit::server::events::{EventKind, ServerEvent};
+use rmkit::server::filter::{FilterArgs, FilterOptions};
+use rmkit::server::info::InfoSink;
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 rmkit::module! { name: "ratelimit", version: 1 }
 
 /// Requests per window when `RL.HIT` is given no limit.
-pub static DEFAULT_LIMIT: NumberConfig = NumberConfig::new("default-limit", 100, 1, 1 << 40);
+pub static DEFAULT_LIMIT: NumberConfig =
+    NumberConfig::new("default-limit", 100, 1, 1 << 40).validate(limit_fits_window);
 /// The window, in milliseconds, when `RL.HIT` is given none.
 pub static DEFAULT_WINDOW_MS: NumberConfig =
-    NumberConfig::new("default-window-ms", 60_000, 1, 1 << 40);
+    NumberConfig::new("default-window-ms", 60_000, 1, 1 << 40).validate(window_fits_limit);
 /// Off: every request is allowed (and not counted).
-pub static ENABLED: BoolConfig = BoolConfig::new("enabled", true);
+pub static ENABLED: BoolConfig = BoolConfig::new("enabled", true).on_apply(log_enabled);
+
+fn limit_fits_window(limit: i64) -> std::result::Result<(), String> {
+    if limit > DEFAULT_WINDOW_MS.get() {
+        return Err(format!(
+            "default-limit {limit} is more than one request per millisecond of default-window-ms {}; raise the window first",
+            DEFAULT_WINDOW_MS.get()
+        ));
+    }
+    Ok(())
+}
+
+fn window_fits_limit(window: i64) -> std::result::Result<(), String> {
+    if window < DEFAULT_LIMIT.get() {
+        return Err(format!(
+            "default-window-ms {window} is shorter than one millisecond per request of default-limit {}; lower the limit first",
+            DEFAULT_LIMIT.get()
+        ));
+    }
+    Ok(())
+}
+
+fn log_enabled(ctx: &Context) -> std::result::Result<(), String> {
+    ctx.log(
+        rmkit::LogLevel::Notice,
+        if ENABLED.get() {
+            "ratelimit: limits are enforced"
+        } else {
+            "ratelimit: limits are off (every request is allowed)"
+        },
+    );
+    Ok(())
+}
 rmkit::config!(DEFAULT_LIMIT, DEFAULT_WINDOW_MS, ENABLED);
 
 /// This node's figures.
@@ -236,6 +278,76 @@ fn on_flush(_ctx: &Context, event: ServerEvent) {
     }
 }
 rmkit::on_server_event!(&[EventKind::Flush], on_flush);
+
+/// `INFO ratelimit`: the figures and the defaults.
+fn info(sink: &mut InfoSink, _for_crash_report: bool) {
+    sink.section("stats");
+    sink.field_u64("allowed", ALLOWED.load(Ordering::Relaxed));
+    sink.field_u64("denied", DENIED.load(Ordering::Relaxed));
+    sink.field_u64("resets", RESETS.load(Ordering::Relaxed));
+    sink.section("defaults");
+    sink.field_i64("limit", DEFAULT_LIMIT.get());
+    sink.field_i64("window_ms", DEFAULT_WINDOW_MS.get());
+    sink.field_str("enabled", if ENABLED.get() { "yes" } else { "no" });
+}
+rmkit::on_info!(info);
+
+/// Commands run on this node since load, by lower-case name.
+static COMMANDS: Mutex<Option<HashMap<Vec<u8>, u64>>> = Mutex::new(None);
+
+/// The command filter: counts each command by name. It runs for every command, so it
+/// allocates only for a name it has not seen (lower-cased on the stack).
+fn count_command(args: &mut FilterArgs<'_>) {
+    let Some(name) = args.get(0) else { return };
+    let mut buf = [0u8; 64];
+    let Some(lower) = buf.get_mut(..name.len()) else {
+        return; // no command has a name this long
+    };
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    let mut c = COMMANDS.lock().unwrap_or_else(|p| p.into_inner());
+    let map = c.get_or_insert_with(HashMap::new);
+    match map.get_mut(&*lower) {
+        Some(n) => *n += 1,
+        None => {
+            map.insert(lower.to_vec(), 1);
+        }
+    }
+}
+
+fn on_load(load: &mut rmkit::module::Load) -> std::result::Result<(), String> {
+    *COMMANDS.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    load.context()
+        .register_command_filter(count_command, FilterOptions { noself: true })
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+rmkit::on_load!(on_load);
+
+fn on_unload() {
+    *COMMANDS.lock().unwrap_or_else(|p| p.into_inner()) = None;
+}
+rmkit::on_unload!(on_unload);
+
+/// The `n` (default 10) commands this node ran most since load: `[[name, count], ...]`.
+#[rmkit::command(name = "rl.top", flags = "readonly fast", since = "1.0.0")]
+fn top(n: Option<i64>) -> Result<Reply> {
+    let n = usize::try_from(n.unwrap_or(10)).map_err(|_| Error::new("n must be positive"))?;
+    let mut counts: Vec<(Vec<u8>, u64)> = COMMANDS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+        .map(|c| c.iter().map(|(k, v)| (k.clone(), *v)).collect())
+        .unwrap_or_default();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(Reply::Array(
+        counts
+            .into_iter()
+            .take(n)
+            .map(|(name, count)| Reply::Array(vec![Reply::from(name), Reply::from(count as i64)]))
+            .collect(),
+    ))
+}
 
 #[cfg(test)]
 mod tests {
