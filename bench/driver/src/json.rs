@@ -37,56 +37,96 @@ enum On {
     RedisJson,
 }
 
-/// One command variant: its label, server, and the command for a key and a document.
+/// One command variant: its label, server, key, and the command for a key and a document.
 struct Op {
-    label: &'static str,
+    label: String,
     on: On,
     write: bool,
+    /// The key it reads and writes; `x` (the edits) is written afresh before every point.
+    key: &'static str,
     args: fn(&str, &str) -> Vec<String>,
 }
 
-const OPS: [Op; 6] = [
-    Op {
-        label: "rmkit JSON.SET",
-        on: On::Rmkit,
-        write: true,
-        args: |k, d| vec!["JSON.SET".into(), k.into(), d.into()],
-    },
-    Op {
-        label: "RedisJSON JSON.SET",
-        on: On::RedisJson,
-        write: true,
-        args: |k, d| vec!["JSON.SET".into(), k.into(), "$".into(), d.into()],
-    },
-    Op {
-        label: "SET",
-        on: On::Rmkit,
-        write: true,
-        args: |k, d| vec!["SET".into(), k.into(), d.into()],
-    },
-    Op {
-        label: "rmkit JSON.GET",
-        on: On::Rmkit,
-        write: false,
-        args: |k, _| vec!["JSON.GET".into(), k.into()],
-    },
-    Op {
-        label: "RedisJSON JSON.GET",
-        on: On::RedisJson,
-        write: false,
-        args: |k, _| vec!["JSON.GET".into(), k.into()],
-    },
-    Op {
-        label: "GET",
-        on: On::Rmkit,
-        write: false,
-        args: |k, _| vec!["GET".into(), k.into()],
-    },
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+/// The document commands measured on the 10 KB document only, each on both modules with the
+/// same arguments (`doc` builds `{"items": [{"id", "name", "email", "tags", "score",
+/// "active"}, ...]}`). The edits run on key `x`, reset to the document before every point.
+type Args = fn(&str, &str) -> Vec<String>;
+const EXTRA: [(&str, bool, Args); 8] = [
+    ("JSON.MGET 10 keys", false, |_, _| {
+        let mut v = vec!["JSON.MGET".to_string()];
+        v.extend((0..10).map(|i| format!("j{i}")));
+        v.push("$.items[0]".into());
+        v
+    }),
+    ("JSON.ARRAPPEND", true, |k, _| {
+        strings(&["JSON.ARRAPPEND", k, "$.items[0].tags", "\"x\""])
+    }),
+    ("JSON.NUMINCRBY", true, |k, _| {
+        strings(&["JSON.NUMINCRBY", k, "$.items[3].score", "1"])
+    }),
+    ("JSON.STRAPPEND", true, |k, _| {
+        strings(&["JSON.STRAPPEND", k, "$.items[5].email", "\"x\""])
+    }),
+    ("JSON.OBJKEYS", false, |k, _| {
+        strings(&["JSON.OBJKEYS", k, "$.items[7]"])
+    }),
+    ("JSON.SET+DEL field", true, |k, _| {
+        strings(&["JSON.SET", k, "$.items[9].tmp", "1"])
+    }),
+    ("JSON.GET $..name", false, |k, _| {
+        strings(&["JSON.GET", k, "$..name"])
+    }),
+    ("JSON.GET filter", false, |k, _| {
+        strings(&["JSON.GET", k, "$..[?(@.score < 10)]"])
+    }),
 ];
 
-/// The key a variant reads and writes (strings and JSON live in different keys).
-fn key_of(op: &Op) -> &'static str {
-    if op.label.contains("JSON") { "j" } else { "s" }
+fn base_ops() -> Vec<Op> {
+    let op = |label: &str, on, write, args: Args| Op {
+        label: label.into(),
+        on,
+        write,
+        key: if label.contains("JSON") { "j" } else { "s" },
+        args,
+    };
+    vec![
+        op("rmkit JSON.SET", On::Rmkit, true, |k, d| {
+            vec!["JSON.SET".into(), k.into(), d.into()]
+        }),
+        op("RedisJSON JSON.SET", On::RedisJson, true, |k, d| {
+            vec!["JSON.SET".into(), k.into(), "$".into(), d.into()]
+        }),
+        op("SET", On::Rmkit, true, |k, d| {
+            vec!["SET".into(), k.into(), d.into()]
+        }),
+        op("rmkit JSON.GET", On::Rmkit, false, |k, _| {
+            vec!["JSON.GET".into(), k.into()]
+        }),
+        op("RedisJSON JSON.GET", On::RedisJson, false, |k, _| {
+            vec!["JSON.GET".into(), k.into()]
+        }),
+        op("GET", On::Rmkit, false, |k, _| vec!["GET".into(), k.into()]),
+    ]
+}
+
+fn extra_ops() -> Vec<Op> {
+    let mut v = Vec::new();
+    for (name, write, args) in EXTRA {
+        for (who, on) in [("rmkit", On::Rmkit), ("RedisJSON", On::RedisJson)] {
+            v.push(Op {
+                label: format!("{who} {name}"),
+                on,
+                write,
+                key: "x",
+                args,
+            });
+        }
+    }
+    v
 }
 
 fn command(args: &[String]) -> redis::Cmd {
@@ -97,17 +137,51 @@ fn command(args: &[String]) -> redis::Cmd {
     c
 }
 
+/// `depth` commands of `op`; "SET+DEL field" alternates the set with a delete of the field.
 fn pipeline(op: &Op, text: &str, depth: usize) -> redis::Pipeline {
     let mut p = redis::pipe();
-    let args = (op.args)(key_of(op), text);
-    for _ in 0..depth {
-        p.add_command(command(&args)).ignore();
+    let args = (op.args)(op.key, text);
+    for i in 0..depth {
+        if op.label.ends_with("SET+DEL field") && i % 2 == 1 {
+            p.add_command(command(&strings(&["JSON.DEL", op.key, "$.items[9].tmp"])))
+                .ignore();
+        } else {
+            p.add_command(command(&args)).ignore();
+        }
     }
     p
 }
 
-/// Runs the pipeline for `secs`; returns (ops/s, server CPU µs/op).
-fn point(con: &mut redis::Connection, p: &redis::Pipeline, depth: usize, secs: f64) -> (f64, f64) {
+/// `usec_per_call` of `cmd` in INFO commandstats (since the last CONFIG RESETSTAT).
+fn usec_per_call(con: &mut redis::Connection, cmd: &str) -> f64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(con)
+        .expect("INFO commandstats");
+    let name = format!("cmdstat_{}:", cmd.to_lowercase());
+    info.lines()
+        .find_map(|l| l.strip_prefix(&name))
+        .and_then(|r| {
+            r.split(',')
+                .find_map(|f| f.strip_prefix("usec_per_call="))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(f64::NAN)
+}
+
+/// Runs the pipeline for `secs`; returns (ops/s, server CPU µs/op, commandstats µs per call of
+/// the op's command).
+fn point(
+    con: &mut redis::Connection,
+    p: &redis::Pipeline,
+    cmd: &str,
+    depth: usize,
+    secs: f64,
+) -> (f64, f64, f64) {
+    redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query::<()>(con)
+        .expect("CONFIG RESETSTAT");
     let cpu0 = cpu_seconds(con);
     let t0 = Instant::now();
     let mut ops = 0u64;
@@ -117,7 +191,11 @@ fn point(con: &mut redis::Connection, p: &redis::Pipeline, depth: usize, secs: f
     }
     let elapsed = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds(con) - cpu0;
-    (ops as f64 / elapsed, cpu / ops as f64 * 1e6)
+    (
+        ops as f64 / elapsed,
+        cpu / ops as f64 * 1e6,
+        usec_per_call(con, cmd),
+    )
 }
 
 /// Memory of `n` copies of `text` written with `op` on a fresh keyspace: (Δused_memory,
@@ -186,15 +264,10 @@ pub fn run(cfg: &Config, libs: &Libs) -> Result<Value, String> {
         }
         None => println!("RedisJSON (rejson.so) not found: its columns are skipped.\n"),
     }
-    let ops: Vec<&Op> = OPS
-        .iter()
-        .filter(|op| op.on == On::Rmkit || redisjson.is_some())
-        .collect();
     let server_of = |op: &Op| match op.on {
         On::Rmkit => &rmkit,
         On::RedisJson => redisjson.as_ref().expect("filtered"),
     };
-    let mut cons: Vec<redis::Connection> = ops.iter().map(|op| server_of(op).client()).collect();
 
     let mut rows = Vec::new();
     let mut mem_rows = Vec::new();
@@ -202,15 +275,45 @@ pub fn run(cfg: &Config, libs: &Libs) -> Result<Value, String> {
     let mut mem_out = Vec::new();
     for target in [100usize, 10_000, 1_000_000] {
         let text = doc(target);
+        let mut all = base_ops();
+        if target == 10_000 {
+            all.extend(extra_ops());
+        }
+        let ops: Vec<Op> = all
+            .into_iter()
+            .filter(|op| op.on == On::Rmkit || redisjson.is_some())
+            .collect();
+        let mut cons: Vec<redis::Connection> =
+            ops.iter().map(|op| server_of(op).client()).collect();
         let depth = (256 * 1024 / text.len()).clamp(1, 32);
+        // The small commands of the 10 KB section pipeline 32 deep.
+        let depth_of = |op: &Op| if op.key == "x" { 32 } else { depth };
         // Every key exists before any GET; each module must round-trip the document.
-        for (op, con) in ops.iter().zip(cons.iter_mut()).filter(|(op, _)| op.write) {
-            command(&(op.args)(key_of(op), &text))
+        for (op, con) in ops
+            .iter()
+            .zip(cons.iter_mut())
+            .filter(|(op, _)| op.write && op.key != "x")
+        {
+            command(&(op.args)(op.key, &text))
                 .query::<()>(con)
                 .map_err(|e| format!("{}: {e}", op.label))?;
         }
-        for (op, con) in ops.iter().zip(cons.iter_mut()).filter(|(op, _)| !op.write) {
-            let back: String = command(&(op.args)(key_of(op), &text))
+        if target == 10_000 {
+            for s in [Some(&rmkit), redisjson.as_ref()].into_iter().flatten() {
+                let mut con = s.client();
+                for k in (0..10).map(|i| format!("j{i}")).chain(["x".to_string()]) {
+                    command(&strings(&["JSON.SET", &k, "$", &text]))
+                        .query::<()>(&mut con)
+                        .map_err(|e| format!("{}: JSON.SET {k}: {e}", s.name))?;
+                }
+            }
+        }
+        for (op, con) in ops
+            .iter()
+            .zip(cons.iter_mut())
+            .filter(|(op, _)| !op.write && op.key != "x")
+        {
+            let back: String = command(&(op.args)(op.key, &text))
                 .query(con)
                 .map_err(|e| format!("{}: {e}", op.label))?;
             let same = serde_json::from_str::<Value>(&back).ok()
@@ -223,29 +326,85 @@ pub fn run(cfg: &Config, libs: &Libs) -> Result<Value, String> {
                 ));
             }
         }
-        let pipes: Vec<redis::Pipeline> = ops.iter().map(|op| pipeline(op, &text, depth)).collect();
-        for (p, con) in pipes.iter().zip(cons.iter_mut()) {
-            point(con, p, depth, secs.min(0.3)); // warm-up
+        // The two modules answer every extra command alike (RESP2 values).
+        for pair in ops.chunks(2).filter(|p| p.len() == 2 && p[0].key == "x") {
+            let replies: Vec<redis::Value> = pair
+                .iter()
+                .map(|op| {
+                    let mut con = server_of(op).client();
+                    command(&(op.args)(op.key, &text)).query(&mut con)
+                })
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("{}: {e}", pair[0].label))?;
+            if replies[0] != replies[1] {
+                return Err(format!(
+                    "{} answers differently: {:?} vs {:?}",
+                    pair[0].label, replies[0], replies[1]
+                ));
+            }
+        }
+        let pipes: Vec<redis::Pipeline> = ops
+            .iter()
+            .map(|op| pipeline(op, &text, depth_of(op)))
+            .collect();
+        let stat_cmd = |op: &Op| {
+            if op.label.ends_with("SET+DEL field") {
+                "JSON.DEL".to_string()
+            } else {
+                (op.args)(op.key, &text)[0].clone()
+            }
+        };
+        let reset = |op: &Op| -> Result<(), String> {
+            if op.key == "x" {
+                let mut con = server_of(op).client();
+                command(&strings(&["JSON.SET", "x", "$", &text]))
+                    .query::<()>(&mut con)
+                    .map_err(|e| format!("{}: reset: {e}", op.label))?;
+            }
+            Ok(())
+        };
+        for (i, op) in ops.iter().enumerate() {
+            reset(op)?;
+            point(
+                &mut cons[i],
+                &pipes[i],
+                &stat_cmd(op),
+                depth_of(op),
+                secs.min(0.3),
+            ); // warm-up
         }
         let mut res = vec![Vec::new(); ops.len()];
         for r in 0..cfg.repeat {
             for k in 0..ops.len() {
                 let i = (k + r) % ops.len();
-                res[i].push(point(&mut cons[i], &pipes[i], depth, secs));
+                reset(&ops[i])?;
+                res[i].push(point(
+                    &mut cons[i],
+                    &pipes[i],
+                    &stat_cmd(&ops[i]),
+                    depth_of(&ops[i]),
+                    secs,
+                ));
             }
         }
-        let med: Vec<(f64, f64)> = res
+        let med: Vec<(f64, f64, f64)> = res
             .iter()
             .map(|v| {
                 (
                     median(&v.iter().map(|x| x.0).collect::<Vec<_>>()),
                     median(&v.iter().map(|x| x.1).collect::<Vec<_>>()),
+                    median(&v.iter().map(|x| x.2).collect::<Vec<_>>()),
                 )
             })
             .collect();
         let find = |label: &str| ops.iter().position(|op| op.label == label);
         for (i, op) in ops.iter().enumerate() {
-            let native = med[find(if op.write { "SET" } else { "GET" }).expect("SET/GET")];
+            // JSON.SET/GET against SET/GET of the same text on the same server.
+            let native = match op.label.as_str() {
+                "rmkit JSON.SET" | "RedisJSON JSON.SET" => find("SET").map(|j| med[j]),
+                "rmkit JSON.GET" | "RedisJSON JSON.GET" => find("GET").map(|j| med[j]),
+                _ => None,
+            };
             // rmkit's ratio to RedisJSON for the same operation.
             let vs_rj = op
                 .label
@@ -255,20 +414,22 @@ pub fn run(cfg: &Config, libs: &Libs) -> Result<Value, String> {
             rows.push(vec![
                 format!("{} B", thousands(text.len() as f64)),
                 op.label.to_string(),
-                depth.to_string(),
+                depth_of(op).to_string(),
                 thousands(med[i].0),
                 format!("{:.2}", med[i].1),
-                format!("{:.2}x", med[i].1 / native.1),
+                format!("{:.2}", med[i].2),
+                native.map_or(String::new(), |n| format!("{:.2}x", med[i].2 / n.2)),
                 vs_rj.map_or(String::new(), |(o, c)| format!("{o:.2}x / {c:.2}x")),
             ]);
             out.push(json!({
                 "doc_bytes": text.len(),
                 "op": op.label,
-                "pipeline": depth,
+                "pipeline": depth_of(op),
                 "ops_per_sec_median": med[i].0,
                 "ops_per_sec": res[i].iter().map(|x| x.0).collect::<Vec<_>>(),
                 "server_cpu_us_per_op_median": med[i].1,
-                "ratio_cpu_to_native": med[i].1 / native.1,
+                "usec_per_call_median": med[i].2,
+                "ratio_usec_per_call_to_native": native.map(|n| med[i].2 / n.2),
                 "ratio_ops_to_redisjson": vs_rj.map(|r| r.0),
                 "ratio_cpu_efficiency_to_redisjson": vs_rj.map(|r| r.1),
             }));
@@ -276,7 +437,11 @@ pub fn run(cfg: &Config, libs: &Libs) -> Result<Value, String> {
 
         // Memory: ~16 MB of text per variant (at least 8 documents).
         let n = (16_000_000 / text.len()).max(8);
-        for (op, con) in ops.iter().zip(cons.iter_mut()).filter(|(op, _)| op.write) {
+        for (op, con) in ops
+            .iter()
+            .zip(cons.iter_mut())
+            .filter(|(op, _)| op.write && op.key != "x")
+        {
             let (used, reported) = memory(con, op, &text, n)?;
             let per_doc = used / n as f64;
             mem_rows.push(vec![
@@ -307,8 +472,9 @@ pub fn run(cfg: &Config, libs: &Libs) -> Result<Value, String> {
                 "command",
                 "pipeline",
                 "ops/s",
-                "server µs/op",
-                "CPU vs SET/GET",
+                "server CPU µs/op",
+                "usec_per_call",
+                "command time vs SET/GET",
                 "rmkit vs RedisJSON: ops / CPU efficiency"
             ],
             &rows
