@@ -24,7 +24,11 @@ shift
 names=("$@")
 if [[ ${#names[@]} -eq 0 ]]; then
     names=()
-    for d in tests/conformance/*/; do names+=("$(basename "$d")"); done
+    # Every port with a Tcl file of its own (helper modules such as moduleconfigstwo have none).
+    for d in tests/conformance/*/; do
+        n=$(basename "$d")
+        [[ -f $src/tests/unit/moduleapi/$n.tcl ]] && names+=("$n")
+    done
 fi
 
 [[ -f $src/tests/test_helper.tcl ]] || { echo "conformance.sh: $src is not a Redis source tree (no tests/test_helper.tcl)" >&2; exit 1; }
@@ -39,6 +43,7 @@ done
 # Helper modules a Tcl file loads besides its own (file|helper ...): built and copied with it.
 helpers=(
     "moduleconfigs|moduleconfigstwo"
+    "propagate|keyspace_events"
 )
 helpers_of() {
     local h
