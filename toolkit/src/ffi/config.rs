@@ -177,6 +177,9 @@ fn check<T>(validate: Option<fn(T) -> Result<(), String>>, v: T) -> Result<(), S
 }
 
 /// Reports `msg` as the reason a CONFIG SET failed.
+///
+/// # Safety
+/// `err` is NULL or the error slot Redis passed to a config setter.
 unsafe fn fail(err: *mut *mut raw::RedisModuleString, msg: &str) -> c_int {
     if !err.is_null() {
         let s = RedisString::new(msg.as_bytes());
