@@ -361,15 +361,29 @@ pub(crate) fn load(ctx: &RawCtx, args: &[RedisStr]) -> Result<(), String> {
 fn register_types(ctx: &RawCtx) -> Result<usize, String> {
     let mut seen: HashMap<&str, &str> = HashMap::new();
     for def in DATA_TYPES.iter() {
-        if let Some(first) = seen.insert(def.name, def.location) {
+        if let Some(other) = seen.insert(def.name, def.location) {
+            let (first, second) = if source_order(other) <= source_order(def.location) {
+                (other, def.location)
+            } else {
+                (def.location, other)
+            };
             return Err(format!(
-                "data type '{}' is declared twice: at {first} and at {}",
-                def.name, def.location
+                "data type '{}' is declared twice: at {first} and at {second}",
+                def.name
             ));
         }
         (def.register)(ctx).map_err(|e| format!("{e} (declared at {})", def.location))?;
     }
     Ok(seen.len())
+}
+
+/// Orders declaration sites (`file:line`) as they stand in the source: by file, then by line
+/// number (so `lib.rs:13` comes after `lib.rs:7`).
+fn source_order(location: &str) -> (&str, u32) {
+    match location.rsplit_once(':') {
+        Some((file, line)) => (file, line.parse().unwrap_or(u32::MAX)),
+        None => (location, u32::MAX),
+    }
 }
 
 /// A declared command name with a leading `{module}` replaced by the module's name.
@@ -383,7 +397,7 @@ fn resolved_name(declared: &str, module: &str) -> String {
 /// Registers every declared command; duplicate names (case-insensitive) fail the load. A name
 /// `parent|sub` becomes a subcommand of container command `parent` (created on demand).
 fn register_commands(ctx: &RawCtx, module: &str) -> Result<usize, String> {
-    let mut seen: HashMap<String, &'static str> = HashMap::new();
+    let mut seen: HashMap<String, (&'static str, &'static str)> = HashMap::new();
     let mut containers: HashMap<String, CommandHandle> = HashMap::new();
     let defs: Vec<&CommandDef> = crate::__private::all_commands();
     let mut with_acl = 0;
@@ -392,12 +406,19 @@ fn register_commands(ctx: &RawCtx, module: &str) -> Result<usize, String> {
         crate::command::validate(def, &name)
             .map_err(|e| format!("{e} (declared at {})", def.location))?;
         let lower = name.to_ascii_lowercase();
-        if let Some(first) = seen.insert(lower.clone(), def.location) {
+        if let Some(&(other_name, other)) = seen.get(&lower) {
+            // linkme's order is the linker's: name the pair in source order, so the message is
+            // the same whatever order the two declarations were linked in.
+            let (first_name, first, second) = if source_order(other) <= source_order(def.location) {
+                (resolved_name(other_name, module), other, def.location)
+            } else {
+                (name.clone(), def.location, other)
+            };
             return Err(format!(
-                "command '{name}' is declared twice: at {first} and at {}; rename one",
-                def.location
+                "command '{first_name}' is declared twice: at {first} and at {second}; rename one"
             ));
         }
+        seen.insert(lower.clone(), (def.name, def.location));
         let refused = || {
             format!(
                 "Redis refused command '{name}' (declared at {}): the name may belong to the server \
@@ -639,6 +660,13 @@ mod tests {
             let why = clients_blocking_unload(&list, &ours()).unwrap();
             assert!(why.contains(&format!("last ran '{cmd}'")), "{why}");
         }
+    }
+
+    #[test]
+    fn declaration_sites_sort_as_in_the_source() {
+        use super::source_order;
+        assert!(source_order("src/lib.rs:7") < source_order("src/lib.rs:13"));
+        assert!(source_order("a/lib.rs:90") < source_order("b/lib.rs:1"));
     }
 
     #[test]
