@@ -453,3 +453,190 @@ fn category_rules_cover_module_commands_where_the_server_allows_it() {
     }
     assert_eq!(digest(&mut admin), before, "a refused write changed data");
 }
+
+/// Whether a json command reads or writes its keys.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Access {
+    Read,
+    Write,
+    /// No key at all (`JSON.DEBUG HELP`, the allocator's `json.memory`).
+    None,
+}
+
+/// Every command the json module registers, with an invocation on key `K` (twice for the
+/// multi-key commands: `K` and `K2`) and how it touches its keys.
+const JSON_COMMANDS: &[(&[&str], Access)] = &[
+    (&["JSON.GET", "K", "$.a"], Access::Read),
+    (&["JSON.MGET", "K", "K2", "$.n"], Access::Read),
+    (&["JSON.TYPE", "K", "$.a"], Access::Read),
+    (&["JSON.STRLEN", "K", "$.s"], Access::Read),
+    (&["JSON.ARRLEN", "K", "$.a"], Access::Read),
+    (&["JSON.OBJKEYS", "K", "$.o"], Access::Read),
+    (&["JSON.OBJLEN", "K", "$.o"], Access::Read),
+    (&["JSON.ARRINDEX", "K", "$.a", "2"], Access::Read),
+    (&["JSON.RESP", "K", "$.o"], Access::Read),
+    (&["JSON.DEBUG", "MEMORY", "K"], Access::Read),
+    (&["JSON.DEBUG", "HELP"], Access::None),
+    (&["JSON.PATH", "K", "$.a[*]"], Access::Read),
+    (&["JSON.FMT", "K", "{$.n}"], Access::Read),
+    (&["JSON.MEMORY"], Access::None),
+    (&["JSON.SET", "K", "$.n", "5"], Access::Write),
+    (
+        &["JSON.MSET", "K", "$.n", "6", "K2", "$.n", "7"],
+        Access::Write,
+    ),
+    (&["JSON.MERGE", "K", "$", r#"{"m":1}"#], Access::Write),
+    (&["JSON.NUMINCRBY", "K", "$.n", "1"], Access::Write),
+    (&["JSON.NUMMULTBY", "K", "$.n", "2"], Access::Write),
+    (&["JSON.TOGGLE", "K", "$.b"], Access::Write),
+    (&["JSON.STRAPPEND", "K", "$.s", r#""y""#], Access::Write),
+    (&["JSON.ARRAPPEND", "K", "$.a", "3"], Access::Write),
+    (&["JSON.ARRINSERT", "K", "$.a", "0", "0"], Access::Write),
+    (&["JSON.ARRPOP", "K", "$.a"], Access::Write),
+    (&["JSON.ARRTRIM", "K", "$.a", "0", "1"], Access::Write),
+    (&["JSON.CLEAR", "K", "$.o"], Access::Write),
+    (&["JSON.DEL", "K", "$.s"], Access::Write),
+    (&["JSON.FORGET", "K", "$.b"], Access::Write),
+];
+
+const JSON_DOC: &str = r#"{"a":[1,2],"n":1,"s":"x","b":true,"o":{"p":1}}"#;
+
+/// `JSON_COMMANDS[i]` with its keys named `k` and `k2`.
+fn json_invocation<'a>(args: &[&'a str], k: &'a str, k2: &'a str) -> Vec<&'a str> {
+    args.iter()
+        .map(|&a| match a {
+            "K" => k,
+            "K2" => k2,
+            a => a,
+        })
+        .collect()
+}
+
+/// The command name as COMMAND INFO knows it (`json.debug|memory` for a subcommand).
+fn json_command_name(args: &[&str]) -> String {
+    match args {
+        [c, sub, ..] if c.eq_ignore_ascii_case("JSON.DEBUG") => {
+            format!("{}|{}", c.to_lowercase(), sub.to_lowercase())
+        }
+        [c, ..] => c.to_lowercase(),
+        [] => unreachable!("an empty invocation"),
+    }
+}
+
+/// Every json command declares how it touches its keys (RO key specs for reads, RW/OW for
+/// writes), and ACL key permissions follow: a user with read-only key access (`%R~*`) runs
+/// every read and is refused every write; a user with key pattern `~user:*` is refused every
+/// command on another key (for the multi-key commands: as soon as one key is outside). The
+/// list is checked against the module's own `COMMAND LIST`, so a new command cannot be missed.
+#[test]
+fn every_json_command_declares_its_key_access_and_acl_follows_it() {
+    let server = Server::builder().module("rmkit-json").start();
+    let say = Wording::of(&server);
+    let mut admin = server.client();
+
+    let mut listed: Vec<String> = q(
+        &mut admin,
+        &["COMMAND", "LIST", "FILTERBY", "MODULE", "json"],
+    );
+    listed.sort();
+    // COMMAND LIST names subcommands (`json.debug|memory`) and their container (`json.debug`).
+    let mut ours: Vec<String> = JSON_COMMANDS
+        .iter()
+        .flat_map(|(args, _)| [args[0].to_lowercase(), json_command_name(args)])
+        .collect();
+    ours.sort();
+    ours.dedup();
+    assert_eq!(
+        listed, ours,
+        "the module's commands vs JSON_COMMANDS: add a new command to the list"
+    );
+
+    // The keys and their flags as the server derives them (key specs, or the module's getkeys
+    // function for JSON.MGET/MSET): RO for reads, RW or OW for writes, for every key.
+    for (args, access) in JSON_COMMANDS {
+        let run = json_invocation(args, "k1", "k2");
+        let mut getkeys = vec!["COMMAND", "GETKEYSANDFLAGS"];
+        getkeys.extend(&run);
+        if *access == Access::None {
+            if run.len() < 2 {
+                // COMMAND GETKEYSANDFLAGS needs an argument after the command; none has keys.
+                continue;
+            }
+            assert_eq!(
+                try_q(&mut admin, &getkeys),
+                Err("ERR The command has no key arguments".into()),
+                "{run:?}"
+            );
+            continue;
+        }
+        let keys: Vec<(String, Vec<String>)> = q(&mut admin, &getkeys);
+        let names: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
+        let expected: &[&str] = if run.contains(&"k2") {
+            &["k1", "k2"]
+        } else {
+            &["k1"]
+        };
+        assert_eq!(names, expected, "{run:?}");
+        for (_, flags) in &keys {
+            let has = |f: &str| flags.iter().any(|x| x == f);
+            match access {
+                Access::Read => {
+                    assert!(has("RO") && !has("RW") && !has("OW"), "{run:?}: {flags:?}")
+                }
+                _ => assert!((has("RW") || has("OW")) && !has("RO"), "{run:?}: {flags:?}"),
+            }
+        }
+    }
+
+    for k in ["user:1", "user:2", "other:1", "other:2"] {
+        let _: () = q(&mut admin, &["JSON.SET", k, JSON_DOC]);
+    }
+    let _: String = q(
+        &mut admin,
+        &["ACL", "SETUSER", "ro", "on", ">pw", "%R~*", "+@all"],
+    );
+    let _: String = q(
+        &mut admin,
+        &["ACL", "SETUSER", "app", "on", ">pw", "~user:*", "+@all"],
+    );
+    let before = digest(&mut admin);
+    let mut ro = login(&server, "ro");
+    let mut app = login(&server, "app");
+    let (mut reads, mut writes) = (0, 0);
+    for (args, access) in JSON_COMMANDS {
+        let run = json_invocation(args, "other:1", "other:2");
+        match access {
+            Access::None => {
+                assert!(try_q(&mut ro, &run).is_ok(), "{run:?}");
+                continue;
+            }
+            Access::Read => {
+                let got = try_q(&mut ro, &run);
+                assert!(got.is_ok(), "{run:?} as a read-only user: {got:?}");
+                reads += 1;
+            }
+            Access::Write => {
+                assert_eq!(try_q(&mut ro, &run), Err(say.no_key()), "{run:?}");
+                writes += 1;
+            }
+        }
+        // Outside the key pattern: refused, whichever of the keys is outside.
+        assert_eq!(try_q(&mut app, &run), Err(say.no_key()), "{run:?}");
+        if run.contains(&"other:2") {
+            let mixed = json_invocation(args, "user:1", "other:2");
+            assert_eq!(try_q(&mut app, &mixed), Err(say.no_key()), "{mixed:?}");
+        }
+        let inside = json_invocation(args, "user:1", "user:2");
+        let got = try_q(&mut app, &inside);
+        assert!(got.is_ok(), "{inside:?} inside the key pattern: {got:?}");
+    }
+    // What app changed on user:* is not what this compares: put it back first.
+    for k in ["user:1", "user:2"] {
+        let _: () = q(&mut admin, &["JSON.SET", k, JSON_DOC]);
+    }
+    assert_eq!(digest(&mut admin), before, "a refused command changed data");
+    eprintln!(
+        "acl: {reads} json reads and {writes} writes declare RO/RW key specs; %R~* runs the \
+         reads and is refused the writes; ~user:* is refused all of them on other keys"
+    );
+}

@@ -83,14 +83,35 @@ impl Cluster {
 
 /// Every module command that takes a key, with `KEY` where the key goes.
 const KEYED: &[&[&str]] = &[
-    &["JSON.SET", "KEY", r#"{"a":[1,2],"n":1}"#],
+    &[
+        "JSON.SET",
+        "KEY",
+        r#"{"a":[1,2],"n":1,"s":"x","b":true,"o":{"p":1}}"#,
+    ],
     &["JSON.GET", "KEY"],
+    &["JSON.MGET", "KEY", "$.n"],
+    &["JSON.MSET", "KEY", "$.n", "2"],
     &["JSON.PATH", "KEY", "$.a[*]"],
     &["JSON.FMT", "KEY", "n={$.n}"],
     &["JSON.TYPE", "KEY"],
+    &["JSON.STRLEN", "KEY", "$.s"],
     &["JSON.ARRLEN", "KEY", "$.a"],
+    &["JSON.OBJKEYS", "KEY", "$.o"],
+    &["JSON.OBJLEN", "KEY", "$.o"],
+    &["JSON.ARRINDEX", "KEY", "$.a", "2"],
+    &["JSON.RESP", "KEY"],
     &["JSON.NUMINCRBY", "KEY", "$.n", "1"],
+    &["JSON.NUMMULTBY", "KEY", "$.n", "2"],
+    &["JSON.TOGGLE", "KEY", "$.b"],
+    &["JSON.STRAPPEND", "KEY", "$.s", r#""y""#],
+    &["JSON.ARRAPPEND", "KEY", "$.a", "3"],
+    &["JSON.ARRINSERT", "KEY", "$.a", "0", "0"],
+    &["JSON.ARRPOP", "KEY", "$.a"],
+    &["JSON.ARRTRIM", "KEY", "$.a", "0", "1"],
+    &["JSON.MERGE", "KEY", "$", r#"{"m":1}"#],
+    &["JSON.CLEAR", "KEY", "$.o"],
     &["JSON.DEBUG", "MEMORY", "KEY"],
+    &["JSON.FORGET", "KEY", "$.b"],
     &["JSON.DEL", "KEY", "$.a[0]"],
     &["HGETSET", "KEY:h", "f", "v"],
     &["HMGETSET", "KEY:h", "f", "v", "g", "w"],
@@ -250,6 +271,36 @@ fn module_commands_are_routed_by_their_keys_in_a_cluster() {
         let n: i64 = q(&mut o, &["EXISTS", k]);
         assert_eq!(n, 0, "{k}");
     }
+    // The multi-key json commands: keys of two slots are refused before anything runs
+    // (CROSSSLOT), keys of one hash tag run on their node, and COMMAND GETKEYS names every key.
+    let before: Option<String> = q(&mut o, &["JSON.GET", b]);
+    for args in [
+        &["JSON.MGET", b, &other_key, "$"][..],
+        &["JSON.MSET", b, "$", "1", &other_key, "$", "2"],
+    ] {
+        assert_eq!(
+            q_err(&mut o, args),
+            "CROSSSLOT Keys in request don't hash to the same slot",
+            "{args:?}"
+        );
+        let mut getkeys = vec!["COMMAND", "GETKEYS"];
+        getkeys.extend(args);
+        let keys: Vec<String> = q(&mut o, &getkeys);
+        assert_eq!(keys, [b, other_key.as_str()], "{args:?}");
+    }
+    let after: Option<String> = q(&mut o, &["JSON.GET", b]);
+    assert_eq!(after, before, "a refused JSON.MSET wrote");
+    let n: i64 = q(&mut o, &["EXISTS", &other_key]);
+    assert_eq!(n, 0, "a refused JSON.MSET wrote {other_key}");
+    let _: () = q(
+        &mut o,
+        &["JSON.MSET", b, "$", "[1]", "{user1}e", "$", "[2]"],
+    );
+    let got: Vec<Option<String>> = q(&mut o, &["JSON.MGET", b, "{user1}e", "$[0]"]);
+    assert_eq!(got, [Some("[1]".to_owned()), Some("[2]".to_owned())]);
+    let _: i64 = q(&mut o, &["DEL", "{user1}e"]);
+    checks += 1;
+
     // The same transaction on one slot runs.
     let _: () = q(&mut o, &["MULTI"]);
     let _: String = q(&mut o, &["JSON.SET", "{user1}c", "1"]);

@@ -268,6 +268,7 @@ fn expand(options: Options, mut item: ItemFn) -> syn::Result<Tokens> {
         .split_ascii_whitespace()
         .map(String::from)
         .collect();
+    let readonly = flag_list.iter().any(|f| f == "readonly");
     for (a, b) in [("write", "readonly"), ("readonly", "write")] {
         if flag_list.iter().any(|f| f == a) && flag_list.iter().any(|f| f == b) {
             return Err(error(
@@ -461,6 +462,7 @@ fn expand(options: Options, mut item: ItemFn) -> syn::Result<Tokens> {
                 const NAME: &'static str = #name;
                 const ARITY: i32 = #arity_c;
                 const GETKEYS: ::core::option::Option<::rmkit::__private::GetKeysFn> = #getkeys;
+                const READONLY: bool = #readonly;
                 #[inline]
                 fn call(
                     #ctx: &::rmkit::Context,

@@ -55,7 +55,8 @@ pub type GetKeysFn = fn(&[RedisStr]) -> Vec<KeyAt>;
 pub struct KeyAt {
     /// The argument's index (the command name is 0).
     pub index: usize,
-    /// What the command does to it; `None`: not said (Redis then assumes `RW access update`).
+    /// What the command does to it; `None`: what the command's flags say — `RO access` for a
+    /// `readonly` command, else `RW access update` (Redis's default).
     pub flags: Option<docs::KeyFlags>,
 }
 
@@ -213,6 +214,9 @@ pub trait Handler {
     const NAME: &'static str;
     const ARITY: i32;
     const GETKEYS: Option<GetKeysFn>;
+    /// The command has the `readonly` flag: keys its getkeys function names without flags are
+    /// `RO access` (else Redis's default, `RW access update`).
+    const READONLY: bool = false;
     fn call(ctx: &Context, argv: &[RedisStr]) -> Result<Reply>;
 }
 

@@ -2,7 +2,9 @@
 //! (`CreateCommand`, `CreateSubcommand`, `SetCommandInfo`, `SetCommandACLCategories`).
 
 use super::{OK, RawCtx, RedisStr, api, cstring_lossy, guard, has_api};
-use crate::command::docs::{Arg, ArgKind, BeginSearch, FindKeys, KeySpec, key_spec_flags};
+use crate::command::docs::{
+    Arg, ArgKind, BeginSearch, FindKeys, KeyFlags, KeySpec, key_spec_flags,
+};
 use crate::command::{Handler, arity_ok};
 use crate::{Context, Error};
 use redis_module::raw;
@@ -52,9 +54,11 @@ pub unsafe extern "C" fn trampoline<H: Handler>(
         && raw_ctx.is_keys_position_request()
     {
         if let Some(keys) = guard(Named(H::NAME), || getkeys(args)) {
+            // A readonly command only reads the keys it names, unless it says otherwise.
+            let default = H::READONLY.then_some(KeyFlags(KeyFlags::RO.0 | KeyFlags::ACCESS.0));
             for k in keys {
                 if (1..args.len()).contains(&k.index) {
-                    raw_ctx.key_at_pos(k.index, k.flags);
+                    raw_ctx.key_at_pos(k.index, k.flags.or(default));
                 }
             }
         }
