@@ -794,7 +794,12 @@ fn write_value<S: Sink>(buf: &[u8], at: usize, out: &mut S) -> usize {
         U64 => f
             .write_u64(out, u64::from_le_bytes(fixed(buf, at + 1)))
             .map(|()| at + 9),
-        F64 | DEC8 | DEC16 | DEC32 | NEGZERO => {
+        DEC8 | DEC16 | DEC32 => {
+            let (m, e) = decimal_at(buf, at);
+            write_decimal(out, m, e);
+            return node.end();
+        }
+        F64 | NEGZERO => {
             write_float(out, float_at(buf, at));
             return node.end();
         }
@@ -918,25 +923,118 @@ fn float_at(buf: &[u8], at: usize) -> f64 {
     let (m, e) = match buf[at] {
         F64 => return f64::from_le_bytes(fixed(buf, at + 1)),
         NEGZERO => return -0.0,
-        DEC8 => (f64::from(buf[at + 1] as i8), buf[at + 2] as i8),
-        DEC16 => (
-            f64::from(i16::from_le_bytes(fixed(buf, at + 1))),
-            buf[at + 3] as i8,
-        ),
-        _ => (
-            f64::from(i32::from_le_bytes(fixed(buf, at + 1))),
-            buf[at + 5] as i8,
-        ),
+        _ => decimal_at(buf, at),
     };
     // Both operands are exact and IEEE rounds the one operation correctly, so this is the
     // float nearest to m x 10^e: the one the decimal was the shortest spelling of.
     let p = POW10[usize::from(e.unsigned_abs())];
-    if e >= 0 { m * p } else { m / p }
+    if e >= 0 {
+        f64::from(m) * p
+    } else {
+        f64::from(m) / p
+    }
+}
+
+/// The `(mantissa, exponent)` of a decimal float (tag DEC8, DEC16 or DEC32) at `at`.
+#[inline]
+fn decimal_at(buf: &[u8], at: usize) -> (i32, i8) {
+    match buf[at] {
+        DEC8 => (i32::from(buf[at + 1] as i8), buf[at + 2] as i8),
+        DEC16 => (
+            i32::from(i16::from_le_bytes(fixed(buf, at + 1))),
+            buf[at + 3] as i8,
+        ),
+        _ => (i32::from_le_bytes(fixed(buf, at + 1)), buf[at + 5] as i8),
+    }
+}
+
+/// Writes the decimal `m x 10^e` exactly as [`write_float`] writes the float it stands for
+/// (ryu's layout: `12340000000.0`, `12.34`, `0.001234`, `1e30`, `1.234e33`), without
+/// converting it back to binary and searching for its digits again: the stored decimal *is*
+/// the shortest one (see [`shortest_decimal`]).
+fn write_decimal<S: Sink>(out: &mut S, m: i32, e: i8) {
+    let mut m = m;
+    let mut e = i32::from(e);
+    if m == 0 {
+        out.slice(b"0.0");
+        return;
+    }
+    if m < 0 {
+        out.byte(b'-');
+    }
+    // Stored decimals have no trailing zeros; strip any anyway, as ryu's digits have none.
+    while m % 10 == 0 {
+        m /= 10;
+        e += 1;
+    }
+    let mut digits = itoa::Buffer::new();
+    let d = digits.format(m.unsigned_abs()).as_bytes();
+    let length = d.len() as i32;
+    let kk = length + e; // 10^(kk-1) <= |v| < 10^kk
+    if 0 <= e && kk <= 16 {
+        // 1234e7 -> 12340000000.0
+        out.slice(d);
+        for _ in length..kk {
+            out.byte(b'0');
+        }
+        out.slice(b".0");
+    } else if 0 < kk && kk <= 16 {
+        // 1234e-2 -> 12.34
+        let (int, frac) = d.split_at(kk as usize);
+        out.slice(int);
+        out.byte(b'.');
+        out.slice(frac);
+    } else if -5 < kk && kk <= 0 {
+        // 1234e-6 -> 0.001234
+        out.slice(b"0.");
+        for _ in kk..0 {
+            out.byte(b'0');
+        }
+        out.slice(d);
+    } else {
+        // 1e30, 1234e30 -> 1.234e33
+        out.byte(d[0]);
+        if length > 1 {
+            out.byte(b'.');
+            out.slice(&d[1..]);
+        }
+        out.byte(b'e');
+        let mut exp = itoa::Buffer::new();
+        out.slice(exp.format(kk - 1).as_bytes());
+    }
 }
 
 /// The shortest decimal `(mantissa, exponent)` that reads back as `v` (ryu's digits, trailing
 /// zeros moved into the exponent), if it is small enough for the decimal tags.
+///
+/// Most floats in documents are short decimals (`847.434`, `0.5`): those are found by trying
+/// 0, 1, 2, ... fraction digits, one multiplication and one check each. The first count of
+/// fraction digits that reads back is the shortest spelling: while `|m| < 2^31`, `v x 10^k` is
+/// within 2^-21 of an integer that reads back, so rounding finds it, and no two decimals with
+/// as many digits read back as the same double. Anything else (zero, long mantissas, large
+/// exponents) asks ryu ([`shortest_decimal_by_ryu`]); the unit tests check that both agree.
 fn shortest_decimal(v: f64) -> Option<(i32, i8)> {
+    if v != 0.0 {
+        for (k, p) in POW10.iter().enumerate().take(10) {
+            let x = (v * p).round();
+            if x.abs() > f64::from(i32::MAX) {
+                break;
+            }
+            let (mut m, mut e) = (x as i32, -(k as i8));
+            if float_matches(m, e, v) {
+                while m != 0 && m % 10 == 0 {
+                    m /= 10;
+                    e += 1;
+                }
+                return Some((m, e));
+            }
+        }
+    }
+    shortest_decimal_by_ryu(v)
+}
+
+/// [`shortest_decimal`] from ryu's text of `v` (every finite `v`).
+fn shortest_decimal_by_ryu(v: f64) -> Option<(i32, i8)> {
     let mut buf = ryu::Buffer::new();
     let text = buf.format_finite(v).as_bytes();
     let (neg, text) = match text.split_first() {
@@ -1144,29 +1242,51 @@ impl<'de> Visitor<'de> for Build<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let at = open(self.out);
         let mut count = 0;
-        while map.next_key_seed(Build { out: self.out })?.is_some() {
+        // Where the first names start, so small objects are checked for repeats without
+        // walking the members again.
+        let mut names = [0usize; SMALL_OBJECT];
+        loop {
+            let name_at = self.out.len();
+            if map.next_key_seed(Build { out: self.out })?.is_none() {
+                break;
+            }
+            if let Some(slot) = names.get_mut(count) {
+                *slot = name_at;
+            }
             map.next_value_seed(Build { out: self.out })?;
             count += 1;
         }
-        let count = dedup_members(self.out, at + LONG, count);
+        let count = dedup_members(self.out, at + LONG, count, &names);
         try_close(self.out, at, count, true).ok_or_else(too_large)
     }
 }
 
+/// Objects with at most this many members are checked for repeated names pairwise.
+const SMALL_OBJECT: usize = 16;
+
 /// Member names of the object body starting at `body` (to the end of `out`) are unique: a
 /// repeated name keeps its first position and its last value. Returns the member count.
-fn dedup_members(out: &mut Vec<u8>, body: usize, count: usize) -> usize {
+/// `small` holds where the first names start (all of them for an object of up to
+/// [`SMALL_OBJECT`] members).
+fn dedup_members(
+    out: &mut Vec<u8>,
+    body: usize,
+    count: usize,
+    small: &[usize; SMALL_OBJECT],
+) -> usize {
     if count < 2 {
         return count;
     }
     let members = || Node { buf: out, at: 0 }.children_from(body, true);
     // Fast path, no allocation: compare names pairwise for small objects, sort above that.
-    let has_dup = if count <= 16 {
-        let mut names = [&b""[..]; 16];
-        for (slot, (name, _)) in names.iter_mut().zip(members()) {
-            *slot = name.map_or(&b""[..], |n| n.as_bytes());
-        }
-        (1..count).any(|i| names[..i].contains(&names[i]))
+    let has_dup = if count <= SMALL_OBJECT {
+        let name = |at: usize| {
+            let (start, len) = Node { buf: out, at }
+                .string()
+                .expect("a member name is a string");
+            &out[start..start + len]
+        };
+        (1..count).any(|i| (0..i).any(|j| name(small[j]) == name(small[i])))
     } else {
         let mut names: Vec<&[u8]> = members()
             .map(|(n, _)| n.map_or(&b""[..], |n| n.as_bytes()))
@@ -1473,6 +1593,87 @@ mod tests {
                 put_f64(&mut out, v);
                 assert_eq!(float_at(&out, 0).to_bits(), v.to_bits(), "{v:e}");
             }
+        }
+    }
+
+    /// Random doubles of every kind: raw bit patterns, short decimals, integers, tiny values.
+    fn sample_floats(n: usize) -> Vec<f64> {
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut out = Vec::with_capacity(4 * n);
+        for _ in 0..n {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let digits = (x >> 20) % 1_000_000_000;
+            let scale = POW10[(x % 12) as usize];
+            for v in [
+                f64::from_bits(x),
+                digits as f64 / scale,
+                -(digits as f64) * scale,
+                (x % 1000) as f64 / 1e15,
+            ] {
+                if v.is_finite() {
+                    out.push(v);
+                }
+            }
+        }
+        out.extend([
+            0.0,
+            -0.0,
+            0.5,
+            1e22,
+            1e23,
+            2147483647.0,
+            2147483648.0,
+            0.1 + 0.2,
+        ]);
+        out
+    }
+
+    #[test]
+    fn the_fast_shortest_decimal_is_ryus() {
+        for v in sample_floats(50_000) {
+            assert_eq!(
+                shortest_decimal(v),
+                shortest_decimal_by_ryu(v),
+                "{v:e} ({:#x})",
+                v.to_bits()
+            );
+        }
+    }
+
+    #[test]
+    fn decimals_are_written_as_ryu_writes_their_float() {
+        for v in sample_floats(50_000) {
+            let Some((m, e)) = shortest_decimal(v) else {
+                continue;
+            };
+            let mut direct = Vec::new();
+            write_decimal(&mut direct, m, e);
+            let mut by_ryu = Vec::new();
+            write_float(&mut by_ryu, v);
+            assert_eq!(
+                String::from_utf8(direct).unwrap(),
+                String::from_utf8(by_ryu).unwrap(),
+                "{m}e{e}"
+            );
+        }
+        // Every layout of ryu's, at its boundaries.
+        for (m, e, text) in [
+            (1234, 7, "12340000000.0"),
+            (1, 15, "1000000000000000.0"),
+            (1, 16, "1e16"),
+            (1234, -2, "12.34"),
+            (1234, -6, "0.001234"),
+            (1, -5, "0.00001"),
+            (1, -6, "1e-6"),
+            (1234, 20, "1.234e23"),
+            (-5, -1, "-0.5"),
+            (0, 0, "0.0"),
+        ] {
+            let mut out = Vec::new();
+            write_decimal(&mut out, m, e);
+            assert_eq!(String::from_utf8(out).unwrap(), text, "{m}e{e}");
         }
     }
 
