@@ -88,6 +88,24 @@ pub fn json_path(data: &[u8]) {
     let doc = parse(doc).unwrap_or_else(|_| null());
     check_legacy_agrees(&doc, p, &parsed);
     check_path(&doc, &parsed.segments);
+    check_reply_text(&doc, &parsed.segments);
+}
+
+/// What a `$` path replies (the matches as a JSON array, written straight from the encoding)
+/// is what serde_json writes for them, and its measured length is exact and honours a cap.
+fn check_reply_text(doc: &Doc, segments: &[path::Segment]) {
+    let Ok(found) = path::try_select(doc.root(), segments) else {
+        return;
+    };
+    let expected = rmkit_json::doc::to_vec(&found);
+    let mut direct = Vec::new();
+    rmkit_json::doc::write_array_json(&found, &mut direct);
+    assert_eq!(direct, expected, "the direct writer vs serde_json");
+    let len = expected.len();
+    assert_eq!(rmkit_json::doc::array_json_len(&found, len), Some(len));
+    if len > 0 {
+        assert_eq!(rmkit_json::doc::array_json_len(&found, len - 1), None);
+    }
 }
 
 /// The legacy spelling of a `$.`/`$[` path (the same text without `$`) parses to the same

@@ -304,10 +304,19 @@ impl io::Write for Count {
 
 /// The text of `out` in `style`, measured against the reply limit before it is built.
 fn render(ctx: &Context, out: &Out<'_>, style: Style<'_>) -> Result<Vec<u8>> {
-    if let (Out::One(n), true) = (out, style.plain()) {
-        return Ok(n.to_json());
-    }
     let limit = max_reply();
+    match (out, style.plain()) {
+        (Out::One(n), true) => return Ok(n.to_json()),
+        (Out::Many(nodes), true) => {
+            // Straight from the encoding (serde would decode every value first).
+            let len = crate::doc::array_json_len(nodes, limit).ok_or_else(|| too_large(limit))?;
+            ctx.check_reply_size(len, limit)?;
+            let mut buf = reply_buffer(len)?;
+            crate::doc::write_array_json(nodes, &mut buf);
+            return Ok(buf);
+        }
+        _ => {}
+    }
     let mut count = Count { len: 0, cap: limit };
     let fmt = || Styled {
         style,
@@ -463,7 +472,13 @@ fn json_mget(ctx: &Context, args: Rest) -> Result<Reply> {
                 let text = if p.legacy() {
                     first(root, p.segs())?.map(|n| n.to_json())
                 } else {
-                    Some(crate::doc::to_vec(&sel(root, p.segs())?))
+                    let found = sel(root, p.segs())?;
+                    let room = max_reply().saturating_sub(total);
+                    let len = crate::doc::array_json_len(&found, room)
+                        .ok_or_else(|| too_large(max_reply()))?;
+                    let mut t = reply_buffer(len)?;
+                    crate::doc::write_array_json(&found, &mut t);
+                    Some(t)
                 };
                 match text {
                     Some(t) => {

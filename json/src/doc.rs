@@ -426,6 +426,12 @@ impl<'a> Node<'a> {
         }
     }
 
+    /// The values of an array or object (elements; member values without their names),
+    /// in document order; nothing for other values.
+    pub fn values(&self) -> impl Iterator<Item = Node<'a>> + use<'a> {
+        self.children().map(|(_, v)| v)
+    }
+
     /// The elements of an array (nothing for other values).
     pub fn elements(&self) -> impl Iterator<Item = Node<'a>> + use<'a> {
         let is_array = self.kind() == Kind::Array;
@@ -567,6 +573,33 @@ impl<F: Formatter> Formatter for Floats<F> {
     fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
         self.0.end_object_value(w)
     }
+}
+
+/// The length of the compact JSON text of an array of these values (what a `$` path replies,
+/// [`write_array_json`]), up to `cap` (`None` past it: matches may overlap, so the text can
+/// outgrow the document).
+pub fn array_json_len(values: &[Node<'_>], cap: usize) -> Option<usize> {
+    let mut count = Count::new(cap);
+    write_array(values, &mut count);
+    count.total()
+}
+
+/// Appends the compact JSON text of an array of these values: byte for byte what [`to_vec`]
+/// writes for them, written straight from the encoding.
+pub fn write_array_json(values: &[Node<'_>], out: &mut Vec<u8>) {
+    write_array(values, out);
+}
+
+fn write_array<S: Sink>(values: &[Node<'_>], out: &mut S) {
+    out.byte(b'[');
+    for v in values {
+        if out.full() {
+            return;
+        }
+        write_value(v.buf, v.at, out);
+        out.byte(b',');
+    }
+    close_bracket(out, false);
 }
 
 /// Compact JSON of any serialisable value with this module's float format ([`Floats`]).

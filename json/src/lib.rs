@@ -150,11 +150,15 @@ fn json_path(
         return Ok(Reply::Null);
     };
     let found = ops::select(j.0.root(), &segs)?;
-    if format.is_none() {
-        // Matches never overlap: the text is at most ~6x the document, like JSON.GET.
-        return Ok(Reply::Bulk(doc::to_vec(&found)));
-    }
     let limit = max_reply();
+    if format.is_none() {
+        // Matches may nest (`$..*`): measured before it is built.
+        let len = doc::array_json_len(&found, limit).ok_or_else(|| too_large(limit))?;
+        ctx.check_reply_size(len, limit)?;
+        let mut out = reply_buffer(len)?;
+        doc::write_array_json(&found, &mut out);
+        return Ok(Reply::Bulk(out));
+    }
     let len = doc::pretty_len(&found, limit).ok_or_else(|| too_large(limit))?;
     ctx.check_reply_size(len, limit)?;
     let mut out = reply_buffer(len)?;

@@ -937,7 +937,7 @@ fn walk<'a>(
             }
         }
         (Segment::Wildcard, Kind::Object | Kind::Array) => {
-            for (_, c) in children(v) {
+            for c in children(v) {
                 walk(root, c, rest, out, find);
             }
         }
@@ -946,7 +946,7 @@ fn walk<'a>(
             descend(root, v, rest, out, find);
         }
         (Segment::Filter(e), Kind::Object | Kind::Array) => {
-            for (_, c) in children(v) {
+            for c in children(v) {
                 if holds(root, c, e, find) {
                     walk(root, c, rest, out, find);
                 }
@@ -965,18 +965,15 @@ fn descend<'a>(
     out: &mut Vec<Node<'a>>,
     find: &mut impl Lookup<'a>,
 ) {
-    for (_, c) in children(v) {
+    for c in children(v) {
         walk(root, c, rest, out, find);
         descend(root, c, rest, out, find);
     }
 }
 
-/// The children of a container (member names for objects).
-fn children<'a>(v: Node<'a>) -> Box<dyn Iterator<Item = (Option<&'a str>, Node<'a>)> + 'a> {
-    match v.kind() {
-        Kind::Object => Box::new(v.members().map(|(k, c)| (Some(k), c))),
-        _ => Box::new(v.elements().map(|c| (None, c))),
-    }
+/// The values of a container (array elements, object member values; nothing for a scalar).
+fn children<'a>(v: Node<'a>) -> impl Iterator<Item = Node<'a>> + use<'a> {
+    v.values()
 }
 
 fn pointer_index(token: &str) -> Option<usize> {

@@ -74,9 +74,13 @@ fn pretty_printing_a_deep_document_is_refused_before_it_is_built() {
     let doc = format!("{}[{numbers}]{}", "[".repeat(125), "]".repeat(125));
     let _: () = q(&mut c, &["JSON.SET", "deep", &doc]);
     let before = used_memory(&mut c);
+    // `$..*` selects every level, each holding the whole array: ~100 MB of compact text too.
     for args in [
         &["JSON.GET", "deep", "PRETTY"][..],
         &["JSON.PATH", "deep", "$", "PRETTY"][..],
+        &["JSON.PATH", "deep", "$..*"][..],
+        &["JSON.GET", "deep", "$..*"][..],
+        &["JSON.MGET", "deep", "deep", "$..*"][..],
     ] {
         let e = q_err(&mut c, args);
         assert!(
