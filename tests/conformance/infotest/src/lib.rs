@@ -62,10 +62,7 @@ fn info_gets(
     field: &RedisStr,
     _unused: Option<&RedisStr>,
 ) -> Result<Reply> {
-    let v = snapshot(ctx, section)?
-        .field(&name(field))
-        .ok_or_else(not_found)?;
-    Ok(Reply::from(v))
+    field_text(ctx, section, field)
 }
 
 /// `INFO.GETC section field`: the field's text (the C module reads it as a C string).
@@ -76,6 +73,11 @@ fn info_getc(
     field: &RedisStr,
     _unused: Option<&RedisStr>,
 ) -> Result<Reply> {
+    field_text(ctx, section, field)
+}
+
+/// The text of `field` in `section` (INFO.GETS and INFO.GETC reply the same).
+fn field_text(ctx: &Context, section: &RedisStr, field: &RedisStr) -> Result<Reply> {
     let v = snapshot(ctx, section)?
         .field(&name(field))
         .ok_or_else(not_found)?;
