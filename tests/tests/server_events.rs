@@ -49,7 +49,7 @@ fn client_connect_and_disconnect_carry_the_client_info() {
         .split_whitespace()
         .find_map(|f| f.strip_prefix("addr="))
         .expect("CLIENT INFO has addr=");
-    assert_eq!(info, format!("{id} {peer} db=0 flags=0"), "{addr}");
+    assert_eq!(info, format!("{id} {peer} db=0 flags=none"), "{addr}");
     drop(other);
     wait_last(&server, "client-disconnected", &id.to_string());
     assert!(count(&mut con, "client-connected") >= 2);

@@ -75,7 +75,9 @@ impl ContextFlags {
     }
 }
 
-/// A client's connection (`RedisModule_GetClientInfoById`, as `CLIENT LIST` shows it).
+/// A client's connection (`RedisModule_GetClientInfoById`, as `CLIENT LIST` shows it; also
+/// what [`ServerEvent::ClientConnected`](crate::server::events::ServerEvent::ClientConnected)
+/// carries).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientInfo {
     /// The client id (`CLIENT ID`).
@@ -86,32 +88,33 @@ pub struct ClientInfo {
     pub port: u16,
     /// The selected database.
     pub db: u16,
-    flags: u64,
+    /// `REDISMODULE_CLIENTINFO_FLAG_*` bits; see the `is_*` methods.
+    pub(crate) flags: u64,
 }
 
 impl ClientInfo {
     /// Connected over TLS.
-    pub fn ssl(&self) -> bool {
+    pub fn is_ssl(&self) -> bool {
         self.flags & 1 != 0
     }
     /// In subscriber (pub/sub) mode.
-    pub fn pubsub(&self) -> bool {
+    pub fn is_pubsub(&self) -> bool {
         self.flags & 2 != 0
     }
     /// Blocked in a command.
-    pub fn blocked(&self) -> bool {
+    pub fn is_blocked(&self) -> bool {
         self.flags & 4 != 0
     }
     /// Client-side caching tracking is on.
-    pub fn tracking(&self) -> bool {
+    pub fn is_tracking(&self) -> bool {
         self.flags & 8 != 0
     }
     /// Connected over a Unix socket.
-    pub fn unix_socket(&self) -> bool {
+    pub fn is_unix_socket(&self) -> bool {
         self.flags & 16 != 0
     }
     /// Inside `MULTI`.
-    pub fn multi(&self) -> bool {
+    pub fn is_multi(&self) -> bool {
         self.flags & 32 != 0
     }
 }

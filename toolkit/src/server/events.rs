@@ -82,47 +82,9 @@ pub enum SaveKind {
     SyncAof,
 }
 
-/// The client of [`ServerEvent::ClientConnected`] / [`ServerEvent::ClientDisconnected`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientInfo {
-    /// The client id (`CLIENT ID`).
-    pub id: u64,
-    /// The peer address (empty for a unix socket).
-    pub addr: String,
-    /// The peer port.
-    pub port: u16,
-    /// The selected database.
-    pub db: u16,
-    /// `REDISMODULE_CLIENTINFO_FLAG_*` bits; see the `is_*` methods.
-    pub flags: u64,
-}
-
-impl ClientInfo {
-    /// Connected over TLS.
-    pub fn is_ssl(&self) -> bool {
-        self.flags & 1 != 0
-    }
-    /// In pub/sub mode.
-    pub fn is_pubsub(&self) -> bool {
-        self.flags & (1 << 1) != 0
-    }
-    /// Blocked in a command.
-    pub fn is_blocked(&self) -> bool {
-        self.flags & (1 << 2) != 0
-    }
-    /// Client-side caching tracking is on.
-    pub fn is_tracking(&self) -> bool {
-        self.flags & (1 << 3) != 0
-    }
-    /// Connected over a unix socket.
-    pub fn is_unix_socket(&self) -> bool {
-        self.flags & (1 << 4) != 0
-    }
-    /// Inside `MULTI`.
-    pub fn is_multi(&self) -> bool {
-        self.flags & (1 << 5) != 0
-    }
-}
+/// The client of [`ServerEvent::ClientConnected`] / [`ServerEvent::ClientDisconnected`]: the
+/// same type [`Context::client_info`](crate::Context::client_info) returns.
+pub use super::client::ClientInfo;
 
 /// The replication state of [`ServerEvent::BecameMaster`] / [`ServerEvent::BecameReplica`].
 #[derive(Debug, Clone, PartialEq, Eq)]

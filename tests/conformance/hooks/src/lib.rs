@@ -160,13 +160,31 @@ fn clear() -> Result<Reply> {
 fn on_payloads(_ctx: &Context, event: ServerEvent) {
     use ServerEvent as E;
     match event {
-        E::ClientConnected(c) | E::ClientDisconnected(c) => record(
-            "rmkit-client",
-            Last::Str(format!(
-                "{} {}:{} db={} flags={}",
-                c.id, c.addr, c.port, c.db, c.flags
-            )),
-        ),
+        E::ClientConnected(c) | E::ClientDisconnected(c) => {
+            let flags: Vec<&str> = [
+                (c.is_ssl(), "ssl"),
+                (c.is_pubsub(), "pubsub"),
+                (c.is_blocked(), "blocked"),
+                (c.is_tracking(), "tracking"),
+                (c.is_unix_socket(), "unixsocket"),
+                (c.is_multi(), "multi"),
+            ]
+            .into_iter()
+            .filter_map(|(set, name)| set.then_some(name))
+            .collect();
+            let flags = if flags.is_empty() {
+                "none".to_owned()
+            } else {
+                flags.join(",")
+            };
+            record(
+                "rmkit-client",
+                Last::Str(format!(
+                    "{} {}:{} db={} flags={flags}",
+                    c.id, c.addr, c.port, c.db
+                )),
+            )
+        }
         E::ModuleLoaded { name, version } => record(
             "rmkit-module-loaded",
             Last::Str(format!("{name} {version}")),

@@ -168,12 +168,12 @@ fn clientinfo(ctx: &Context) -> Result<Reply> {
         .ok_or_else(|| Error::raw("failed to get client info"))?;
     let flag = |on: bool, name: &str| if on { name.to_owned() } else { String::new() };
     let flags = [
-        flag(ci.ssl(), "ssl"),
-        flag(ci.pubsub(), "pubsub"),
-        flag(ci.blocked(), "blocked"),
-        flag(ci.tracking(), "tracking"),
-        flag(ci.unix_socket(), "unixsocket"),
-        flag(ci.multi(), "multi"),
+        flag(ci.is_ssl(), "ssl"),
+        flag(ci.is_pubsub(), "pubsub"),
+        flag(ci.is_blocked(), "blocked"),
+        flag(ci.is_tracking(), "tracking"),
+        flag(ci.is_unix_socket(), "unixsocket"),
+        flag(ci.is_multi(), "multi"),
     ]
     .join(":");
     Ok(Reply::Array(vec![
