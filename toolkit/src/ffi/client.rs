@@ -378,16 +378,7 @@ impl RawCtx {
 
     /// `RedisModule_RegisterAuthCallback` in a free slot; `false` if all are taken.
     pub(crate) fn register_auth_callback(&self, f: AuthFn) -> bool {
-        use std::sync::atomic::Ordering;
-        let Some(slot) = AUTH_FNS.iter().position(|s| {
-            s.compare_exchange(
-                std::ptr::null_mut(),
-                f as *mut (),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
-            .is_ok()
-        }) else {
+        let Some(slot) = super::claim_slot(&AUTH_FNS, f as *mut ()) else {
             return false;
         };
         // SAFETY: a live context; the trampoline lives as long as the image and Redis drops

@@ -177,15 +177,7 @@ impl RawCtx {
         f: fn(&mut FilterArgs<'_>),
         noself: bool,
     ) -> Option<FilterHandle> {
-        let slot = FILTERS.iter().position(|s| {
-            s.compare_exchange(
-                std::ptr::null_mut(),
-                f as *mut (),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
-            .is_ok()
-        })?;
+        let slot = super::claim_slot(&FILTERS, f as *mut ())?;
         let flags = if noself {
             raw::REDISMODULE_CMDFILTER_NOSELF as c_int
         } else {
