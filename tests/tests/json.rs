@@ -684,6 +684,48 @@ fn fill(c: &mut Connection, n: usize) {
     }
     let _: String = q(c, &["json.numincrby", "doc:0", "$.items[*].v", "1"]);
     let _: i64 = q(c, &["json.del", "doc:1", "$.items[0]"]);
+    // Every kind of edit, so what each leaves behind is saved, reloaded and rewritten too.
+    let edits: &[&[&str]] = &[
+        &[
+            "json.arrappend",
+            "doc:2",
+            "$.items",
+            r#"{"k":"new","v":0.25}"#,
+            "[1,2]",
+        ],
+        &["json.arrinsert", "doc:3", "$.items", "1", r#""inserted""#],
+        &["json.arrpop", "doc:4", "$.items", "0"],
+        &["json.arrtrim", "doc:5", "$.items", "1", "3"],
+        &["json.strappend", "doc:6", "$.name", r#"" and more""#],
+        &["json.toggle", "doc:7", "$.items[*].ok"],
+        &["json.nummultby", "doc:8", "$.items[*].v", "1.5"],
+        &[
+            "json.merge",
+            "doc:9",
+            "$",
+            r#"{"name":null,"extra":{"a":[true]}}"#,
+        ],
+        &[
+            "json.set",
+            "doc:10",
+            "$.added",
+            r#"{"deep":{"er":[1,{"x":"y"}]}}"#,
+        ],
+        &["json.clear", "doc:11", "$.items"],
+        &[
+            "json.mset",
+            "doc:12",
+            "$.id",
+            "-1",
+            "doc:13",
+            "$.items[0].k",
+            r#""ü\n""#,
+        ],
+        &["json.forget", "doc:14", "$..ok"],
+    ];
+    for e in edits {
+        let _: redis::Value = q(c, e);
+    }
 }
 
 #[test]
