@@ -670,7 +670,8 @@ impl Parser<'_> {
             let from = i;
             while let Some(d @ b'0'..=b'9') = at(i) {
                 m = m.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
-                if m != 0 {
+                // Not `m != 0`: a wrapped `m` can be 0 (20 digits of 2^64 are).
+                if significant > 0 || d != b'0' {
                     significant += 1;
                 }
                 i += 1;
@@ -892,6 +893,11 @@ mod tests {
             "1.00000000000000000000000000001",
             "100000000000000000000000000000e-29",
             "0.000000000000000000000000000001",
+            // 20 significant digits whose value wraps a u64 to exactly 0 (fuzzer's find).
+            "1844674.4073709551616",
+            "0.18446744073709551616",
+            "18446744073709551616.0",
+            "-36893488147419103232e-5",
         ] {
             same(t);
             same(&format!("[{t}]"));
