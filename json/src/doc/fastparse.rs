@@ -6,7 +6,7 @@
 //! field. This parser reads the text once and writes the encoding as it goes:
 //! - the whole input is checked to be UTF-8 once ([`std::str::from_utf8`] is fast on ASCII);
 //!   a string without escapes is then copied as one slice, its end found 8 bytes at a time
-//!   ([`specials`]); one of up to 15 bytes is copied as a fixed 16-byte block;
+//!   ([`specials`]); one of up to 31 bytes is copied as a fixed 16- or 32-byte block;
 //! - a float whose digits make a mantissa that fits `i32` and whose decimal exponent is within
 //!   `-22..=22` *is* its own shortest decimal, so it is stored as `DEC8/16/32` without any
 //!   float arithmetic (the argument is at [`Parser::number`]); other floats are read by
@@ -112,12 +112,14 @@ impl Out {
         self.len += bytes.len();
     }
 
-    /// Makes room for `n` more bytes, a little at a time: the zeros are written just before the
-    /// bytes that replace them (the `Vec` grows its capacity by doubling, if it must).
+    /// Makes room for `n` more bytes, a little at a time (the zeros are written just before the
+    /// bytes that replace them) and within the capacity while it lasts (past it, the `Vec`
+    /// grows by doubling).
     #[cold]
     #[inline(never)]
     fn grow(&mut self, n: usize) {
-        self.buf.resize(self.len + n.max(ROOM), 0);
+        let room = (self.len + ROOM).min(self.buf.capacity());
+        self.buf.resize(room.max(self.len + n), 0);
     }
 
     /// What `put_int` writes.
@@ -149,14 +151,14 @@ impl Out {
         }
     }
 
-    /// What `put_str` writes for the first `len` (< 16) bytes of `chunk`.
+    /// What `put_str` writes for the first `len` (< `N` <= 255) bytes of `chunk`.
     #[inline(always)]
-    fn put_short_str(&mut self, len: usize, chunk: &[u8; 16]) {
-        if self.buf.len() - self.len < 18 {
-            self.grow(18);
+    fn put_short_str<const N: usize>(&mut self, len: usize, chunk: &[u8; N]) {
+        if self.buf.len() - self.len < N + 2 {
+            self.grow(N + 2);
         }
         let at = self.len;
-        let out = &mut self.buf[at..at + 18];
+        let out = &mut self.buf[at..at + N + 2];
         out[0] = STR8;
         out[1] = len as u8;
         out[2..].copy_from_slice(chunk);
@@ -296,6 +298,25 @@ fn specials(w: u64) -> u64 {
         | backslash.wrapping_sub(ONES) & !backslash
         | w.wrapping_sub(ONES * 0x20) & !w)
         & HIGHS
+}
+
+/// The first `"`, `\\` or control character of `chunk`: `None` if there is none, else where
+/// it is if it is a `"` (a string that ends there without an escape), `Some(None)` if it is
+/// another one.
+#[inline(always)]
+fn quote_within(chunk: &[u8; 16]) -> Option<Option<usize>> {
+    let lo = u64::from_le_bytes(chunk[..8].try_into().expect("8 bytes"));
+    let hi = u64::from_le_bytes(chunk[8..].try_into().expect("8 bytes"));
+    let (word, found, base) = match specials(lo) {
+        0 => (hi, specials(hi), 8),
+        found => (lo, found, 0),
+    };
+    if found == 0 {
+        return None;
+    }
+    // The first special byte, taken from the word (not loaded again).
+    let bit = found.trailing_zeros();
+    Some(((word >> (bit & !7)) as u8 == b'"').then_some(base + (bit / 8) as usize))
 }
 
 /// The first offset at or after `from` holding `"`, `\\` or a control character (`< 0x20`),
@@ -502,24 +523,29 @@ impl Parser<'_> {
     #[inline(always)]
     fn string(&mut self) -> Option<usize> {
         let start = self.pos;
-        // Most strings (member names, short values) end within 16 bytes and have no escape:
-        // find the end in two words, and copy the 16 bytes as one block (the bytes past the
-        // string are dropped again).
+        // Most strings (member names, short values) end within 16 or 32 bytes and have no
+        // escape: find the end a word at a time, and copy 16 or 32 bytes as one block (the
+        // bytes past the string are dropped again).
         if let Some(chunk) = self.text.get(start..start + 16) {
             let chunk: &[u8; 16] = chunk.try_into().expect("16 bytes");
-            let lo = u64::from_le_bytes(chunk[..8].try_into().expect("8 bytes"));
-            let hi = u64::from_le_bytes(chunk[8..].try_into().expect("8 bytes"));
-            let (word, found, base) = match specials(lo) {
-                0 => (hi, specials(hi), 8),
-                found => (lo, found, 0),
-            };
-            // The first special byte, taken from the word (not loaded again).
-            let bit = found.trailing_zeros();
-            if found != 0 && (word >> (bit & !7)) as u8 == b'"' {
-                let len = base + (bit / 8) as usize;
-                self.out.put_short_str(len, chunk);
-                self.pos = start + len + 1;
-                return Some(len);
+            match quote_within(chunk) {
+                Some(Some(len)) => {
+                    self.out.put_short_str(len, chunk);
+                    self.pos = start + len + 1;
+                    return Some(len);
+                }
+                Some(None) => return self.long_string(start),
+                None => {}
+            }
+            if let Some(chunk) = self.text.get(start..start + 32) {
+                let chunk: &[u8; 32] = chunk.try_into().expect("32 bytes");
+                let (_, second) = chunk.split_last_chunk::<16>().expect("16 of 32");
+                if let Some(Some(len)) = quote_within(second) {
+                    let len = 16 + len;
+                    self.out.put_short_str(len, chunk);
+                    self.pos = start + len + 1;
+                    return Some(len);
+                }
             }
         }
         self.long_string(start)
@@ -1034,7 +1060,8 @@ mod tests {
     fn strings_of_every_short_length_near_the_end_of_the_text() {
         for len in 0..40 {
             let x = "é".repeat(len / 2) + &"x".repeat(len % 2);
-            for (before, after) in [("", ""), ("[", "]"), ("[", "                   ]")] {
+            let far = format!("{}]", " ".repeat(40));
+            for (before, after) in [("", ""), ("[", "]"), ("[", "            ]"), ("[", &far)] {
                 same(&format!("{before}\"{x}\"{after}"));
                 same(&format!("{before}{{\"{x}\":\"{x}\",\"{x}\":1}}{after}"));
                 for esc in ["\\n", "\\u00e9", "\\\\", "\\\""] {
