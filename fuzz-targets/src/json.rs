@@ -20,11 +20,15 @@ const MAX_INPUT: usize = 64 * 1024;
 ///   `serde_json::Value`s: repeated member names keep the last value in both);
 /// - parsing the compact text again gives the same encoding, and the same text (this is what
 ///   RDB save/load, AOF rewrite and `JSON.GET` → `JSON.SET` do); nothing panics or overflows
-///   the stack.
+///   the stack;
+/// - the direct parser (`Doc::parse_fast`, the fast path of `parse`) accepts nothing that
+///   serde_json (`Doc::parse_serde`) refuses, and what it accepts it encodes byte for byte as
+///   the serde path does.
 pub fn json_value(data: &[u8]) {
     if data.len() > MAX_INPUT {
         return;
     }
+    check_fast_path(data);
     let reference = serde_json::from_slice::<Value>(data);
     let doc = match parse(data) {
         Ok(doc) => doc,
@@ -64,6 +68,26 @@ pub fn json_value(data: &[u8]) {
         "parse(compact(doc)) != doc: {doc:?} vs {again:?}"
     );
     assert_eq!(again.to_json(), text, "compact is not stable");
+}
+
+/// `Doc::parse_fast` is `None` or the serde path's document, bytes and all; `None` whenever
+/// the serde path fails.
+fn check_fast_path(data: &[u8]) {
+    let fast = Doc::parse_fast(data);
+    match (Doc::parse_serde(data), fast) {
+        (Ok(serde), Some(fast)) => assert!(
+            fast.bytes() == serde.bytes(),
+            "the fast path encodes {:?} differently\nfast:  {:?}\nserde: {:?}",
+            String::from_utf8_lossy(data),
+            fast.bytes(),
+            serde.bytes(),
+        ),
+        (Err(e), Some(_)) => panic!(
+            "the fast path accepts what serde_json refuses ({e}): {:?}",
+            String::from_utf8_lossy(data)
+        ),
+        (_, None) => {}
+    }
 }
 
 /// The `json_path` target: `sep path sep json`. Invalid JSON is replaced by `null` (so every

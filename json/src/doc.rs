@@ -119,7 +119,20 @@ pub enum Edit {
 impl Doc {
     /// Parses JSON text. Errors are serde_json's (reason, line and column); nesting deeper than
     /// 127 levels is refused (`recursion limit exceeded`), so no input can overflow the stack.
+    ///
+    /// Most documents are read by a direct parser ([`parse_fast`](Self::parse_fast)); whatever
+    /// it is not sure of goes to serde_json ([`parse_serde`](Self::parse_serde)), which decides
+    /// what is accepted and words every error. Both build the same bytes.
     pub fn parse(text: &[u8]) -> Result<Doc, serde_json::Error> {
+        match Doc::parse_fast(text) {
+            Some(doc) => Ok(doc),
+            None => Doc::parse_serde(text),
+        }
+    }
+
+    /// [`parse`](Self::parse) by serde_json alone, through a visitor that writes the encoding
+    /// (the reference for [`parse_fast`](Self::parse_fast)).
+    pub fn parse_serde(text: &[u8]) -> Result<Doc, serde_json::Error> {
         let mut de = serde_json::Deserializer::from_slice(text);
         let mut out = Vec::with_capacity(text.len() + 16);
         Build { out: &mut out }.deserialize(&mut de)?;
@@ -1202,6 +1215,8 @@ fn close(out: &mut Vec<u8>, at: usize, count: usize, object: bool) {
     // number's 9 bytes per member.
     try_close(out, at, count, object).expect("container within 4 GiB")
 }
+
+mod fastparse;
 
 /// Builds the encoding while serde_json parses (no intermediate tree).
 struct Build<'b> {
