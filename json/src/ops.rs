@@ -216,7 +216,8 @@ pub fn each<'a, R>(
     mut f: impl FnMut(Node<'a>) -> Result<(Vec<(usize, Edit)>, R), Error>,
 ) -> Result<(Effect, Vec<Option<R>>), Error> {
     // (start, end) of each edited value, with its edits.
-    let mut planned: Vec<(usize, usize, Vec<(usize, Edit)>)> = Vec::new();
+    type Planned = (usize, usize, Vec<(usize, Edit)>);
+    let mut planned: Vec<Planned> = Vec::new();
     let mut results = Vec::new();
     for found in select(root, path)? {
         if !kind(found) {

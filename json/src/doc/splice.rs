@@ -353,8 +353,8 @@ impl<'e> Plan<'e> {
             splices[j].end..next
         };
         let mut shift = 0isize;
-        for j in 0..splices.len() {
-            shift += splices[j].delta(scratch);
+        for (j, s) in splices.iter().enumerate() {
+            shift += s.delta(scratch);
             let r = run(j);
             if shift < 0 && !r.is_empty() {
                 let to = r.start.wrapping_add_signed(shift);
