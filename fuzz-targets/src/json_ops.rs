@@ -109,6 +109,8 @@ enum Op {
     Trim(PathSpec, i8, i8),
     /// `JSON.MERGE key <path> <patch>`.
     Merge(PathSpec, Gen),
+    /// `JSON.STRAPPEND key <path> <string>` (one of the generator's names, maybe repeated).
+    StrAppend(PathSpec, u8, u8),
 }
 
 #[derive(Debug, Arbitrary)]
@@ -621,6 +623,39 @@ fn run(ops: Vec<Op>) {
                 });
                 store = step("JSON.MERGE", &text, doc, v, got, expected);
             }
+            Op::StrAppend(p, name, times) => {
+                let (Some(doc), Some(v)) = (&store, &mut model) else {
+                    continue;
+                };
+                let (text, steps) = p.render();
+                let segs = path::parse(&text).expect("generated paths parse");
+                let suffix = NAMES[usize::from(name) % NAMES.len()].repeat(usize::from(times % 80));
+                let mut found = Vec::new();
+                reference_select(v, &steps, &mut Vec::new(), &mut found);
+                let mut new = v.clone();
+                let replies: Vec<Option<usize>> = found
+                    .iter()
+                    .map(|f| match get_mut(&mut new, f) {
+                        M::Str(s) => {
+                            s.push_str(&suffix);
+                            Some(s.len())
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                // Writes whenever a string is selected, even for an empty suffix.
+                let writes = replies.iter().any(Option::is_some);
+                let got = ops::strappend(doc.root(), &segs, &suffix);
+                match got {
+                    Ok((effect, reply)) => {
+                        assert_eq!(reply, replies, "JSON.STRAPPEND {} reply", show(&text));
+                        assert_eq!(effect.changes(), writes, "JSON.STRAPPEND writes");
+                        *v = new;
+                        store = applied(doc, &effect);
+                    }
+                    Err(e) => panic!("JSON.STRAPPEND {}: {e:?}", show(&text)),
+                }
+            }
             Op::Reload => {
                 if let Some(doc) = &store {
                     let mut buf = Vec::new();
@@ -918,6 +953,9 @@ mod tests {
             Op::SetAt(b(), Gen(vec![2, 3]), Cond::Xx),
             Op::Merge(a(), Gen(vec![7, 2, 0, 0, 1, 2, 4])),
             Op::Merge(path(vec![]), Gen(vec![7, 2, 0, 0, 3, 2, 4])),
+            Op::SetAt(b(), Gen(vec![5]), Cond::None),
+            Op::StrAppend(b(), 1, 200), // past 255 bytes: the long string header
+            Op::StrAppend(path(vec![Seg::All]), 0, 0),
             Op::Reload,
         ]);
     }

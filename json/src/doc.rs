@@ -153,6 +153,9 @@ pub enum Edit {
         /// The encoded children.
         bytes: Vec<u8>,
     },
+    /// Append these UTF-8 bytes to the string (its length must stay under 4 GiB: the caller's
+    /// check). Ignored at a value that is not a string.
+    AppendStr(Vec<u8>),
 }
 
 impl Doc {
@@ -219,6 +222,13 @@ impl Doc {
                 };
             }
             Some((0, e @ Edit::Insert { .. })) => Some(e),
+            Some((0, Edit::AppendStr(suffix))) if self.root().kind() == Kind::String => {
+                let mut out = Vec::with_capacity(self.buf.len() + suffix.len() + 3);
+                put_appended(&mut out, self.root(), suffix);
+                return Doc {
+                    buf: out.into_boxed_slice(),
+                };
+            }
             _ => None,
         };
         let mut out = Vec::with_capacity(self.buf.len());
@@ -316,6 +326,12 @@ fn copy_edited(node: Node<'_>, insert: Option<&Edit>, edits: &[&(usize, Edit)], 
                     put_str(out, name.as_bytes());
                 }
                 out.extend_from_slice(bytes);
+            }
+            Some(Edit::AppendStr(suffix)) => {
+                if let Some(name) = name {
+                    put_str(out, name.as_bytes());
+                }
+                put_appended(out, child, suffix);
             }
             e @ (None | Some(Edit::Insert { .. })) => {
                 if let Some(name) = name {
@@ -446,6 +462,11 @@ impl<'a> Node<'a> {
     /// The value's encoding.
     pub fn encoded(&self) -> &'a [u8] {
         &self.buf[self.at..self.end()]
+    }
+
+    /// The length of a string in bytes (without reading it).
+    pub fn str_len(&self) -> Option<usize> {
+        self.string().map(|(_, len)| len)
     }
 
     /// The text of a string.
@@ -1108,16 +1129,34 @@ fn put_number(out: &mut Vec<u8>, n: &serde_json::Number) {
 }
 
 fn put_str(out: &mut Vec<u8>, s: &[u8]) {
-    match u8::try_from(s.len()) {
+    put_str_header(out, s.len());
+    out.extend_from_slice(s);
+}
+
+/// The header of a string of `len` bytes: `STR8 len` when it fits a byte, else `STR32 len`.
+fn put_str_header(out: &mut Vec<u8>, len: usize) {
+    match u8::try_from(len) {
         Ok(len) => out.extend_from_slice(&[STR8, len]),
         Err(_) => {
-            // The parser refuses longer strings (visit_str); edits copy names it accepted.
-            let len = u32::try_from(s.len()).expect("a string under 4 GiB");
+            // The parser refuses longer strings (visit_str); edits copy names it accepted, and
+            // STRAPPEND checks the length.
+            let len = u32::try_from(len).expect("a string under 4 GiB");
             out.push(STR32);
             out.extend_from_slice(&len.to_le_bytes());
         }
     }
-    out.extend_from_slice(s);
+}
+
+/// Writes the string `node` with `suffix` appended (`node` itself if it is no string).
+fn put_appended(out: &mut Vec<u8>, node: Node<'_>, suffix: &[u8]) {
+    match node.string() {
+        Some((start, len)) => {
+            put_str_header(out, len + suffix.len());
+            out.extend_from_slice(&node.buf[start..start + len]);
+            out.extend_from_slice(suffix);
+        }
+        None => out.extend_from_slice(node.encoded()),
+    }
 }
 
 /// Starts a container: a long header to be fixed by [`close`]; returns where it starts.

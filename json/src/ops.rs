@@ -262,7 +262,7 @@ pub fn check_depth(root: Node<'_>, edits: &[(usize, Edit)]) -> Result<(), Error>
                 let object = root.node_at(*at).kind() == Kind::Object;
                 (doc::children_depth(bytes, object), 1)
             }
-            Edit::Remove | Edit::Number(_) => continue,
+            Edit::Remove | Edit::Number(_) | Edit::AppendStr(_) => continue,
         };
         if inner == 0 {
             continue;
@@ -290,18 +290,19 @@ pub fn toggle(root: Node<'_>, path: &[Segment]) -> Result<(Effect, Vec<Option<bo
     })
 }
 
-/// `JSON.STRAPPEND`: appends `suffix` to every string selected; the new lengths in bytes.
+/// `JSON.STRAPPEND`: appends `suffix` to every string selected (in place: the string is not
+/// copied); the new lengths in bytes.
 pub fn strappend(
     root: Node<'_>,
     path: &[Segment],
     suffix: &str,
 ) -> Result<(Effect, Vec<Option<usize>>), Error> {
     each(root, path, is(Kind::String), |n| {
-        let s = format!("{}{suffix}", n.as_str().unwrap_or(""));
-        if u32::try_from(s.len()).is_err() {
+        let len = n.str_len().unwrap_or(0) + suffix.len();
+        if u32::try_from(len).is_err() {
             return Err(Error::new("string too long"));
         }
-        Ok((at(n, Edit::Replace(doc::encode_str(&s))), s.len()))
+        Ok((at(n, Edit::AppendStr(suffix.as_bytes().to_vec())), len))
     })
 }
 

@@ -34,7 +34,7 @@
 //! and gains some, or loses one whose last member is edited too (RedisJSON's removal order,
 //! which the rebuild implements, moves the last member into each gap in turn).
 
-use super::{Doc, Edit, LONG, Node, OBJ8, OBJ32, SHORT, put_number, sorted};
+use super::{Doc, Edit, Kind, LONG, Node, OBJ8, OBJ32, SHORT, put_number, put_str_header, sorted};
 
 impl Doc {
     /// Applies `edits` like [`edit`](Self::edit) does, with the same resulting bytes, but in
@@ -77,7 +77,14 @@ impl Doc {
             splices: Vec::with_capacity(4 + 2 * sorted.len()),
             scratch: Vec::new(),
         };
-        let Ok(delta) = plan.container(&self.buf, 0, insert, &sorted) else {
+        let planned = match sorted.first().map(|e| (e.0, &e.1)) {
+            // A string at the root has nothing below it.
+            Some((0, Edit::AppendStr(suffix))) if self.root().kind() == Kind::String => {
+                Ok(plan.append(&self.buf, 0, suffix))
+            }
+            _ => plan.container(&self.buf, 0, insert, &sorted),
+        };
+        let Ok(delta) = planned else {
             return false;
         };
         if !plan.splices.is_empty() {
@@ -276,6 +283,7 @@ impl<'e> Plan<'e> {
                     body_delta +=
                         self.container(buf, value, Some((*index, *count, bytes)), here)?;
                 }
+                Edit::AppendStr(suffix) => body_delta += self.append(buf, value, suffix),
             }
         }
         if let Some((_, n, bytes)) = insert {
@@ -330,6 +338,30 @@ impl<'e> Plan<'e> {
             with: With::Header(h, width),
         });
         Ok(body_delta + width as isize - (body - at) as isize)
+    }
+
+    /// Plans appending `suffix` to the string at `at` (nothing if it is no string): the bytes
+    /// go after its last one, and its header gets the new length (`STR8` -> `STR32` past 255
+    /// bytes); returns how much longer its encoding gets.
+    fn append(&mut self, buf: &[u8], at: usize, suffix: &'e [u8]) -> isize {
+        let node = Node { buf, at };
+        let Some((start, len)) = node.string() else {
+            return 0;
+        };
+        let from = self.scratch.len();
+        put_str_header(&mut self.scratch, len + suffix.len());
+        let width = self.scratch.len() - from;
+        self.splices.push(Splice {
+            start: at,
+            end: start,
+            with: With::Scratch(from, self.scratch.len()),
+        });
+        self.splices.push(Splice {
+            start: start + len,
+            end: start + len,
+            with: With::Edit(suffix),
+        });
+        (width + suffix.len()) as isize - (start - at) as isize
     }
 
     /// Applies the splices (sorted, disjoint) to `buf`, whose encoding (its first `old_len`
@@ -698,6 +730,35 @@ mod tests {
     }
 
     #[test]
+    fn strings_grow_in_place_and_change_header_at_256_bytes() {
+        let d = doc(&format!(r#"{{"s":"{}","t":[1]}}"#, "a".repeat(250)));
+        let s = off(&d, "s");
+        let append = |n: usize| [(s, Edit::AppendStr("b".repeat(n).into_bytes()))];
+        for n in [0, 1, 5, 6, 300] {
+            let text = spliced(&d, &append(n));
+            let got: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(got["s"].as_str().unwrap().len(), 250 + n);
+            // `STR8 len` up to 255 bytes, `STR32 len` past: 3 more header bytes.
+            let header = if 250 + n > 255 { 5 } else { 2 };
+            assert_eq!(at(&doc(&text), "s").encoded().len(), header + 250 + n);
+        }
+        // At the root; at a value that is not a string, ignored.
+        assert_eq!(
+            spliced(&doc("\"x\""), &[(0, Edit::AppendStr(b"yz".to_vec()))]),
+            "\"xyz\""
+        );
+        assert_eq!(
+            spliced(&d, &[(off(&d, "t"), Edit::AppendStr(b"z".to_vec()))]),
+            String::from_utf8(d.to_json()).unwrap()
+        );
+        let edits = [
+            (0, Edit::AppendStr(b"z".to_vec())),
+            (off(&d, "t/0"), num(2)),
+        ];
+        assert!(spliced(&d, &edits).ends_with(r#""t":[2]}"#));
+    }
+
+    #[test]
     fn room_is_jemallocs_size_class() {
         for (len, class) in [
             (1, 16),
@@ -836,6 +897,7 @@ mod tests {
                         count: 1,
                         bytes: doc(&value).into_bytes(),
                     },
+                    (_, Kind::String) => Edit::AppendStr("é".repeat(rnd(150)).into_bytes()),
                     (_, Kind::Object) => Edit::Insert {
                         index: rnd(len + 2),
                         count: 1,
