@@ -487,6 +487,10 @@ fn run(ops: Vec<Op>) {
                     continue;
                 };
                 let (text, steps) = p.render();
+                if steps.is_empty() {
+                    // JSON.SET at the root replaces the key without planning (`Op::Set`).
+                    continue;
+                }
                 let segs = path::parse(&text).expect("generated paths parse");
                 let (json, value) = g.value();
                 let stored = rmkit_json::parse(json.as_bytes()).expect("generated JSON parses");
