@@ -811,10 +811,8 @@ fn reference_set(
     let mut new = v.clone();
     let mut found = Vec::new();
     reference_select(v, steps, &mut Vec::new(), &mut found);
-    if !found.is_empty() {
-        if cond == Some(ops::SetCond::Nx) {
-            return Ok((new, false));
-        }
+    // NX never looks at what the path finds: it goes on to where a member would be added.
+    if !found.is_empty() && cond != Some(ops::SetCond::Nx) {
         for f in &found {
             *get_mut(&mut new, f) = value.clone();
         }
@@ -831,7 +829,8 @@ fn reference_set(
     };
     let name = match last {
         Step::Name(k) | Step::Token(k) => k,
-        _ => return Err("array index out of range"),
+        _ if found.is_empty() => return Err("array index out of range"),
+        _ => return Ok((new, false)),
     };
     let mut parents = Vec::new();
     reference_select(v, parent, &mut Vec::new(), &mut parents);
