@@ -193,7 +193,11 @@ impl<'e> Plan<'e> {
         }
         let object = matches!(node.tag(), OBJ8 | OBJ32);
         let had_insert = insert.is_some();
-        let mut insert = insert;
+        // An insertion at the end (ARRAPPEND, a new member) needs no walk over the children.
+        let (mut insert, at_end) = match insert {
+            Some((index, n, bytes)) if index >= count => (None, Some((n, bytes))),
+            other => (other, None),
+        };
         let (mut body_delta, mut count_delta) = (0isize, 0isize);
         // An object's one removed member (start of its name, end of its value).
         let mut removed: Option<(usize, usize)> = None;
@@ -286,7 +290,7 @@ impl<'e> Plan<'e> {
                 Edit::AppendStr(suffix) => body_delta += self.append(buf, value, suffix),
             }
         }
-        if let Some((_, n, bytes)) = insert {
+        if let Some((n, bytes)) = insert.map(|(_, n, bytes)| (n, bytes)).or(at_end) {
             self.splices.push(Splice {
                 start: end,
                 end,
