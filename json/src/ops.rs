@@ -231,17 +231,23 @@ pub fn each<'a, R>(
         }
         results.push(Some(r));
     }
-    // Stable: of a value selected twice, the first plan counts.
-    planned.sort_by_key(|p| p.0);
-    let mut edits = Vec::new();
-    let mut end = 0;
-    for (start, stop, e) in planned {
-        if start < end {
-            continue;
+    let edits = if planned.len() == 1 {
+        // The usual single match: its edits as they are.
+        planned.pop().map(|p| p.2).unwrap_or_default()
+    } else {
+        // Stable: of a value selected twice, the first plan counts.
+        planned.sort_by_key(|p| p.0);
+        let mut edits = Vec::new();
+        let mut end = 0;
+        for (start, stop, e) in planned {
+            if start < end {
+                continue;
+            }
+            end = stop;
+            edits.extend(e);
         }
-        end = stop;
-        edits.extend(e);
-    }
+        edits
+    };
     check_depth(root, &edits)?;
     Ok((effect(edits), results))
 }
@@ -321,13 +327,14 @@ pub fn arrappend(
     path: &[Segment],
     items: &[Doc],
 ) -> Result<(Effect, Vec<Option<usize>>), Error> {
-    let bytes = concat(items);
+    let mut bytes = Some(concat(items));
     each(root, path, is(Kind::Array), |n| {
         let len = n.len().unwrap_or(0);
         let insert = Edit::Insert {
             index: len,
             count: items.len(),
-            bytes: bytes.clone(),
+            // The first array takes the bytes, any other a copy.
+            bytes: bytes.take().unwrap_or_else(|| concat(items)),
         };
         Ok((at(n, insert), len + items.len()))
     })

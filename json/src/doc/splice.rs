@@ -51,7 +51,19 @@ impl Doc {
     /// [`edit_in_place`](Self::edit_in_place) without the fallback: `false` (and the document
     /// unchanged) when the edits need the rebuild.
     pub(crate) fn try_splice(&mut self, edits: &[(usize, Edit)]) -> bool {
-        let sorted = sorted(edits);
+        // One edit (the usual case) needs no sorted copy of the list.
+        let one;
+        let many;
+        let sorted: &[&(usize, Edit)] = match edits {
+            [e] => {
+                one = [e];
+                &one
+            }
+            _ => {
+                many = sorted(edits);
+                &many
+            }
+        };
         let insert = match sorted.first().map(|e| (e.0, &e.1)) {
             Some((0, Edit::Number(n))) => {
                 let mut out = Vec::with_capacity(9);
@@ -82,7 +94,7 @@ impl Doc {
             Some((0, Edit::AppendStr(suffix))) if self.root().kind() == Kind::String => {
                 Ok(plan.append(&self.buf, 0, suffix))
             }
-            _ => plan.container(&self.buf, 0, insert, &sorted),
+            _ => plan.container(&self.buf, 0, insert, sorted),
         };
         let Ok(delta) = planned else {
             return false;
