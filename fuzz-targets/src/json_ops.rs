@@ -9,8 +9,10 @@
 //!
 //! After every step the key's content, the reply and whether the key was written at all must
 //! agree (a command that changes nothing must not write: it would still be replicated and
-//! notified). `Reload` saves the document the way RDB/AOF do and loads it back: what comes back
-//! must equal what was saved, byte for byte.
+//! notified). Every planned effect is applied the way the module applies it, in place
+//! ([`Effect::apply_in_place`]), and must give byte for byte the document the rebuild
+//! ([`Effect::apply`]) gives. `Reload` saves the document the way RDB/AOF do and loads it back:
+//! what comes back must equal what was saved, byte for byte.
 
 use arbitrary::{Arbitrary, Unstructured};
 use rmkit::datatype::DataType;
@@ -95,6 +97,27 @@ enum Op {
     Incr(PathSpec, By),
     /// RDB save + load (also what AOF rewrite, COPY and replication round-trip through).
     Reload,
+    /// `JSON.SET key <path> <value> [NX|XX]`.
+    SetAt(PathSpec, Gen, Cond),
+    /// `JSON.ARRAPPEND key <path> <value>...` (at most 3 values).
+    Append(PathSpec, Vec<Gen>),
+    /// `JSON.ARRINSERT key <path> <index> <value>...` (at most 3 values).
+    Insert(PathSpec, i8, Vec<Gen>),
+    /// `JSON.ARRPOP key <path> <index>`.
+    Pop(PathSpec, i8),
+    /// `JSON.ARRTRIM key <path> <start> <stop>`.
+    Trim(PathSpec, i8, i8),
+    /// `JSON.MERGE key <path> <patch>`.
+    Merge(PathSpec, Gen),
+    /// `JSON.STRAPPEND key <path> <string>` (one of the generator's names, maybe repeated).
+    StrAppend(PathSpec, u8, u8),
+}
+
+#[derive(Debug, Arbitrary)]
+enum Cond {
+    None,
+    Nx,
+    Xx,
 }
 
 /// A JSON value, generated shallowly (see [`Gen::value`]).
@@ -413,7 +436,7 @@ fn run(ops: Vec<Op>) {
                         }
                     }
                 }
-                store = effect.apply(doc);
+                store = applied(doc, &effect);
             }
             Op::Incr(p, by) => {
                 let (text, steps) = p.render();
@@ -449,7 +472,7 @@ fn run(ops: Vec<Op>) {
                                 *get_mut(v, f) = M::Num(n.clone());
                             }
                         }
-                        store = effect.apply(doc);
+                        store = applied(doc, &effect);
                     }
                     // Not a finite sum: an error, and nothing changes in either.
                     (Err(_), None) => {}
@@ -457,6 +480,184 @@ fn run(ops: Vec<Op>) {
                         "JSON.NUMINCRBY {}: store {got:?}, reference {expected:?}",
                         show(&text)
                     ),
+                }
+            }
+            Op::SetAt(p, g, cond) => {
+                let (Some(doc), Some(v)) = (&store, &mut model) else {
+                    continue;
+                };
+                let (text, steps) = p.render();
+                if steps.is_empty() {
+                    // JSON.SET at the root replaces the key without planning (`Op::Set`).
+                    continue;
+                }
+                let segs = path::parse(&text).expect("generated paths parse");
+                let (json, value) = g.value();
+                let stored = rmkit_json::parse(json.as_bytes()).expect("generated JSON parses");
+                let cond = match cond {
+                    Cond::None => None,
+                    Cond::Nx => Some(ops::SetCond::Nx),
+                    Cond::Xx => Some(ops::SetCond::Xx),
+                };
+                let expected = reference_set(v, &steps, &value, cond);
+                let got = ops::set(doc.root(), &segs, &stored, cond).map(|e| {
+                    let writes = e.changes();
+                    (e, writes)
+                });
+                store = step("JSON.SET", &text, doc, v, got, expected);
+            }
+            // The commands need a value at least.
+            Op::Append(_, gens) | Op::Insert(_, _, gens) if gens.is_empty() => {}
+            Op::Append(p, gens) => {
+                let (Some(doc), Some(v)) = (&store, &mut model) else {
+                    continue;
+                };
+                let (text, steps) = p.render();
+                let segs = path::parse(&text).expect("generated paths parse");
+                let (docs, values) = items(&gens);
+                let mut new = v.clone();
+                let replies = each_array(&mut new, &steps, |a| {
+                    a.extend(values.iter().cloned());
+                    Ok(a.len())
+                });
+                let got = ops::arrappend(doc.root(), &segs, &docs);
+                let expected = replies.map(|r| (new, r));
+                store = step("JSON.ARRAPPEND", &text, doc, v, got, expected);
+            }
+            Op::Insert(p, index, gens) => {
+                let (Some(doc), Some(v)) = (&store, &mut model) else {
+                    continue;
+                };
+                let (text, steps) = p.render();
+                let segs = path::parse(&text).expect("generated paths parse");
+                let (docs, values) = items(&gens);
+                let index = i64::from(index);
+                let mut new = v.clone();
+                let replies = each_array(&mut new, &steps, |a| {
+                    let len = a.len() as i64;
+                    let at = if index < 0 { len + index } else { index };
+                    if !(0..=len).contains(&at) {
+                        return Err(());
+                    }
+                    let at = at as usize;
+                    a.splice(at..at, values.iter().cloned());
+                    Ok(a.len())
+                });
+                let got = ops::arrinsert(doc.root(), &segs, index, &docs);
+                let expected = replies.map(|r| (new, r));
+                store = step("JSON.ARRINSERT", &text, doc, v, got, expected);
+            }
+            Op::Pop(p, index) => {
+                let (Some(doc), Some(v)) = (&store, &mut model) else {
+                    continue;
+                };
+                let (text, steps) = p.render();
+                let segs = path::parse(&text).expect("generated paths parse");
+                let index = i64::from(index);
+                let mut new = v.clone();
+                let replies = each_array(&mut new, &steps, |a| {
+                    if a.is_empty() {
+                        return Ok(None);
+                    }
+                    let len = a.len() as i64;
+                    // RedisJSON: negative from the end (clamped to 0), past the end the last.
+                    let at = if index < 0 {
+                        (len + index).max(0)
+                    } else {
+                        index.min(len - 1)
+                    };
+                    Ok(Some(a.remove(at as usize)))
+                });
+                let got = ops::arrpop(doc.root(), &segs, index).map(|(effect, popped)| {
+                    let popped: Vec<Option<Option<M>>> = popped
+                        .into_iter()
+                        .map(|r| {
+                            r.map(|p| {
+                                p.map(|text| {
+                                    M::of(Doc::parse(&text).expect("popped JSON parses").root())
+                                })
+                            })
+                        })
+                        .collect();
+                    (effect, popped)
+                });
+                let expected = replies.map(|r| (new, r));
+                store = step("JSON.ARRPOP", &text, doc, v, got, expected);
+            }
+            Op::Trim(p, start, stop) => {
+                let (Some(doc), Some(v)) = (&store, &mut model) else {
+                    continue;
+                };
+                let (text, steps) = p.render();
+                let segs = path::parse(&text).expect("generated paths parse");
+                let (start, stop) = (i64::from(start), i64::from(stop));
+                let mut new = v.clone();
+                let replies = each_array(&mut new, &steps, |a| {
+                    let (from, to) = reference_trim(a.len() as i64, start, stop);
+                    a.truncate(to);
+                    a.drain(..from);
+                    Ok(a.len())
+                });
+                let got = ops::arrtrim(doc.root(), &segs, start, stop);
+                let expected = replies.map(|r| (new, r));
+                store = step("JSON.ARRTRIM", &text, doc, v, got, expected);
+            }
+            Op::Merge(p, g) => {
+                let (Some(doc), Some(v)) = (&store, &mut model) else {
+                    continue;
+                };
+                let (text, steps) = p.render();
+                let segs = path::parse(&text).expect("generated paths parse");
+                let (json, patch) = g.value();
+                let stored = rmkit_json::parse(json.as_bytes()).expect("generated JSON parses");
+                let mut found = Vec::new();
+                reference_select(v, &steps, &mut Vec::new(), &mut found);
+                let expected = if found.is_empty() {
+                    reference_set(v, &steps, &patch, None)
+                } else {
+                    let mut new = v.clone();
+                    for f in &found {
+                        reference_merge(get_mut(&mut new, f), &patch);
+                    }
+                    Ok((new, true))
+                };
+                let got = ops::merge(doc.root(), &segs, &stored).map(|e| {
+                    let writes = e.changes();
+                    (e, writes)
+                });
+                store = step("JSON.MERGE", &text, doc, v, got, expected);
+            }
+            Op::StrAppend(p, name, times) => {
+                let (Some(doc), Some(v)) = (&store, &mut model) else {
+                    continue;
+                };
+                let (text, steps) = p.render();
+                let segs = path::parse(&text).expect("generated paths parse");
+                let suffix = NAMES[usize::from(name) % NAMES.len()].repeat(usize::from(times % 80));
+                let mut found = Vec::new();
+                reference_select(v, &steps, &mut Vec::new(), &mut found);
+                let mut new = v.clone();
+                let replies: Vec<Option<usize>> = found
+                    .iter()
+                    .map(|f| match get_mut(&mut new, f) {
+                        M::Str(s) => {
+                            s.push_str(&suffix);
+                            Some(s.len())
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                // Writes whenever a string is selected, even for an empty suffix.
+                let writes = replies.iter().any(Option::is_some);
+                let got = ops::strappend(doc.root(), &segs, &suffix);
+                match got {
+                    Ok((effect, reply)) => {
+                        assert_eq!(reply, replies, "JSON.STRAPPEND {} reply", show(&text));
+                        assert_eq!(effect.changes(), writes, "JSON.STRAPPEND writes");
+                        *v = new;
+                        store = applied(doc, &effect);
+                    }
+                    Err(e) => panic!("JSON.STRAPPEND {}: {e:?}", show(&text)),
                 }
             }
             Op::Reload => {
@@ -470,6 +671,215 @@ fn run(ops: Vec<Op>) {
             }
         }
         assert_eq!(held(&store), model, "store and reference differ");
+    }
+}
+
+/// The document after `effect`, applied in place as the module does
+/// ([`Effect::apply_in_place`]) and checked byte for byte against the rebuild
+/// ([`Effect::apply`]).
+fn applied(doc: &Doc, effect: &Effect) -> Option<Doc> {
+    let rebuilt = effect.apply(doc);
+    let mut in_place = doc.clone();
+    let kept = effect.apply_in_place(&mut in_place);
+    match rebuilt {
+        Some(rebuilt) => {
+            assert!(kept, "in place keeps the key the rebuild keeps");
+            assert_eq!(
+                in_place.bytes(),
+                rebuilt.bytes(),
+                "in place vs rebuild for {effect:?} on {doc:?}"
+            );
+            Some(in_place)
+        }
+        None => {
+            assert!(!kept, "in place deletes the key the rebuild deletes");
+            None
+        }
+    }
+}
+
+/// What a planned command and the reference agree on: the store's result (an effect and its
+/// reply, or an error) against the reference's (the new model and its reply, or an error).
+/// Applies the effect (checked by [`applied`]), updates the model, and returns the new store.
+trait Reply: std::fmt::Debug {
+    /// Whether the key is written.
+    fn writes(&self, old: &M, new: &M) -> bool;
+}
+
+/// Replies that are a list, one entry per selected value: the key is written iff the document
+/// changes (the array commands never write without a change).
+impl<T: std::fmt::Debug> Reply for Vec<T> {
+    fn writes(&self, old: &M, new: &M) -> bool {
+        old != new
+    }
+}
+
+/// `JSON.SET`/`JSON.MERGE`: whether the key is written is the reference's own answer (a SET
+/// that replaces a value by an equal one still writes).
+impl Reply for bool {
+    fn writes(&self, _: &M, _: &M) -> bool {
+        *self
+    }
+}
+
+fn step<R: Reply + PartialEq, E: std::fmt::Debug, F: std::fmt::Debug>(
+    cmd: &str,
+    path: &[u8],
+    doc: &Doc,
+    model: &mut M,
+    got: Result<(Effect, R), E>,
+    expected: Result<(M, R), F>,
+) -> Option<Doc> {
+    match (got, expected) {
+        (Ok((effect, reply)), Ok((new, expected))) => {
+            assert_eq!(reply, expected, "{cmd} {} reply", show(path));
+            assert_eq!(
+                effect.changes(),
+                expected.writes(model, &new),
+                "{cmd} {}: writes iff it should",
+                show(path)
+            );
+            *model = new;
+            applied(doc, &effect)
+        }
+        (Err(_), Err(_)) => Some(doc.clone()),
+        (got, expected) => panic!(
+            "{cmd} {}: store {got:?}, reference {expected:?}",
+            show(path)
+        ),
+    }
+}
+
+/// The documents and model values of `JSON.ARRAPPEND`/`ARRINSERT`'s arguments (at most 3).
+fn items(gens: &[Gen]) -> (Vec<Doc>, Vec<M>) {
+    gens.iter()
+        .take(3)
+        .map(|g| {
+            let (json, value) = g.value();
+            let d = rmkit_json::parse(json.as_bytes()).expect("generated JSON parses");
+            (d, value)
+        })
+        .unzip()
+}
+
+/// Runs `f` on every array `steps` selects in `v`; one reply per selected value (`None` for a
+/// value that is not an array). `Err` (the whole command fails) if `f` fails for any.
+fn each_array<R>(
+    v: &mut M,
+    steps: &[Step],
+    mut f: impl FnMut(&mut Vec<M>) -> Result<R, ()>,
+) -> Result<Vec<Option<R>>, ()> {
+    let mut found = Vec::new();
+    reference_select(v, steps, &mut Vec::new(), &mut found);
+    found
+        .iter()
+        .map(|p| match get_mut(v, p) {
+            M::Arr(a) => f(a).map(Some),
+            _ => Ok(None),
+        })
+        .collect()
+}
+
+/// `JSON.ARRTRIM`'s kept range `from..to` of an array of `len` (RedisJSON's index rules).
+fn reference_trim(len: i64, start: i64, stop: i64) -> (usize, usize) {
+    let norm = |i: i64| {
+        if i < 0 {
+            (len + i).max(0)
+        } else if len > 0 {
+            i.min(len - 1)
+        } else {
+            0
+        }
+    };
+    let stop = norm(stop);
+    let start = if start < len { norm(start) } else { stop + 1 };
+    if start > stop || len == 0 {
+        (0, 0)
+    } else {
+        (start as usize, stop as usize + 1)
+    }
+}
+
+/// The reference `JSON.SET key path value [NX|XX]` below an existing document: the new model
+/// and whether the key is written, or an error.
+fn reference_set(
+    v: &M,
+    steps: &[Step],
+    value: &M,
+    cond: Option<ops::SetCond>,
+) -> Result<(M, bool), &'static str> {
+    let mut new = v.clone();
+    let mut found = Vec::new();
+    reference_select(v, steps, &mut Vec::new(), &mut found);
+    // NX never looks at what the path finds: it goes on to where a member would be added.
+    if !found.is_empty() && cond != Some(ops::SetCond::Nx) {
+        for f in &found {
+            *get_mut(&mut new, f) = value.clone();
+        }
+        return Ok((new, true));
+    }
+    if cond == Some(ops::SetCond::Xx) {
+        return Ok((new, false));
+    }
+    if steps.iter().any(|s| matches!(s, Step::All)) {
+        return Err("wrong static path");
+    }
+    let Some((last, parent)) = steps.split_last() else {
+        return Err("path must end with object key to set");
+    };
+    let name = match last {
+        Step::Name(k) | Step::Token(k) => k,
+        _ if found.is_empty() => return Err("array index out of range"),
+        _ => return Ok((new, false)),
+    };
+    let mut parents = Vec::new();
+    reference_select(v, parent, &mut Vec::new(), &mut parents);
+    let mut writes = false;
+    for p in &parents {
+        if let M::Obj(m) = get_mut(&mut new, p)
+            && !m.iter().any(|(k, _)| k == name)
+        {
+            m.push((name.clone(), value.clone()));
+            writes = true;
+        }
+    }
+    Ok((new, writes))
+}
+
+/// The reference RFC 7396 merge, with RedisJSON's member order: a removed member's place goes
+/// to the object's last member; a new one goes at the end.
+fn reference_merge(target: &mut M, patch: &M) {
+    let M::Obj(p) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    let M::Obj(t) = target else {
+        *target = without_nulls(patch);
+        return;
+    };
+    for (k, v) in p {
+        let at = t.iter().position(|(name, _)| name == k);
+        match (at, v) {
+            (Some(i), M::Null) => {
+                t.swap_remove(i);
+            }
+            (None, M::Null) => {}
+            (Some(i), v) => reference_merge(&mut t[i].1, v),
+            (None, v) => t.push((k.clone(), without_nulls(v))),
+        }
+    }
+}
+
+/// A patch merged into nothing: its objects without their `null` members.
+fn without_nulls(v: &M) -> M {
+    match v {
+        M::Obj(m) => M::Obj(
+            m.iter()
+                .filter(|(_, v)| *v != M::Null)
+                .map(|(k, v)| (k.clone(), without_nulls(v)))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 
@@ -501,6 +911,55 @@ mod tests {
             Op::Incr(path(vec![]), By::Int(1)),
             Op::Reload,
             Op::Incr(path(vec![]), By::Float(4)),
+        ]);
+    }
+
+    /// `{"a": [1, 2], "b": {}}` as the generator spells it.
+    fn set_object() -> Op {
+        // pick 7 (object) of 3 members: "a" (pick 6: array of 2: 5, 7), "b" (object of 0).
+        Op::Set(Gen(vec![7, 2, 0, 6, 2, 2, 5, 2, 7, 1, 7, 0]))
+    }
+
+    #[test]
+    fn array_commands_and_member_writes_are_checked_in_place() {
+        let a = || path(vec![Seg::Name(0)]);
+        let b = || path(vec![Seg::Name(1)]);
+        let value = || vec![Gen(vec![3, 0, 0, 0, 0, 0, 0, 0, 1])];
+        run(vec![
+            set_object(),
+            Op::Append(a(), value()),
+            Op::Append(path(vec![Seg::All]), value()),
+            Op::Insert(a(), 0, value()),
+            Op::Insert(a(), -1, value()),
+            Op::Insert(a(), 100, value()), // out of range: an error, nothing changes
+            Op::Pop(a(), -1),
+            Op::Pop(a(), 0),
+            Op::Trim(a(), 1, 2),
+            Op::Trim(a(), 0, 0),
+            Op::Pop(a(), 0),
+            Op::Pop(a(), 0), // empty: nil, no write
+            Op::SetAt(
+                path(vec![Seg::Name(1), Seg::Name(2)]),
+                Gen(vec![2, 9]),
+                Cond::None,
+            ),
+            Op::SetAt(
+                path(vec![Seg::Name(1), Seg::Name(2)]),
+                Gen(vec![2, 9]),
+                Cond::Nx,
+            ),
+            Op::SetAt(
+                path(vec![Seg::Name(1), Seg::Name(0)]),
+                Gen(vec![6, 1, 0]),
+                Cond::Xx,
+            ),
+            Op::SetAt(b(), Gen(vec![2, 3]), Cond::Xx),
+            Op::Merge(a(), Gen(vec![7, 2, 0, 0, 1, 2, 4])),
+            Op::Merge(path(vec![]), Gen(vec![7, 2, 0, 0, 3, 2, 4])),
+            Op::SetAt(b(), Gen(vec![5]), Cond::None),
+            Op::StrAppend(b(), 1, 200), // past 255 bytes: the long string header
+            Op::StrAppend(path(vec![Seg::All]), 0, 0),
+            Op::Reload,
         ]);
     }
 

@@ -934,7 +934,7 @@ fn json_mset(ctx: &Context, args: Rest) -> Result<Reply> {
             None => Effect::Nothing,
         };
         if let Effect::Edit(edits) = effect {
-            key.update(|j: &mut Json| j.0 = j.0.edit(&edits))?;
+            key.update(|j: &mut Json| j.0.edit_in_place(&edits))?;
             ctx.notify_keyspace_event(Notify::Module, "json.mset", key.name());
         }
     }
@@ -968,8 +968,8 @@ fn json_merge(
         }
         None => return Err(Error::new("new objects must be created at the root")),
         Some(j) if p.is_root() => {
-            let merged = ops::merged(Some(j.0.root()), patch.root());
-            let edits = vec![(0, crate::doc::Edit::Replace(merged))];
+            let mut edits = Vec::new();
+            ops::merge_edits(j.0.root(), patch.root(), &mut edits);
             ops::check_depth(j.0.root(), &edits)?;
             Effect::Edit(edits)
         }

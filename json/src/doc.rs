@@ -3,8 +3,10 @@
 //! A parsed document is not a tree of heap nodes (a `serde_json::Value` takes ~18 bytes of
 //! server memory per byte of JSON text, RedisJSON's interned values ~3.3) but one allocation
 //! holding a tagged, length-prefixed encoding that is usually smaller than the JSON text itself.
-//! Reading walks it in place ([`Node`]); writing (`JSON.DEL`, `JSON.NUMINCRBY`) builds a new
-//! buffer in one pass ([`Doc::edit`]), copying untouched subtrees as whole byte ranges.
+//! Reading walks it in place ([`Node`]); writing splices each change into the buffer
+//! ([`Doc::edit_in_place`]: a move of the bytes after the change plus the headers of the
+//! containers around it), with a rebuild in one pass ([`Doc::edit`], copying untouched subtrees
+//! as whole byte ranges) as the reference and the fallback.
 //!
 //! ```text
 //! value   = NULL | FALSE | TRUE
@@ -39,6 +41,8 @@ use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::ser::Formatter;
 use std::fmt;
 
+mod splice;
+
 const NULL: u8 = 0;
 const FALSE: u8 = 1;
 const TRUE: u8 = 2;
@@ -65,10 +69,30 @@ const LONG: usize = 9;
 const SHORT: usize = 3;
 
 /// A JSON document in its compact encoding (see the module docs).
-#[derive(Clone, PartialEq, Eq)]
+///
+/// The buffer holds the root value's encoding ([`bytes`](Self::bytes)), which says its own
+/// length, and after an in-place edit that grew it possibly some unused bytes: room up to the
+/// server allocator's size class, which the allocator hands out (and `used_memory` counts)
+/// anyway, so the next growth within it costs no allocation ([`edit_in_place`](Self::edit_in_place)).
 pub struct Doc {
     buf: Box<[u8]>,
 }
+
+impl Clone for Doc {
+    fn clone(&self) -> Self {
+        Doc {
+            buf: self.bytes().into(),
+        }
+    }
+}
+
+impl PartialEq for Doc {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes() == other.bytes()
+    }
+}
+
+impl Eq for Doc {}
 
 /// The JSON type of a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +138,24 @@ pub enum Edit {
     /// Replace the value by this encoded value (from [`Node::encoded`], [`Doc::into_bytes`]
     /// or the `encode_*` functions).
     Replace(Vec<u8>),
+    /// Insert `count` encoded children into the array or object at this offset, before its
+    /// child `index` (at the end when `index` is its length or more): `bytes` holds elements
+    /// ([`Node::encoded`]) for an array, name and value pairs ([`encode_member`]) for an object,
+    /// whose names must be new to it. In an object that also loses members, the new ones go
+    /// before member `index` where the removals leave it, or at the end if it is removed.
+    /// Unlike the other edits, an insertion does not hide the edits below its container: they
+    /// apply too. Ignored at a value that is not an array or object.
+    Insert {
+        /// The child the new ones go before (its index before any edit).
+        index: usize,
+        /// How many children `bytes` holds.
+        count: usize,
+        /// The encoded children.
+        bytes: Vec<u8>,
+    },
+    /// Append these UTF-8 bytes to the string (its length must stay under 4 GiB: the caller's
+    /// check). Ignored at a value that is not a string.
+    AppendStr(Vec<u8>),
 }
 
 impl Doc {
@@ -150,9 +192,15 @@ impl Doc {
         }
     }
 
-    /// The encoding (what the key holds besides the toolkit's box).
+    /// The encoding (what the key holds besides the toolkit's box and the unused room after
+    /// it, if an edit left some).
     pub fn bytes(&self) -> &[u8] {
-        &self.buf
+        &self.buf[..self.used()]
+    }
+
+    /// The length of the encoding: the end of the root value.
+    fn used(&self) -> usize {
+        self.root().end()
     }
 
     /// Compact JSON text.
@@ -160,18 +208,20 @@ impl Doc {
         self.root().to_json()
     }
 
-    /// A new document with `edits` applied. Each edit names the [`offset`](Node::offset) of a
-    /// value below the root (offsets not found are ignored). Untouched subtrees are copied as
-    /// byte ranges, so the cost is one pass over the bytes plus the work along the edited paths.
+    /// A new document with `edits` applied: the reference implementation of
+    /// [`edit_in_place`](Self::edit_in_place), which gives the same bytes. Each edit names the
+    /// [`offset`](Node::offset) of a value (offsets that name no value are ignored; of several
+    /// edits at one offset the first counts; an edit inside a value that is removed or replaced
+    /// is ignored). Untouched subtrees are copied as byte ranges, so the cost is one pass over
+    /// the bytes plus the work along the edited paths.
     ///
     /// An edit at offset 0 (the root itself) replaces the whole document by its number
-    /// ([`Edit::Number`]); removing the root is the caller's business (delete the key), so
+    /// ([`Edit::Number`]) or encoding ([`Edit::Replace`]), or inserts into it
+    /// ([`Edit::Insert`]); removing the root is the caller's business (delete the key), so
     /// [`Edit::Remove`] at offset 0 is ignored.
     pub fn edit(&self, edits: &[(usize, Edit)]) -> Doc {
-        let mut sorted: Vec<&(usize, Edit)> = edits.iter().collect();
-        sorted.sort_by_key(|e| e.0);
-        sorted.dedup_by_key(|e| e.0);
-        match sorted.first().map(|e| (e.0, &e.1)) {
+        let sorted = sorted(edits);
+        let insert = match sorted.first().map(|e| (e.0, &e.1)) {
             Some((0, Edit::Number(n))) => {
                 let mut out = Vec::with_capacity(9);
                 put_number(&mut out, n);
@@ -184,14 +234,30 @@ impl Doc {
                     buf: bytes.clone().into_boxed_slice(),
                 };
             }
-            _ => {}
-        }
+            Some((0, e @ Edit::Insert { .. })) => Some(e),
+            Some((0, Edit::AppendStr(suffix))) if self.root().kind() == Kind::String => {
+                let mut out = Vec::with_capacity(self.buf.len() + suffix.len() + 3);
+                put_appended(&mut out, self.root(), suffix);
+                return Doc {
+                    buf: out.into_boxed_slice(),
+                };
+            }
+            _ => None,
+        };
         let mut out = Vec::with_capacity(self.buf.len());
-        copy_edited(self.root(), &sorted, &mut out);
+        copy_edited(self.root(), insert, &sorted, &mut out);
         Doc {
             buf: out.into_boxed_slice(),
         }
     }
+}
+
+/// The edits by offset, the first of each offset only (the rules of [`Doc::edit`]).
+fn sorted(edits: &[(usize, Edit)]) -> Vec<&(usize, Edit)> {
+    let mut sorted: Vec<&(usize, Edit)> = edits.iter().collect();
+    sorted.sort_by_key(|e| e.0);
+    sorted.dedup_by_key(|e| e.0);
+    sorted
 }
 
 impl fmt::Debug for Doc {
@@ -200,14 +266,24 @@ impl fmt::Debug for Doc {
     }
 }
 
-fn copy_edited(node: Node<'_>, edits: &[&(usize, Edit)], out: &mut Vec<u8>) {
+/// Writes `node` with the edits below it applied, and `insert` ([`Edit::Insert`]) into it.
+fn copy_edited(node: Node<'_>, insert: Option<&Edit>, edits: &[&(usize, Edit)], out: &mut Vec<u8>) {
     let (start, end) = (node.at, node.end());
     let lo = edits.partition_point(|e| e.0 <= start);
     let hi = edits.partition_point(|e| e.0 < end);
     let inside = &edits[lo..hi];
+    let mut insert = match insert {
+        Some(Edit::Insert {
+            index,
+            count,
+            bytes,
+        }) => Some((*index, *count, bytes.as_slice())),
+        _ => None,
+    };
+    let changed = !inside.is_empty() || insert.is_some();
     let object = match node.kind() {
-        Kind::Array if !inside.is_empty() => false,
-        Kind::Object if !inside.is_empty() => true,
+        Kind::Array if changed => false,
+        Kind::Object if changed => true,
         // Nothing to change below (an offset inside a scalar names no value: ignored).
         _ => {
             out.extend_from_slice(&node.buf[start..end]);
@@ -242,6 +318,13 @@ fn copy_edited(node: Node<'_>, edits: &[&(usize, Edit)], out: &mut Vec<u8>) {
         }
     }
     for &i in &order {
+        if let Some((index, n, bytes)) = insert
+            && index == i
+        {
+            out.extend_from_slice(bytes);
+            count += n;
+            insert = None;
+        }
         let (name, child) = children[i];
         match edit_at(child.at) {
             Some(Edit::Remove) => continue,
@@ -257,14 +340,24 @@ fn copy_edited(node: Node<'_>, edits: &[&(usize, Edit)], out: &mut Vec<u8>) {
                 }
                 out.extend_from_slice(bytes);
             }
-            None => {
+            Some(Edit::AppendStr(suffix)) => {
+                if let Some(name) = name {
+                    put_str(out, name.as_bytes());
+                }
+                put_appended(out, child, suffix);
+            }
+            e @ (None | Some(Edit::Insert { .. })) => {
                 if let Some(name) = name {
                     out.extend_from_slice(&node.buf[name.at..child.at]);
                 }
-                copy_edited(child, inside, out);
+                copy_edited(child, e, inside, out);
             }
         }
         count += 1;
+    }
+    if let Some((_, n, bytes)) = insert {
+        out.extend_from_slice(bytes);
+        count += n;
     }
     close(out, header, count, object);
 }
@@ -382,6 +475,11 @@ impl<'a> Node<'a> {
     /// The value's encoding.
     pub fn encoded(&self) -> &'a [u8] {
         &self.buf[self.at..self.end()]
+    }
+
+    /// The length of a string in bytes (without reading it).
+    pub fn str_len(&self) -> Option<usize> {
+        self.string().map(|(_, len)| len)
     }
 
     /// The text of a string.
@@ -1175,16 +1273,34 @@ fn put_number(out: &mut Vec<u8>, n: &serde_json::Number) {
 }
 
 fn put_str(out: &mut Vec<u8>, s: &[u8]) {
-    match u8::try_from(s.len()) {
+    put_str_header(out, s.len());
+    out.extend_from_slice(s);
+}
+
+/// The header of a string of `len` bytes: `STR8 len` when it fits a byte, else `STR32 len`.
+fn put_str_header(out: &mut Vec<u8>, len: usize) {
+    match u8::try_from(len) {
         Ok(len) => out.extend_from_slice(&[STR8, len]),
         Err(_) => {
-            // The parser refuses longer strings (visit_str); edits copy names it accepted.
-            let len = u32::try_from(s.len()).expect("a string under 4 GiB");
+            // The parser refuses longer strings (visit_str); edits copy names it accepted, and
+            // STRAPPEND checks the length.
+            let len = u32::try_from(len).expect("a string under 4 GiB");
             out.push(STR32);
             out.extend_from_slice(&len.to_le_bytes());
         }
     }
-    out.extend_from_slice(s);
+}
+
+/// Writes the string `node` with `suffix` appended (`node` itself if it is no string).
+fn put_appended(out: &mut Vec<u8>, node: Node<'_>, suffix: &[u8]) {
+    match node.string() {
+        Some((start, len)) => {
+            put_str_header(out, len + suffix.len());
+            out.extend_from_slice(&node.buf[start..start + len]);
+            out.extend_from_slice(suffix);
+        }
+        None => out.extend_from_slice(node.encoded()),
+    }
 }
 
 /// Starts a container: a long header to be fixed by [`close`]; returns where it starts.
@@ -1382,7 +1498,10 @@ impl<'a> Node<'a> {
 impl Doc {
     /// The encoding, to splice into another document ([`Edit::Replace`]).
     pub fn into_bytes(self) -> Vec<u8> {
-        self.buf.into_vec()
+        let used = self.used();
+        let mut v = self.buf.into_vec();
+        v.truncate(used);
+        v
     }
 
     /// How deeply the document nests (a scalar: 0, `[]`: 1, `[[1]]`: 2).
@@ -1456,6 +1575,40 @@ pub fn encode_object<'b>(members: impl IntoIterator<Item = (&'b str, &'b [u8])>)
     }
     close(&mut out, at, count, true);
     out
+}
+
+/// The encoding of one object member (its name, then its encoded value), for
+/// [`Edit::Insert`] into an object.
+pub fn encode_member(name: &str, value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(name.len() + 5 + value.len());
+    put_member(&mut out, name, value);
+    out
+}
+
+/// Appends one object member's encoding (see [`encode_member`]) to `out`.
+pub fn put_member(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    put_str(out, name.as_bytes());
+    out.extend_from_slice(value);
+}
+
+/// How deeply the encoded children in `bytes` nest (the largest [`Node::depth`] among them):
+/// elements of an array, or name and value pairs of an object (`object`), as
+/// [`Edit::Insert`] holds them.
+pub fn children_depth(bytes: &[u8], object: bool) -> usize {
+    Children {
+        buf: bytes,
+        next: 0,
+        end: bytes.len(),
+        object,
+    }
+    .map(|(_, c)| c.depth())
+    .max()
+    .unwrap_or(0)
+}
+
+/// How deeply one encoded value nests ([`Node::depth`]), without copying it into a [`Doc`].
+pub fn encoded_depth(bytes: &[u8]) -> usize {
+    Node { buf: bytes, at: 0 }.depth()
 }
 
 /// The encoding of a string.

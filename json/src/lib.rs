@@ -197,9 +197,9 @@ fn json_fmt(ctx: &Context, key: ReadKey, template: &[u8]) -> Result<Reply> {
 }
 
 /// Applies a planned [`ops::Effect`] to the key: nothing at all when it changes nothing (no
-/// write, so no modified-key signal, notification or replication); else the edit (built inside
-/// `update`, so the new buffer's bytes are measured), the keyspace event and the replication of
-/// the command.
+/// write, so no modified-key signal, notification or replication); else the edit (spliced into
+/// the stored document inside `update`, so what its buffer gains or loses is measured), the
+/// keyspace event and the replication of the command.
 pub(crate) fn apply(
     ctx: &Context,
     key: &mut rmkit::Key<'_>,
@@ -209,7 +209,7 @@ pub(crate) fn apply(
     match effect {
         ops::Effect::Nothing => return Ok(()),
         ops::Effect::Edit(edits) => {
-            key.update(|j: &mut Json| j.0 = j.0.edit(&edits))?;
+            key.update(|j: &mut Json| j.0.edit_in_place(&edits))?;
         }
         ops::Effect::DeleteKey => {
             key.delete()?;

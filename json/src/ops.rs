@@ -27,7 +27,8 @@ use serde_json::Number;
 pub enum Effect {
     /// Nothing changes: the key is not written.
     Nothing,
-    /// These edits ([`Doc::edit`]) give the new document.
+    /// These edits ([`Doc::edit_in_place`], or [`Doc::edit`] for a copy) give the new
+    /// document. The key is written even when the list is empty (`JSON.MERGE` of `{}`).
     Edit(Vec<(usize, Edit)>),
     /// The key goes away.
     DeleteKey,
@@ -41,6 +42,19 @@ impl Effect {
             Effect::Nothing => Some(doc.clone()),
             Effect::Edit(edits) => Some(doc.edit(edits)),
             Effect::DeleteKey => None,
+        }
+    }
+
+    /// [`apply`](Self::apply) to the document itself ([`Doc::edit_in_place`]); `false` if
+    /// the key is to be deleted (the document is then unchanged).
+    pub fn apply_in_place(&self, doc: &mut Doc) -> bool {
+        match self {
+            Effect::Nothing => true,
+            Effect::Edit(edits) => {
+                doc.edit_in_place(edits);
+                true
+            }
+            Effect::DeleteKey => false,
         }
     }
 
@@ -188,47 +202,83 @@ pub fn parse_number(arg: &[u8]) -> Result<Number, Error> {
 /// would go deeper are refused, so every stored document reloads from its RDB text.
 pub const MAX_DEPTH: usize = 127;
 
-/// Plans one replacement per selected value of the right kind: `f` gives the new encoding (or
-/// `None`: the value stays) and the reply's datum; values of another kind reply `None`. Fails
-/// as a whole (nothing changes) when `f` fails for any value or an edit would nest too deep.
+/// Plans the edits of each selected value of the right kind: `f` gives them (none: the value
+/// stays) and the reply's datum; values of another kind reply `None`. Fails as a whole
+/// (nothing changes) when `f` fails for any value or an edit would nest too deep.
+///
+/// A selected value inside another one that is edited keeps only the outer one's edits (the
+/// reply still has a datum for each): each value's edits are planned from the document as it
+/// was, so the inner ones would not compose with the outer ones.
 pub fn each<'a, R>(
     root: Node<'a>,
     path: &[Segment],
     kind: impl Fn(Node<'a>) -> bool,
-    mut f: impl FnMut(Node<'a>) -> Result<(Option<Vec<u8>>, R), Error>,
+    mut f: impl FnMut(Node<'a>) -> Result<(Vec<(usize, Edit)>, R), Error>,
 ) -> Result<(Effect, Vec<Option<R>>), Error> {
-    let mut edits = Vec::new();
+    // (start, end) of each edited value, with its edits.
+    type Planned = (usize, usize, Vec<(usize, Edit)>);
+    let mut planned: Vec<Planned> = Vec::new();
     let mut results = Vec::new();
     for found in select(root, path)? {
         if !kind(found) {
             results.push(None);
             continue;
         }
-        let (new, r) = f(found)?;
-        if let Some(bytes) = new {
-            edits.push((found.offset(), Edit::Replace(bytes)));
+        let (edits, r) = f(found)?;
+        if !edits.is_empty() {
+            let start = found.offset();
+            planned.push((start, start + found.encoded().len(), edits));
         }
         results.push(Some(r));
     }
+    let edits = if planned.len() == 1 {
+        // The usual single match: its edits as they are.
+        planned.pop().map(|p| p.2).unwrap_or_default()
+    } else {
+        // Stable: of a value selected twice, the first plan counts.
+        planned.sort_by_key(|p| p.0);
+        let mut edits = Vec::new();
+        let mut end = 0;
+        for (start, stop, e) in planned {
+            if start < end {
+                continue;
+            }
+            end = stop;
+            edits.extend(e);
+        }
+        edits
+    };
     check_depth(root, &edits)?;
     Ok((effect(edits), results))
 }
 
-/// Refuses edits that would make the document nest deeper than [`MAX_DEPTH`].
+/// The one edit of the value itself, for [`each`].
+fn at(n: Node<'_>, e: Edit) -> Vec<(usize, Edit)> {
+    vec![(n.offset(), e)]
+}
+
+/// Refuses edits that would make the document nest deeper than [`MAX_DEPTH`]. Only the new
+/// bytes are walked (and the path from the root to where they go), never copied.
 pub fn check_depth(root: Node<'_>, edits: &[(usize, Edit)]) -> Result<(), Error> {
     for (at, e) in edits {
-        if let Edit::Replace(bytes) = e {
-            let inner = Doc::from_encoded(bytes.clone()).depth();
-            if inner == 0 {
-                continue;
+        let (inner, below) = match e {
+            Edit::Replace(bytes) => (doc::encoded_depth(bytes), 0),
+            // The new children sit one level below the container.
+            Edit::Insert { bytes, .. } => {
+                let object = root.node_at(*at).kind() == Kind::Object;
+                (doc::children_depth(bytes, object), 1)
             }
-            let outer = root.depth_of(*at).unwrap_or(0);
-            if outer + inner > MAX_DEPTH {
-                return Err(Error::new(format!(
-                    "the document would nest {} levels deep, more than {MAX_DEPTH}",
-                    outer + inner
-                )));
-            }
+            Edit::Remove | Edit::Number(_) | Edit::AppendStr(_) => continue,
+        };
+        if inner == 0 {
+            continue;
+        }
+        let outer = root.depth_of(*at).unwrap_or(0) + below;
+        if outer + inner > MAX_DEPTH {
+            return Err(Error::new(format!(
+                "the document would nest {} levels deep, more than {MAX_DEPTH}",
+                outer + inner
+            )));
         }
     }
     Ok(())
@@ -242,23 +292,33 @@ fn is(k: Kind) -> impl Fn(Node<'_>) -> bool {
 pub fn toggle(root: Node<'_>, path: &[Segment]) -> Result<(Effect, Vec<Option<bool>>), Error> {
     each(root, path, is(Kind::Bool), |n| {
         let b = !n.as_bool().unwrap_or(false);
-        Ok((Some(doc::encode_bool(b)), b))
+        Ok((at(n, Edit::Replace(doc::encode_bool(b))), b))
     })
 }
 
-/// `JSON.STRAPPEND`: appends `suffix` to every string selected; the new lengths in bytes.
+/// `JSON.STRAPPEND`: appends `suffix` to every string selected (in place: the string is not
+/// copied); the new lengths in bytes.
 pub fn strappend(
     root: Node<'_>,
     path: &[Segment],
     suffix: &str,
 ) -> Result<(Effect, Vec<Option<usize>>), Error> {
     each(root, path, is(Kind::String), |n| {
-        let s = format!("{}{suffix}", n.as_str().unwrap_or(""));
-        if u32::try_from(s.len()).is_err() {
+        let len = n.str_len().unwrap_or(0) + suffix.len();
+        if u32::try_from(len).is_err() {
             return Err(Error::new("string too long"));
         }
-        Ok((Some(doc::encode_str(&s)), s.len()))
+        Ok((at(n, Edit::AppendStr(suffix.as_bytes().to_vec())), len))
     })
+}
+
+/// The encoded `items` one after the other (what [`Edit::Insert`] takes for an array).
+fn concat(items: &[Doc]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(items.iter().map(|d| d.bytes().len()).sum());
+    for d in items {
+        bytes.extend_from_slice(d.bytes());
+    }
+    bytes
 }
 
 /// `JSON.ARRAPPEND`: appends the encoded `items` to every array selected; the new lengths.
@@ -267,14 +327,16 @@ pub fn arrappend(
     path: &[Segment],
     items: &[Doc],
 ) -> Result<(Effect, Vec<Option<usize>>), Error> {
+    let mut bytes = Some(concat(items));
     each(root, path, is(Kind::Array), |n| {
-        let len = n.len().unwrap_or(0) + items.len();
-        let new = doc::encode_array(
-            n.elements()
-                .map(|e| e.encoded())
-                .chain(items.iter().map(|d| d.bytes())),
-        );
-        Ok((Some(new), len))
+        let len = n.len().unwrap_or(0);
+        let insert = Edit::Insert {
+            index: len,
+            count: items.len(),
+            // The first array takes the bytes, any other a copy.
+            bytes: bytes.take().unwrap_or_else(|| concat(items)),
+        };
+        Ok((at(n, insert), len + items.len()))
     })
 }
 
@@ -286,21 +348,19 @@ pub fn arrinsert(
     index: i64,
     items: &[Doc],
 ) -> Result<(Effect, Vec<Option<usize>>), Error> {
+    let bytes = concat(items);
     each(root, path, is(Kind::Array), |n| {
         let len = n.len().unwrap_or(0) as i64;
-        let at = if index < 0 { len + index } else { index };
-        if !(0..=len).contains(&at) {
+        let i = if index < 0 { len + index } else { index };
+        if !(0..=len).contains(&i) {
             return Err(Error::new("index out of bounds"));
         }
-        let at = at as usize;
-        let new = doc::encode_array(
-            n.elements()
-                .take(at)
-                .map(|e| e.encoded())
-                .chain(items.iter().map(|d| d.bytes()))
-                .chain(n.elements().skip(at).map(|e| e.encoded())),
-        );
-        Ok((Some(new), len as usize + items.len()))
+        let insert = Edit::Insert {
+            index: i as usize,
+            count: items.len(),
+            bytes: bytes.clone(),
+        };
+        Ok((at(n, insert), len as usize + items.len()))
     })
 }
 
@@ -327,17 +387,13 @@ pub fn arrpop(
     each(root, path, is(Kind::Array), |n| {
         let len = n.len().unwrap_or(0);
         if len == 0 {
-            return Ok((None, None));
+            return Ok((Vec::new(), None));
         }
-        let at = start_index(index, len as i64) as usize;
-        let popped = n.index(at).map(|e| e.to_json());
-        let new = doc::encode_array(
-            n.elements()
-                .enumerate()
-                .filter(|(i, _)| *i != at)
-                .map(|(_, e)| e.encoded()),
-        );
-        Ok((Some(new), popped))
+        let i = start_index(index, len as i64) as usize;
+        match n.index(i) {
+            Some(e) => Ok((at(e, Edit::Remove), Some(e.to_json()))),
+            None => Ok((Vec::new(), None)),
+        }
     })
 }
 
@@ -352,7 +408,9 @@ fn normalize(i: i64, len: i64) -> i64 {
 }
 
 /// `JSON.ARRTRIM`: keeps elements `start..=stop` of every array selected (RedisJSON's index
-/// rules); the new lengths.
+/// rules); the new lengths. The elements that go are removed one by one when they are at
+/// most as many as those that stay (a few off the ends of a long array), else the array is
+/// replaced by the ones that stay (a long array cut down to a few).
 pub fn arrtrim(
     root: Node<'_>,
     path: &[Segment],
@@ -372,9 +430,20 @@ pub fn arrtrim(
         } else {
             (start as usize, stop as usize + 1)
         };
-        let new = doc::encode_array(n.elements().skip(from).take(to - from).map(|e| e.encoded()));
-        let changed = to - from != len as usize;
-        Ok((changed.then_some(new), to - from))
+        let kept = to - from;
+        let edits = if kept == len as usize {
+            Vec::new()
+        } else if len as usize - kept <= kept {
+            n.elements()
+                .enumerate()
+                .filter(|(i, _)| !(from..to).contains(i))
+                .map(|(_, e)| (e.offset(), Edit::Remove))
+                .collect()
+        } else {
+            let new = doc::encode_array(n.elements().skip(from).take(kept).map(|e| e.encoded()));
+            at(n, Edit::Replace(new))
+        };
+        Ok((edits, kept))
     })
 }
 
@@ -387,14 +456,12 @@ pub fn clear(root: Node<'_>, path: &[Segment]) -> Result<(Effect, usize), Error>
         _ => false,
     };
     let (effect, results) = each(root, path, clearable, |n| {
-        Ok((
-            Some(match n.kind() {
-                Kind::Array => doc::encode_array([]),
-                Kind::Object => doc::encode_object([]),
-                _ => doc::encoded_number(&0.into()),
-            }),
-            (),
-        ))
+        let new = match n.kind() {
+            Kind::Array => doc::encode_array([]),
+            Kind::Object => doc::encode_object([]),
+            _ => doc::encoded_number(&0.into()),
+        };
+        Ok((at(n, Edit::Replace(new)), ()))
     })?;
     let n = results.iter().filter(|r| r.is_some()).count();
     Ok((effect, n))
@@ -411,8 +478,8 @@ pub enum SetCond {
 
 /// `JSON.SET key path value` on an existing document, below the root: replaces every value the
 /// path selects (unless NX) or, when it selects none (unless XX), adds the member the path's
-/// last step names to the object its other steps select. [`Effect::Nothing`] is RedisJSON's
-/// nil reply.
+/// last step names to the object its other steps select (an insertion at its end: the object
+/// is not copied). [`Effect::Nothing`] is RedisJSON's nil reply.
 pub fn set(
     root: Node<'_>,
     path: &[Segment],
@@ -446,11 +513,12 @@ pub fn set(
                 if p.kind() != Kind::Object || p.get(k).is_some() {
                     continue;
                 }
-                let new = doc::encode_object(
-                    p.members_encoded()
-                        .chain(std::iter::once((k.as_str(), value.bytes()))),
-                );
-                edits.push((p.offset(), Edit::Replace(new)));
+                let insert = Edit::Insert {
+                    index: p.len().unwrap_or(0),
+                    count: 1,
+                    bytes: doc::encode_member(k, value.bytes()),
+                };
+                edits.push((p.offset(), insert));
             }
             check_depth(root, &edits)?;
             Ok(effect(edits))
@@ -498,19 +566,58 @@ pub fn merged(target: Option<Node<'_>>, patch: Node<'_>) -> Vec<u8> {
     doc::encode_object(members.iter().map(|(k, v)| (k.as_str(), v.as_slice())))
 }
 
+/// The edits that merge `patch` into `target` (what [`merged`] encodes, as edits): where both
+/// are objects and the patch removes no member, each member the patch names is merged where
+/// it is and the new ones are inserted at the end, in the patch's order, without copying the
+/// object; otherwise (a removal moves members around in RedisJSON's order, a non-object
+/// replaces) `target` is replaced by [`merged`].
+pub fn merge_edits(target: Node<'_>, patch: Node<'_>, edits: &mut Vec<(usize, Edit)>) {
+    let simple = patch.kind() == Kind::Object
+        && target.kind() == Kind::Object
+        && patch
+            .members()
+            .all(|(k, p)| p.kind() != Kind::Null || target.get(k).is_none());
+    if !simple {
+        edits.push((target.offset(), Edit::Replace(merged(Some(target), patch))));
+        return;
+    }
+    let mut new = Vec::new();
+    let mut count = 0;
+    for (k, p) in patch.members() {
+        match target.get(k) {
+            Some(t) => merge_edits(t, p, edits),
+            None if p.kind() == Kind::Null => {}
+            None => {
+                doc::put_member(&mut new, k, &merged(None, p));
+                count += 1;
+            }
+        }
+    }
+    if count > 0 {
+        let insert = Edit::Insert {
+            index: target.len().unwrap_or(0),
+            count,
+            bytes: new,
+        };
+        edits.push((target.offset(), insert));
+    }
+}
+
 /// `JSON.MERGE key path patch` on an existing document: merges into every value the path
-/// selects, or adds the patch as a new member like [`set`] does. [`Effect::Nothing`]: nil.
+/// selects ([`merge_edits`]), or adds the patch as a new member like [`set`] does.
+/// [`Effect::Nothing`]: nil.
 pub fn merge(root: Node<'_>, path: &[Segment], patch: &Doc) -> Result<Effect, Error> {
     let found = select(root, path)?;
     if found.is_empty() {
         return set(root, path, patch, None);
     }
-    let edits: Vec<(usize, Edit)> = outermost(&found)
-        .into_iter()
-        .map(|n| (n.offset(), Edit::Replace(merged(Some(n), patch.root()))))
-        .collect();
+    let mut edits = Vec::new();
+    for n in outermost(&found) {
+        merge_edits(n, patch.root(), &mut edits);
+    }
     check_depth(root, &edits)?;
-    Ok(effect(edits))
+    // Written even if nothing changes (`{}` merged): RedisJSON replies OK and writes.
+    Ok(Effect::Edit(edits))
 }
 
 /// RedisJSON's `JSON.ARRINDEX` equality: same type (integers and floats apart), numbers by

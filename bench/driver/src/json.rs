@@ -85,6 +85,21 @@ const EXTRA: [(&str, bool, Args); 8] = [
     }),
 ];
 
+/// Single-field edits of the ~1 MB document (`{"items": [...]}` of ~7,000 records), on key `x`
+/// like the 10 KB edits: what one small edit costs in a big document. `items[3]` is near the
+/// start (everything after it moves when a value changes size), `items[-1]` at the end.
+const EXTRA_1MB: [(&str, bool, Args); 3] = [
+    ("JSON.NUMINCRBY", true, |k, _| {
+        strings(&["JSON.NUMINCRBY", k, "$.items[3].score", "1"])
+    }),
+    ("JSON.ARRAPPEND", true, |k, _| {
+        strings(&["JSON.ARRAPPEND", k, "$.items[3].tags", "\"x\""])
+    }),
+    ("JSON.ARRAPPEND last", true, |k, _| {
+        strings(&["JSON.ARRAPPEND", k, "$.items[-1].tags", "\"x\""])
+    }),
+];
+
 fn base_ops() -> Vec<Op> {
     let op = |label: &str, on, write, args: Args| Op {
         label: label.into(),
@@ -113,9 +128,9 @@ fn base_ops() -> Vec<Op> {
     ]
 }
 
-fn extra_ops() -> Vec<Op> {
+fn extra_ops(extra: &[(&str, bool, Args)]) -> Vec<Op> {
     let mut v = Vec::new();
-    for (name, write, args) in EXTRA {
+    for &(name, write, args) in extra {
         for (who, on) in [("rmkit", On::Rmkit), ("RedisJSON", On::RedisJson)] {
             v.push(Op {
                 label: format!("{who} {name}"),
@@ -277,7 +292,10 @@ pub fn run(cfg: &Config, libs: &Libs) -> Result<Value, String> {
         let text = doc(target);
         let mut all = base_ops();
         if target == 10_000 {
-            all.extend(extra_ops());
+            all.extend(extra_ops(&EXTRA));
+        }
+        if target == 1_000_000 {
+            all.extend(extra_ops(&EXTRA_1MB));
         }
         let ops: Vec<Op> = all
             .into_iter()
@@ -286,7 +304,7 @@ pub fn run(cfg: &Config, libs: &Libs) -> Result<Value, String> {
         let mut cons: Vec<redis::Connection> =
             ops.iter().map(|op| server_of(op).client()).collect();
         let depth = (256 * 1024 / text.len()).clamp(1, 32);
-        // The small commands of the 10 KB section pipeline 32 deep.
+        // The small commands (the edits on key `x`) pipeline 32 deep.
         let depth_of = |op: &Op| if op.key == "x" { 32 } else { depth };
         // Every key exists before any GET; each module must round-trip the document.
         for (op, con) in ops
@@ -298,10 +316,15 @@ pub fn run(cfg: &Config, libs: &Libs) -> Result<Value, String> {
                 .query::<()>(con)
                 .map_err(|e| format!("{}: {e}", op.label))?;
         }
-        if target == 10_000 {
+        if target >= 10_000 {
+            let keys: Vec<String> = if target == 10_000 {
+                (0..10).map(|i| format!("j{i}")).collect()
+            } else {
+                Vec::new()
+            };
             for s in [Some(&rmkit), redisjson.as_ref()].into_iter().flatten() {
                 let mut con = s.client();
-                for k in (0..10).map(|i| format!("j{i}")).chain(["x".to_string()]) {
+                for k in keys.iter().cloned().chain(["x".to_string()]) {
                     command(&strings(&["JSON.SET", &k, "$", &text]))
                         .query::<()>(&mut con)
                         .map_err(|e| format!("{}: JSON.SET {k}: {e}", s.name))?;
