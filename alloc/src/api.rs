@@ -41,6 +41,9 @@ pub struct RedisApi {
     pub free: FreeFn,
     /// `RedisModule_MallocSize`, if the server exports it (used only by [`measure`](crate::measure)).
     pub malloc_size: Option<SizeFn>,
+    /// `RedisModule_MallocUsableSize`, if the server exports it (Redis 7.0+): the bytes of a
+    /// block the module may use. A block that grows within them is not moved.
+    pub malloc_usable_size: Option<SizeFn>,
 }
 
 /// The functions in use, stored as pointers (null = none) so that they can be swapped
@@ -51,6 +54,7 @@ pub(crate) struct Table {
     realloc: AtomicPtr<()>,
     free: AtomicPtr<()>,
     size: AtomicPtr<()>,
+    usable_size: AtomicPtr<()>,
 }
 
 pub(crate) static TABLE: Table = Table {
@@ -59,6 +63,7 @@ pub(crate) static TABLE: Table = Table {
     realloc: AtomicPtr::new(core::ptr::null_mut()),
     free: AtomicPtr::new(core::ptr::null_mut()),
     size: AtomicPtr::new(core::ptr::null_mut()),
+    usable_size: AtomicPtr::new(core::ptr::null_mut()),
 };
 
 impl Table {
@@ -75,6 +80,10 @@ impl Table {
             .malloc_size
             .map_or(core::ptr::null_mut(), |f| f as *mut ());
         self.size.store(size, Relaxed);
+        let usable_size = api
+            .malloc_usable_size
+            .map_or(core::ptr::null_mut(), |f| f as *mut ());
+        self.usable_size.store(usable_size, Relaxed);
     }
 
     // The loads below are only reached once the state is `REDIS`, which is published with
@@ -110,6 +119,17 @@ impl Table {
     pub(crate) unsafe fn free(&self, ptr: *mut u8) {
         // SAFETY: the address was stored from a `FreeFn`; `ptr` came from this table.
         unsafe { core::mem::transmute::<*mut (), FreeFn>(self.free.load(Relaxed))(ptr.cast()) }
+    }
+
+    /// Whether the live server block `ptr` can hold `bytes` as it is (its usable size, when the
+    /// server tells it); `false` when it cannot tell.
+    #[inline]
+    pub(crate) unsafe fn holds(&self, ptr: *mut u8, bytes: usize) -> bool {
+        match self.usable_size.load(Relaxed) {
+            f if f.is_null() => false,
+            // SAFETY: a non-zero address was stored from a `SizeFn`; `ptr` is live and ours.
+            f => bytes <= unsafe { core::mem::transmute::<*mut (), SizeFn>(f)(ptr.cast()) },
+        }
     }
 
     /// The bytes the server accounts for `ptr`, or `fallback` if it cannot tell us.

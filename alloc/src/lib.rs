@@ -211,12 +211,19 @@ const fn moves(old: usize, new: usize, move_large: bool) -> bool {
 }
 
 /// Moves the `len` live bytes of server block `ptr` into a new server block of `new` bytes and
-/// frees `ptr`; null (and `ptr` untouched) if the server has no memory.
+/// frees `ptr` — or keeps `ptr` if its usable size already holds `new` bytes; null (and `ptr`
+/// untouched) if the server has no memory.
 ///
 /// # Safety
 /// Installed; `ptr` is a live server block holding at least `len` bytes, `len <= new`.
 #[inline]
 unsafe fn move_block(ptr: *mut u8, len: usize, new: usize) -> *mut u8 {
+    // A block that already holds `new` bytes (the server malloc's size class) stays: no copy,
+    // and nothing can fail. The server counted its whole usable size when it was allocated.
+    // SAFETY: `ptr` is a live server block.
+    if unsafe { TABLE.holds(ptr, new) } {
+        return ptr;
+    }
     // SAFETY: installed; any size.
     let p = unsafe { TABLE.alloc(new) };
     if !p.is_null() {

@@ -185,3 +185,46 @@ fn alloc_zeroed_uses_server_calloc() {
     assert!(v.iter().all(|&b| b == 0));
     assert!(common::CALLOCS.load(std::sync::atomic::Ordering::Relaxed) > before);
 }
+
+/// A block that grows within what the server malloc gave it (`RedisModule_MallocUsableSize`)
+/// stays where it is: no call to the server, nothing measured, contents intact; growing past
+/// it moves the block. Both on the fast path and inside a `measure` scope. (Not under Miri: it
+/// has no `malloc_usable_size`, so the fake reports no room there.)
+#[cfg(not(miri))]
+#[test]
+fn growth_within_the_usable_size_keeps_the_block() {
+    common::install::<16>();
+    let count = || common::THREAD_ALLOCS.with(|c| c.get());
+    for measured in [false, true] {
+        let mut v: Vec<u8> = Vec::with_capacity(100);
+        v.extend((0..100).map(|i| i as u8));
+        let usable = common::usable_size(v.as_ptr());
+        assert!(usable > 100, "glibc rounds a 116-byte block up: {usable}");
+        let (ptr, allocs) = (v.as_ptr(), count());
+        let grow_in_place = |v: &mut Vec<u8>| v.reserve_exact(usable - v.len());
+        let ((), delta) = if measured {
+            rmkit_alloc::measure(|| grow_in_place(&mut v))
+        } else {
+            grow_in_place(&mut v);
+            ((), 0)
+        };
+        assert_eq!(v.capacity(), usable);
+        assert_eq!(
+            v.as_ptr(),
+            ptr,
+            "grown within its usable size, the block moved"
+        );
+        assert_eq!(count(), allocs, "no server allocation");
+        assert_eq!(delta, 0, "nothing new to measure");
+        v.resize(usable, 7);
+        v.reserve_exact(usable + 1 - v.len());
+        assert_ne!(
+            v.as_ptr(),
+            ptr,
+            "grown past its usable size, the block moves"
+        );
+        assert_eq!(count(), allocs + 1);
+        assert!(v[..100].iter().enumerate().all(|(i, &b)| b == i as u8));
+        assert!(v[100..].iter().all(|&b| b == 7));
+    }
+}

@@ -42,6 +42,9 @@ struct Block {
     ptr: *mut u8,
     layout: Layout,
     seed: u8,
+    /// Bytes this block grew without a call to the server (its usable size held them): the
+    /// allocator counts them in `live_bytes`, the server's used memory does not.
+    in_place: usize,
 }
 
 /// Installs the fake server allocator (once per process; the header comes from
@@ -162,7 +165,10 @@ impl Run {
             )
         });
         let bytes = s.live_bytes.wrapping_sub(self.start.live_bytes);
-        let used = fake::used().wrapping_sub(self.start_used);
+        let in_place: usize = self.live().map(|b| b.in_place).sum();
+        let used = fake::used()
+            .wrapping_sub(self.start_used)
+            .wrapping_add(in_place);
         assert_eq!(
             s.live_allocations.wrapping_sub(self.start.live_allocations),
             blocks,
@@ -175,7 +181,7 @@ impl Run {
         );
         assert_eq!(
             bytes, used,
-            "live_bytes vs the server's used memory after {after:?}"
+            "live_bytes vs the server's used memory (plus in-place growth) after {after:?}"
         );
         assert!(
             (min..=max).contains(&bytes),
@@ -247,7 +253,12 @@ impl Run {
         self.next_seed = self.next_seed.wrapping_add(97);
         // SAFETY: the block is `size` bytes.
         unsafe { fill(ptr, 0, layout.size(), seed) };
-        self.slots[slot] = Some(Block { ptr, layout, seed });
+        self.slots[slot] = Some(Block {
+            ptr,
+            layout,
+            seed,
+            in_place: 0,
+        });
     }
 
     fn realloc(&mut self, slot: usize, new_size: usize) {
@@ -258,11 +269,18 @@ impl Run {
         if live - b.layout.size() + new_size > MAX_LIVE {
             return;
         }
+        let (live_before, used_before) = (stats().live_bytes, fake::used());
         // SAFETY: `b` is live and was allocated by `self.a` with `b.layout`; `new_size` is
         // non-zero and small.
         let p = unsafe {
             verify(b.ptr, b.layout.size(), b.seed, "before realloc");
             self.a.realloc(b.ptr, b.layout, new_size)
+        };
+        // Grown where it is, with no server call: the server's count of the block stays.
+        let in_place = if p == b.ptr && fake::used() == used_before {
+            b.in_place + stats().live_bytes.wrapping_sub(live_before)
+        } else {
+            0
         };
         assert!(
             !p.is_null(),
@@ -286,6 +304,7 @@ impl Run {
         self.slots[slot] = Some(Block {
             ptr: p,
             layout,
+            in_place,
             ..b
         });
     }

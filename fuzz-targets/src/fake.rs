@@ -162,6 +162,19 @@ unsafe extern "C" fn malloc_size(p: *mut c_void) -> usize {
     unsafe { open(p).1 }
 }
 
+/// What the block behind `p` can hold: libc's usable size past the header (at least what was
+/// asked for), so the allocator's keep-in-place growth is exercised.
+unsafe extern "C" fn malloc_usable_size(p: *mut c_void) -> usize {
+    // SAFETY: `open` checks `p` is ours.
+    let (base, n) = unsafe { open(p) };
+    if cfg!(miri) {
+        // Miri has no malloc_usable_size: exactly what was asked for.
+        return n;
+    }
+    // SAFETY: a live libc block.
+    unsafe { libc::malloc_usable_size(base.cast()) - head() }
+}
+
 /// The fake as the allocator API a server hands to `rmkit_alloc::install`.
 pub fn api() -> RedisApi {
     RedisApi {
@@ -173,5 +186,6 @@ pub fn api() -> RedisApi {
         try_realloc: None,
         free,
         malloc_size: Some(malloc_size),
+        malloc_usable_size: Some(malloc_usable_size),
     }
 }

@@ -69,30 +69,10 @@ const LONG: usize = 9;
 const SHORT: usize = 3;
 
 /// A JSON document in its compact encoding (see the module docs).
-///
-/// The buffer holds the root value's encoding ([`bytes`](Self::bytes)), which says its own
-/// length, and after an in-place edit that grew it possibly some unused bytes: room up to the
-/// server allocator's size class, which the allocator hands out (and `used_memory` counts)
-/// anyway, so the next growth within it costs no allocation ([`edit_in_place`](Self::edit_in_place)).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Doc {
     buf: Box<[u8]>,
 }
-
-impl Clone for Doc {
-    fn clone(&self) -> Self {
-        Doc {
-            buf: self.bytes().into(),
-        }
-    }
-}
-
-impl PartialEq for Doc {
-    fn eq(&self, other: &Self) -> bool {
-        self.bytes() == other.bytes()
-    }
-}
-
-impl Eq for Doc {}
 
 /// The JSON type of a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,15 +172,9 @@ impl Doc {
         }
     }
 
-    /// The encoding (what the key holds besides the toolkit's box and the unused room after
-    /// it, if an edit left some).
+    /// The encoding (what the key holds besides the toolkit's box).
     pub fn bytes(&self) -> &[u8] {
-        &self.buf[..self.used()]
-    }
-
-    /// The length of the encoding: the end of the root value.
-    fn used(&self) -> usize {
-        self.root().end()
+        &self.buf
     }
 
     /// Compact JSON text.
@@ -1498,10 +1472,7 @@ impl<'a> Node<'a> {
 impl Doc {
     /// The encoding, to splice into another document ([`Edit::Replace`]).
     pub fn into_bytes(self) -> Vec<u8> {
-        let used = self.used();
-        let mut v = self.buf.into_vec();
-        v.truncate(used);
-        v
+        self.buf.into_vec()
     }
 
     /// How deeply the document nests (a scalar: 0, `[]`: 1, `[[1]]`: 2).

@@ -121,6 +121,19 @@ impl<const PREFIX: usize> Fake<PREFIX> {
         unsafe { Self::open(p).1 }
     }
 
+    /// What the block can hold: libc's usable size past the header (at least what was asked
+    /// for), as `RedisModule_MallocUsableSize` reports the server malloc's size class.
+    unsafe extern "C" fn usable_size(p: *mut c_void) -> usize {
+        // SAFETY: `p` is checked to be ours; `base` is a live libc block.
+        let (base, n) = unsafe { Self::open(p) };
+        if cfg!(miri) {
+            // Miri has no malloc_usable_size: exactly what was asked for.
+            return n;
+        }
+        // SAFETY: a live libc block.
+        unsafe { libc::malloc_usable_size(base) - Self::HEAD }
+    }
+
     /// Like the server's `RedisModule_TryAlloc`: null above [`TRY_LIMIT`] bytes.
     unsafe extern "C" fn try_alloc(n: usize) -> *mut c_void {
         if n > TRY_LIMIT.load(Relaxed) {
@@ -161,8 +174,15 @@ impl<const PREFIX: usize> Fake<PREFIX> {
             try_realloc: None,
             free: Self::free,
             malloc_size: Some(Self::size),
+            malloc_usable_size: Some(Self::usable_size),
         }
     }
+}
+
+/// What the fake with `PREFIX` 16 says block `p` can hold (`RedisModule_MallocUsableSize`).
+pub fn usable_size(p: *const u8) -> usize {
+    // SAFETY: `p` is checked to be the fake's.
+    unsafe { Fake::<16>::usable_size(p.cast_mut().cast()) }
 }
 
 /// Allocations larger than this fail in [`Fake::api_without_try_realloc`]'s server.

@@ -20,15 +20,11 @@
 //! cost is a memmove of the bytes after the first change of length (none when no length
 //! changes, as for most `NUMINCRBY`s) plus the walk to the edits.
 //!
-//! The buffer stays a `Box<[u8]>` (no capacity word: 16 more bytes per key in the allocator's
-//! size classes). The encoding says its own length (the root's header), so the box may be
-//! longer than the encoding: a buffer that has to grow grows to the end of jemalloc's size
-//! class for the new length ([`room`]), which the allocator would hand out and `used_memory`
-//! would count anyway, and the next growths fill that room without any allocation. That
-//! matters on Redis 7.0: it has no `RedisModule_TryRealloc`, so `rmkit_alloc` moves every
-//! growing block (allocate, copy, free) to keep `try_reserve` recoverable, and a document
-//! grown by a few bytes per `ARRAPPEND` would be copied whole each time. A buffer shrinks to
-//! the size class of its new length when it falls below its current one.
+//! The buffer stays a `Box<[u8]>` of exactly the encoding (no capacity word: 16 more bytes per
+//! key in the allocator's size classes). Growing it is a `realloc` that costs no copy while
+//! the block's usable size (the server malloc's size class) holds the new length: rmkit's
+//! allocator keeps such a block where it is, so a document grown by a few bytes per
+//! `ARRAPPEND` is copied only when it crosses a size class.
 //!
 //! One case is left to the rebuild: an object that loses more than one member, or loses one
 //! and gains some, or loses one whose last member is edited too (RedisJSON's removal order,
@@ -102,8 +98,8 @@ impl Doc {
         if !plan.splices.is_empty() {
             // Stable: of two insertions at one position, the inner container's comes first.
             plan.splices.sort_by_key(|s| (s.start, s.end));
-            let used = self.used();
-            plan.apply(&mut self.buf, used, delta);
+            let len = self.buf.len();
+            plan.apply(&mut self.buf, len, delta);
         }
         true
     }
@@ -151,19 +147,6 @@ impl Splice<'_> {
     fn delta(&self, scratch: &[u8]) -> isize {
         self.with.bytes(scratch).len() as isize - (self.end - self.start) as isize
     }
-}
-
-/// The bytes jemalloc hands out for a request of `len` (its size class; four classes per
-/// doubling, at least 16 bytes apart): the room a growing buffer takes at once. Other server
-/// mallocs (glibc's, for Valkey builds) round less, so there the room past `len` (at most a
-/// quarter of it) is real memory; it only exists in documents that grew in place.
-pub(crate) fn room(len: usize) -> usize {
-    if len <= 16 {
-        return 16;
-    }
-    let lg = usize::BITS - 1 - (len - 1).leading_zeros();
-    let step = (1usize << lg.saturating_sub(2)).max(16);
-    len.div_ceil(step).saturating_mul(step)
 }
 
 /// The canonical header of a container (what `try_close` writes), `None` past 4 GiB.
@@ -388,9 +371,8 @@ impl<'e> Plan<'e> {
             .expect("a document does not get shorter than empty");
         let mut v = std::mem::take(buf).into_vec();
         if new_len > v.len() {
-            let room = room(new_len);
-            v.reserve_exact(room - v.len());
-            v.resize(room, 0);
+            v.reserve_exact(new_len - v.len());
+            v.resize(new_len, 0);
         }
         let splices = &self.splices;
         let scratch = self.scratch.as_slice();
@@ -423,9 +405,7 @@ impl<'e> Plan<'e> {
             v[to..to + bytes.len()].copy_from_slice(bytes);
             shift += s.delta(scratch);
         }
-        // Only whole size classes go back (a truncation to within the current one would be a
-        // realloc for nothing).
-        v.truncate(room(new_len).max(new_len));
+        v.truncate(new_len);
         *buf = v.into_boxed_slice();
     }
 }
@@ -772,70 +752,6 @@ mod tests {
             (off(&d, "t/0"), num(2)),
         ];
         assert!(spliced(&d, &edits).ends_with(r#""t":[2]}"#));
-    }
-
-    #[test]
-    fn room_is_jemallocs_size_class() {
-        for (len, class) in [
-            (1, 16),
-            (16, 16),
-            (17, 32),
-            (100, 112),
-            (128, 128),
-            (129, 160),
-            (257, 320),
-            (10_000, 10_240),
-            (16_385, 20_480),
-            (1_000_000, 1_048_576),
-        ] {
-            assert_eq!(super::room(len), class, "{len}");
-        }
-    }
-
-    /// A growing document takes the rest of its size class at once and fills it without
-    /// reallocating; the room is no part of its encoding, its copies or its equality.
-    #[test]
-    fn growth_takes_the_size_class_and_fills_it() {
-        let mut d = doc(&format!("[{}]", vec!["1"; 100].join(",")));
-        let exact = d.bytes().len();
-        assert_eq!(d.buf.len(), exact);
-        let append = || {
-            [(
-                0,
-                Edit::Insert {
-                    index: usize::MAX,
-                    count: 1,
-                    bytes: items(&["2"]),
-                },
-            )]
-        };
-        spliced(&d, &append());
-        d.edit_in_place(&append());
-        let room = d.buf.len();
-        assert_eq!(room, super::room(exact + 2));
-        let ptr = d.buf.as_ptr();
-        while d.bytes().len() + 2 <= room {
-            spliced(&d, &append());
-            d.edit_in_place(&append());
-            assert_eq!(d.buf.as_ptr(), ptr, "no reallocation within the room");
-        }
-        assert!(d.buf.len() > d.bytes().len());
-        let copy = d.clone();
-        assert_eq!(copy.buf.len(), copy.bytes().len());
-        assert_eq!(copy, d);
-        assert_eq!(d.clone().into_bytes(), d.bytes());
-        assert_eq!(doc(&String::from_utf8(d.to_json()).unwrap()), d);
-        // Shrinking far below gives whole size classes back.
-        let all: Vec<(usize, Edit)> = d
-            .root()
-            .elements()
-            .skip(3)
-            .map(|e| (e.offset(), Edit::Remove))
-            .collect();
-        let expect = d.edit(&all);
-        d.edit_in_place(&all);
-        assert_eq!(d, expect);
-        assert_eq!(d.buf.len(), super::room(d.bytes().len()));
     }
 
     /// Every value's offset, with whether it is an array / object.

@@ -172,6 +172,7 @@ pub(crate) fn install_allocator() -> Result<(), rmkit_alloc::InstallError> {
             try_realloc: raw::RedisModule_TryRealloc,
             free: api!(RedisModule_Free),
             malloc_size: raw::RedisModule_MallocSize,
+            malloc_usable_size: raw::RedisModule_MallocUsableSize,
         }
     };
     // SAFETY: the server's own allocation functions, valid for the life of the process.
