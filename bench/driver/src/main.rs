@@ -405,16 +405,22 @@ fn json_targets(v: &Value) -> Vec<String> {
             Some("rmkit JSON.GET") => 2.5,
             _ => continue,
         };
+        // The server's time per command (reading the request, the command, the reply), as the
+        // goal is stated; the command time alone is printed beside it.
         if r["doc_bytes"]
             .as_u64()
             .is_some_and(|b| (5_000..50_000).contains(&b))
-            && let Some(x) = r["ratio_usec_per_call_to_native"].as_f64()
+            && let Some(x) = r["ratio_server_cpu_to_native"].as_f64()
         {
             out.push(format!(
-                "JSON {} B {} command time <= {goal}x the plain string command's: {x:.2}x ({})",
+                "JSON {} B {} server time <= {goal}x the plain string command's: {x:.2}x ({}); \
+                 command time alone {:.2}x",
                 r["doc_bytes"],
                 r["op"].as_str().unwrap_or("").trim_start_matches("rmkit "),
-                verdict(x <= goal)
+                verdict(x <= goal),
+                r["ratio_usec_per_call_to_native"]
+                    .as_f64()
+                    .unwrap_or(f64::NAN)
             ));
         }
     }
