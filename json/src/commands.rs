@@ -15,30 +15,35 @@ use rmkit::prelude::*;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::ser::Formatter;
+use std::borrow::Cow;
 use std::io;
 
 /// A path argument: parsed, with its text as given and as RedisJSON rewrites a legacy path
 /// (`a.b` → `$.a.b`), which some of RedisJSON's error messages quote.
-pub(crate) struct PathArg {
+pub(crate) struct PathArg<'a> {
     pub path: Path,
-    pub original: String,
-    pub fixed: String,
+    /// The argument as given (error messages and JSON.GET's keys quote it).
+    arg: &'a [u8],
 }
 
-impl PathArg {
-    pub(crate) fn parse(arg: &[u8]) -> Result<PathArg> {
+impl<'a> PathArg<'a> {
+    pub(crate) fn parse(arg: &'a [u8]) -> Result<PathArg<'a>> {
         let path = path::parse_path(arg).map_err(|e| Error::new(e.to_string()))?;
-        let original = String::from_utf8_lossy(arg).into_owned();
-        let fixed = fixed(&original);
-        Ok(PathArg {
-            path,
-            original,
-            fixed,
-        })
+        Ok(PathArg { path, arg })
     }
 
-    fn root() -> PathArg {
+    fn root() -> PathArg<'static> {
         PathArg::parse(b".").expect("the legacy root parses")
+    }
+
+    /// The path as given.
+    fn original(&self) -> Cow<'a, str> {
+        String::from_utf8_lossy(self.arg)
+    }
+
+    /// The path as RedisJSON's error messages quote it ([`fixed`]).
+    fn fixed(&self) -> String {
+        fixed(&self.original())
     }
 
     fn legacy(&self) -> bool {
@@ -72,7 +77,7 @@ fn fixed(p: &str) -> String {
     }
 }
 
-fn path_or_root(arg: Option<&RedisStr>) -> Result<PathArg> {
+fn path_or_root(arg: Option<&RedisStr>) -> Result<PathArg<'_>> {
     arg.map_or_else(|| Ok(PathArg::root()), |a| PathArg::parse(a.as_bytes()))
 }
 
@@ -132,7 +137,7 @@ fn legacy_text(p: &[u8]) -> bool {
 
 /// The path of a read whose legacy form answers nil for a path that does not parse (RedisJSON's
 /// JSON.TYPE, JSON.OBJKEYS, JSON.OBJLEN): `Ok(None)` then.
-fn lenient_path(arg: Option<&RedisStr>) -> Result<Option<PathArg>> {
+fn lenient_path(arg: Option<&RedisStr>) -> Result<Option<PathArg<'_>>> {
     match path_or_root(arg) {
         Ok(p) => Ok(Some(p)),
         Err(_) if arg.is_some_and(|a| legacy_text(a.as_bytes())) => Ok(None),
@@ -264,7 +269,7 @@ impl Formatter for Styled<'_> {
 enum Out<'a> {
     One(Node<'a>),
     Many(Vec<Node<'a>>),
-    Map(Vec<(&'a str, Out<'a>)>),
+    Map(Vec<(Cow<'a, str>, Out<'a>)>),
 }
 
 impl Serialize for Out<'_> {
@@ -414,28 +419,28 @@ fn json_get(ctx: &Context, key: ReadKey, args: Rest) -> Result<Reply> {
             None => PathArg::root(),
         };
         let out = if p.legacy() {
-            Out::One(first(root, p.segs())?.ok_or_else(|| doesnt_exist(&p.fixed))?)
+            Out::One(first(root, p.segs())?.ok_or_else(|| doesnt_exist(&p.fixed()))?)
         } else {
             Out::Many(sel(root, p.segs())?)
         };
         return render(ctx, &out, style).map(Reply::Bulk);
     }
-    let parsed: Vec<(PathArg, &[u8])> = paths
+    let parsed: Vec<(PathArg<'_>, &[u8])> = paths
         .iter()
         .filter_map(|p| PathArg::parse(p).ok().map(|a| (a, *p)))
         .collect();
     let all_legacy = parsed.iter().all(|(p, _)| p.legacy());
-    let mut map: Vec<(&str, Out<'_>)> = Vec::new();
+    let mut map: Vec<(Cow<'_, str>, Out<'_>)> = Vec::new();
     for (p, _) in &parsed {
-        if map.iter().any(|(k, _)| *k == p.original) {
+        if map.iter().any(|(k, _)| *k == p.original()) {
             continue;
         }
         let value = if all_legacy {
-            Out::One(first(root, p.segs())?.ok_or_else(|| doesnt_exist(&p.original))?)
+            Out::One(first(root, p.segs())?.ok_or_else(|| doesnt_exist(&p.original()))?)
         } else {
             Out::Many(sel(root, p.segs())?)
         };
-        map.push((p.original.as_str(), value));
+        map.push((p.original(), value));
     }
     render(ctx, &Out::Map(map), style).map(Reply::Bulk)
 }
@@ -521,7 +526,7 @@ fn json_type(ctx: &Context, key: ReadKey, path: Option<&RedisStr>, _rest: Rest) 
     })
 }
 
-fn type_reply(j: &Json, p: &PathArg) -> Result<Reply> {
+fn type_reply(j: &Json, p: &PathArg<'_>) -> Result<Reply> {
     let root = j.0.root();
     Ok(if p.legacy() {
         null_or(first(root, p.segs())?, |n| Reply::from(path::type_name(n)))
@@ -550,7 +555,7 @@ fn json_strlen(key: ReadKey, path: Option<&RedisStr>, _rest: Rest) -> Result<Rep
         let Some(j) = doc else {
             return Ok(Reply::Null);
         };
-        let n = first(j.0.root(), p.segs())?.ok_or_else(|| doesnt_exist(&p.fixed))?;
+        let n = first(j.0.root(), p.segs())?.ok_or_else(|| doesnt_exist(&p.fixed()))?;
         return match n.as_str() {
             Some(s) => Ok(int(s.len())),
             None => Err(expected("string", path::type_name(n))),
@@ -584,10 +589,10 @@ fn json_arrlen(key: ReadKey, path: Option<&RedisStr>, _rest: Rest) -> Result<Rep
     };
     let found = sel(j.0.root(), p.segs())?;
     if p.legacy() {
-        let first = found.first().ok_or_else(|| doesnt_exist(&p.original))?;
+        let first = found.first().ok_or_else(|| doesnt_exist(&p.original()))?;
         return match first.kind() {
             Kind::Array => Ok(int(first.len().unwrap_or(0))),
-            _ => Err(doesnt_exist_or(&p.original, "not an array")),
+            _ => Err(doesnt_exist_or(&p.original(), "not an array")),
         };
     }
     Ok(Reply::Array(
@@ -619,7 +624,7 @@ fn json_objkeys(key: ReadKey, path: Option<&RedisStr>, _rest: Rest) -> Result<Re
         return match first(j.0.root(), p.segs())? {
             None => Ok(Reply::Null),
             Some(n) if n.kind() == Kind::Object => Ok(keys(n)),
-            Some(_) => Err(doesnt_exist_or(&p.fixed, "not an object")),
+            Some(_) => Err(doesnt_exist_or(&p.fixed(), "not an object")),
         };
     }
     let j = doc.ok_or_else(no_key)?;
@@ -660,7 +665,7 @@ fn json_objlen(key: ReadKey, path: Option<&RedisStr>, _rest: Rest) -> Result<Rep
             Some(n) => Err(expected("object", path::type_name(n))),
         };
     }
-    let j = doc.ok_or_else(|| doesnt_exist_or(&p.fixed, "not an object"))?;
+    let j = doc.ok_or_else(|| doesnt_exist_or(&p.fixed(), "not an object"))?;
     Ok(Reply::Array(
         sel(j.0.root(), p.segs())?
             .into_iter()
@@ -688,10 +693,10 @@ fn json_arrindex(key: ReadKey, path: &RedisStr, value: &[u8], bounds: Rest) -> R
     let v = plain_value_arg(value)?;
     let j = key
         .value::<Json>()?
-        .ok_or_else(|| doesnt_exist(&p.original))?;
+        .ok_or_else(|| doesnt_exist(&p.original()))?;
     let root = j.0.root();
     if p.legacy() {
-        let arr = first(root, p.segs())?.ok_or_else(|| doesnt_exist(&p.fixed))?;
+        let arr = first(root, p.segs())?.ok_or_else(|| doesnt_exist(&p.fixed()))?;
         return match ops::arrindex(arr, v.root(), start, stop) {
             Some(i) => Ok(Reply::Integer(i)),
             None => Err(expected("array", path::type_name(arr))),
@@ -721,7 +726,7 @@ fn json_resp(key: ReadKey, path: Option<&RedisStr>, _rest: Rest) -> Result<Reply
     };
     let root = j.0.root();
     if p.legacy() {
-        let n = first(root, p.segs())?.ok_or_else(|| doesnt_exist(&p.fixed))?;
+        let n = first(root, p.segs())?.ok_or_else(|| doesnt_exist(&p.fixed()))?;
         return Ok(resp(n));
     }
     Ok(Reply::Array(
@@ -787,7 +792,7 @@ fn json_debug_memory(
         if p.is_root() {
             return Ok(Reply::from(key.value_bytes::<Json>()?.unwrap_or(0)));
         }
-        let n = first(j.0.root(), p.segs())?.ok_or_else(|| doesnt_exist(&p.fixed))?;
+        let n = first(j.0.root(), p.segs())?.ok_or_else(|| doesnt_exist(&p.fixed()))?;
         return Ok(int(n.encoded().len()));
     }
     let Some(j) = doc else {
@@ -1042,8 +1047,9 @@ fn num_op(
     let p = PathArg::parse(path.as_bytes())?;
     let j = key.value::<Json>()?.ok_or_else(no_key)?;
     let root = j.0.root();
-    let numbers = sel(root, p.segs())?
-        .into_iter()
+    let found = sel(root, p.segs())?;
+    let numbers = found
+        .iter()
         .any(|n| matches!(n.kind(), Kind::Integer | Kind::Number));
     // RedisJSON reads the number only when there is a number to change.
     let by = if numbers {
@@ -1051,7 +1057,7 @@ fn num_op(
     } else {
         0.into()
     };
-    let (effect, results) = ops::numop(root, p.segs(), &by, op)?;
+    let (effect, results) = ops::numop_on(&found, &by, op)?;
     apply(ctx, key, event, effect)?;
     if ctx.is_resp3() {
         return Ok(array(results, |n| match n.as_i64() {
@@ -1061,11 +1067,13 @@ fn num_op(
     }
     if p.legacy() {
         let n = last(&results, || {
-            doesnt_exist_or(&p.fixed, "does not contains a number")
+            doesnt_exist_or(&p.fixed(), "does not contains a number")
         })?;
-        return Ok(Reply::Bulk(crate::doc::to_vec(n)));
+        let mut out = Vec::new();
+        crate::doc::write_number_json(n, &mut out);
+        return Ok(Reply::Bulk(out));
     }
-    Ok(Reply::Bulk(crate::doc::to_vec(&results)))
+    Ok(Reply::Bulk(crate::doc::numbers_json(&results)))
 }
 
 /// Add a number to every number at path; the new values (`$`: a JSON array, nil entries for
@@ -1126,7 +1134,7 @@ fn json_toggle(ctx: &Context, mut key: WriteKey, path: &RedisStr, _rest: Rest) -
     let j = key.value::<Json>()?.ok_or_else(no_key)?;
     let (effect, results) = ops::toggle(j.0.root(), p.segs())?;
     if p.legacy() {
-        let b = *last(&results, || doesnt_exist_or(&p.fixed, "not a bool"))?;
+        let b = *last(&results, || doesnt_exist_or(&p.fixed(), "not a bool"))?;
         apply(ctx, &mut key, "json.toggle", effect)?;
         return Ok(Reply::Bulk(b.to_string().into_bytes()));
     }
@@ -1175,7 +1183,7 @@ fn json_strappend(
     };
     let (effect, results) = ops::strappend(root, p.segs(), &suffix)?;
     if p.legacy() {
-        let n = *last(&results, || doesnt_exist_or(&p.fixed, "not a string"))?;
+        let n = *last(&results, || doesnt_exist_or(&p.fixed(), "not a string"))?;
         apply(ctx, &mut key, "json.strappend", effect)?;
         return Ok(int(n));
     }
@@ -1204,7 +1212,7 @@ fn json_arrappend(ctx: &Context, mut key: WriteKey, path: &RedisStr, items: Rest
     let j = key.value::<Json>()?.ok_or_else(no_key)?;
     let (effect, results) = ops::arrappend(j.0.root(), p.segs(), &items)?;
     if p.legacy() {
-        let n = *last(&results, || doesnt_exist_or(&p.original, "not an array"))?;
+        let n = *last(&results, || doesnt_exist_or(&p.original(), "not an array"))?;
         apply(ctx, &mut key, "json.arrappend", effect)?;
         return Ok(int(n));
     }
@@ -1233,7 +1241,7 @@ fn json_arrinsert(
     let j = key.value::<Json>()?.ok_or_else(no_key)?;
     let (effect, results) = ops::arrinsert(j.0.root(), p.segs(), index, &items)?;
     if p.legacy() {
-        let n = *last(&results, || doesnt_exist_or(&p.fixed, "not an array"))?;
+        let n = *last(&results, || doesnt_exist_or(&p.fixed(), "not an array"))?;
         apply(ctx, &mut key, "json.arrinsert", effect)?;
         return Ok(int(n));
     }
@@ -1281,7 +1289,7 @@ fn json_arrpop(ctx: &Context, mut key: WriteKey, args: Rest) -> Result<Reply> {
     let j = key.value::<Json>()?.ok_or_else(no_key)?;
     let (effect, results) = ops::arrpop(j.0.root(), p.segs(), index)?;
     if p.legacy() {
-        let popped = last(&results, || doesnt_exist_or(&p.fixed, "not an array"))?.clone();
+        let popped = last(&results, || doesnt_exist_or(&p.fixed(), "not an array"))?.clone();
         apply(ctx, &mut key, "json.arrpop", effect)?;
         return Ok(null_or(popped, Reply::Bulk));
     }
@@ -1315,7 +1323,7 @@ fn json_arrtrim(
     let j = key.value::<Json>()?.ok_or_else(no_key)?;
     let (effect, results) = ops::arrtrim(j.0.root(), p.segs(), start, stop)?;
     if p.legacy() {
-        let n = *last(&results, || doesnt_exist_or(&p.fixed, "not an array"))?;
+        let n = *last(&results, || doesnt_exist_or(&p.fixed(), "not an array"))?;
         apply(ctx, &mut key, "json.arrtrim", effect)?;
         return Ok(int(n));
     }

@@ -687,6 +687,41 @@ fn write_array<S: Sink>(values: &[Node<'_>], out: &mut S) {
     close_bracket(out, false);
 }
 
+/// Appends a number as JSON text: what [`to_vec`] writes for it, without serde (the number
+/// is encoded as the document would store it and written from that).
+pub fn write_number_json(n: &serde_json::Number, out: &mut Vec<u8>) {
+    if let Some(v) = n.as_i64() {
+        out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+    } else if let Some(v) = n.as_u64() {
+        out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+    } else {
+        // As `put_f64` stores it and `write_value` writes it back.
+        let v = n.as_f64().unwrap_or_default();
+        match shortest_decimal(v) {
+            Some((m, e)) if !(v == 0.0 && v.is_sign_negative()) && float_matches(m, e, v) => {
+                write_decimal(out, m, e)
+            }
+            _ => write_float(out, v),
+        }
+    }
+}
+
+/// A JSON array of numbers and nulls (what `JSON.NUMINCRBY` replies): what [`to_vec`] writes
+/// for them, without serde.
+pub fn numbers_json(values: &[Option<serde_json::Number>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + 24 * values.len());
+    out.push(b'[');
+    for v in values {
+        match v {
+            Some(n) => write_number_json(n, &mut out),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.push(b',');
+    }
+    close_bracket(&mut out, false);
+    out
+}
+
 /// Compact JSON of any serialisable value with this module's float format ([`Floats`]).
 pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
     let mut out = Vec::new();
@@ -1846,6 +1881,28 @@ mod tests {
             let mut out = Vec::new();
             write_decimal(&mut out, m, e);
             assert_eq!(String::from_utf8(out).unwrap(), text, "{m}e{e}");
+        }
+    }
+
+    #[test]
+    fn number_replies_are_what_serde_writes() {
+        let mut numbers: Vec<Option<serde_json::Number>> = sample_floats(2_000)
+            .into_iter()
+            .filter_map(serde_json::Number::from_f64)
+            .map(Some)
+            .collect();
+        numbers.extend(
+            [0i64, -1, 127, i64::MIN, i64::MAX]
+                .map(|i| Some(i.into()))
+                .into_iter()
+                .chain([Some(u64::MAX.into()), None]),
+        );
+        assert_eq!(numbers_json(&numbers), to_vec(&numbers));
+        assert_eq!(numbers_json(&[]), b"[]");
+        for n in numbers.iter().flatten() {
+            let mut out = Vec::new();
+            write_number_json(n, &mut out);
+            assert_eq!(out, to_vec(n), "{n}");
         }
     }
 

@@ -137,9 +137,19 @@ pub fn numop(
     by: &Number,
     op: NumOp,
 ) -> Result<(Effect, Vec<Option<Number>>), Error> {
+    numop_on(&select(root, path)?, by, op)
+}
+
+/// [`numop`] on values already selected (the command selects once, to see whether it must
+/// read `by` at all).
+pub fn numop_on(
+    selected: &[Node<'_>],
+    by: &Number,
+    op: NumOp,
+) -> Result<(Effect, Vec<Option<Number>>), Error> {
     let mut edits = Vec::new();
-    let mut results = Vec::new();
-    for found in select(root, path)? {
+    let mut results = Vec::with_capacity(selected.len());
+    for &found in selected {
         match found.as_number() {
             Some(n) => {
                 let new = match op {
