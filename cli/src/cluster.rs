@@ -589,10 +589,21 @@ fn status(dir: &Path, as_json: bool) -> Result<()> {
                 .join(" vs ")
         ));
     }
-    let state = up
-        .first()
-        .map(|r| r["cluster_state"].as_str().unwrap_or("?").to_owned())
-        .unwrap_or_else(|| "unreachable".into());
+    // The cluster is ok only when every node that answers says so: right after a failover a
+    // node keeps answering CLUSTERDOWN until its own next cron.
+    let node_state = |r: &&Value| r["cluster_state"].as_str().unwrap_or("?").to_owned();
+    let state = match up.iter().find(|r| node_state(r) != "ok") {
+        _ if up.is_empty() => "unreachable".into(),
+        Some(r) => node_state(r),
+        None => "ok".into(),
+    };
+    for r in up.iter().filter(|r| node_state(r) != "ok") {
+        warnings.push(format!(
+            "node {} says cluster_state:{}",
+            r["port"],
+            node_state(r)
+        ));
+    }
     let slots_ok: i64 = up
         .first()
         .and_then(|r| r["cluster_slots_ok"].as_str())
