@@ -20,4 +20,4 @@ echo "== cargo test on $("$valkey" --version | cut -d' ' -f1-3)" >&2
 RMKIT_REDIS_SERVER="$valkey" cargo test -p rmkit-tests --no-fail-fast \
     --test hashex --test memory --test json --test toolkit --test lifecycle --test services --test config --test server_config \
     --test acl --test server_acl --test bad_input --test bounded --test signals --test conformance --test capped --test keys --test server_api \
-    --test ratelimit --test server_events "$@"
+    --test ratelimit --test server_events --test json_compat --test json_client "$@"
