@@ -362,11 +362,7 @@ fn register_types(ctx: &RawCtx) -> Result<usize, String> {
     let mut seen: HashMap<&str, &str> = HashMap::new();
     for def in DATA_TYPES.iter() {
         if let Some(other) = seen.insert(def.name, def.location) {
-            let (first, second) = if source_order(other) <= source_order(def.location) {
-                (other, def.location)
-            } else {
-                (def.location, other)
-            };
+            let [(_, first), (_, second)] = in_source_order(((), other), ((), def.location));
             return Err(format!(
                 "data type '{}' is declared twice: at {first} and at {second}",
                 def.name
@@ -375,6 +371,16 @@ fn register_types(ctx: &RawCtx) -> Result<usize, String> {
         (def.register)(ctx).map_err(|e| format!("{e} (declared at {})", def.location))?;
     }
     Ok(seen.len())
+}
+
+/// Two declarations (what each declares, and where), in source order. linkme's order is the
+/// linker's, so a message naming both says the same whatever order they were linked in.
+fn in_source_order<T>(a: (T, &'static str), b: (T, &'static str)) -> [(T, &'static str); 2] {
+    if source_order(a.1) <= source_order(b.1) {
+        [a, b]
+    } else {
+        [b, a]
+    }
 }
 
 /// Orders declaration sites (`file:line`) as they stand in the source: by file, then by line
@@ -407,13 +413,10 @@ fn register_commands(ctx: &RawCtx, module: &str) -> Result<usize, String> {
             .map_err(|e| format!("{e} (declared at {})", def.location))?;
         let lower = name.to_ascii_lowercase();
         if let Some(&(other_name, other)) = seen.get(&lower) {
-            // linkme's order is the linker's: name the pair in source order, so the message is
-            // the same whatever order the two declarations were linked in.
-            let (first_name, first, second) = if source_order(other) <= source_order(def.location) {
-                (resolved_name(other_name, module), other, def.location)
-            } else {
-                (name.clone(), def.location, other)
-            };
+            let [(first_name, first), (_, second)] = in_source_order(
+                (resolved_name(other_name, module), other),
+                (name.clone(), def.location),
+            );
             return Err(format!(
                 "command '{first_name}' is declared twice: at {first} and at {second}; rename one"
             ));

@@ -70,7 +70,6 @@ macro_rules! has_api {
 }
 pub(crate) use has_api;
 
-#[cold]
 /// Stores `f` in the first empty slot of a fixed table of callbacks (each slot has its own
 /// monomorphised trampoline that Redis is given) and returns the slot; `None` if all are taken.
 pub(crate) fn claim_slot(slots: &[std::sync::atomic::AtomicPtr<()>], f: *mut ()) -> Option<usize> {
@@ -81,6 +80,7 @@ pub(crate) fn claim_slot(slots: &[std::sync::atomic::AtomicPtr<()>], f: *mut ())
     })
 }
 
+#[cold]
 pub(crate) fn missing_api(name: &str) -> ! {
     panic!("this server does not provide {name}; rmkit needs Redis 7.0 or newer")
 }
