@@ -309,19 +309,13 @@ impl io::Write for Count {
 
 /// The text of `out` in `style`, measured against the reply limit before it is built.
 fn render(ctx: &Context, out: &Out<'_>, style: Style<'_>) -> Result<Vec<u8>> {
-    let limit = max_reply();
     match (out, style.plain()) {
         (Out::One(n), true) => return Ok(n.to_json()),
-        (Out::Many(nodes), true) => {
-            // Straight from the encoding (serde would decode every value first).
-            let len = crate::doc::array_json_len(nodes, limit).ok_or_else(|| too_large(limit))?;
-            ctx.check_reply_size(len, limit)?;
-            let mut buf = reply_buffer(len)?;
-            crate::doc::write_array_json(nodes, &mut buf);
-            return Ok(buf);
-        }
+        // Straight from the encoding (serde would decode every value first).
+        (Out::Many(nodes), true) => return crate::matches_json(ctx, nodes),
         _ => {}
     }
+    let limit = max_reply();
     let mut count = Count { len: 0, cap: limit };
     let fmt = || Styled {
         style,

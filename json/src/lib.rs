@@ -116,6 +116,17 @@ pub(crate) fn pretty(ctx: &Context, v: Node<'_>) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// The values a `$` path selected as a JSON array, written straight from the encoding; matches
+/// may nest (`$..*`), so the text is measured against the reply limit before it is built.
+pub(crate) fn matches_json(ctx: &Context, found: &[Node<'_>]) -> Result<Vec<u8>> {
+    let limit = max_reply();
+    let len = doc::array_json_len(found, limit).ok_or_else(|| too_large(limit))?;
+    ctx.check_reply_size(len, limit)?;
+    let mut out = reply_buffer(len)?;
+    doc::write_array_json(found, &mut out);
+    Ok(out)
+}
+
 pub(crate) fn too_large(limit: usize) -> Error {
     Error::new(format!(
         "the reply would be more than {limit} bytes (json.max-reply-bytes); ask for less at once"
@@ -150,15 +161,10 @@ fn json_path(
         return Ok(Reply::Null);
     };
     let found = ops::select(j.0.root(), &segs)?;
-    let limit = max_reply();
     if format.is_none() {
-        // Matches may nest (`$..*`): measured before it is built.
-        let len = doc::array_json_len(&found, limit).ok_or_else(|| too_large(limit))?;
-        ctx.check_reply_size(len, limit)?;
-        let mut out = reply_buffer(len)?;
-        doc::write_array_json(&found, &mut out);
-        return Ok(Reply::Bulk(out));
+        return matches_json(ctx, &found).map(Reply::Bulk);
     }
+    let limit = max_reply();
     let len = doc::pretty_len(&found, limit).ok_or_else(|| too_large(limit))?;
     ctx.check_reply_size(len, limit)?;
     let mut out = reply_buffer(len)?;
