@@ -129,3 +129,69 @@ fn info_config_callbacks_and_the_command_filter() {
     assert!(ping >= Some(7), "the filter counted the PINGs: {top:?}");
     assert!(top.iter().any(|(n, _)| n == "rl.hit"), "{top:?}");
 }
+
+/// The module's arguments: `count-commands no` leaves the command filter out (RL.TOP says
+/// why it has nothing), anything else refuses the load with the reason in the log; without
+/// arguments the filter counts again.
+#[test]
+fn module_arguments_choose_whether_commands_are_counted() {
+    let server = Server::builder().start();
+    let mut con = server.client();
+    let path = rmkit_tests::module_path("ratelimit");
+    let path = path.to_str().unwrap();
+
+    let e = q_err(
+        &mut con,
+        &["MODULE", "LOAD", path, "count-commands", "sometimes"],
+    );
+    assert!(e.contains("Error loading the extension"), "{e}");
+    server.wait_for(
+        "the refusal's reason in the log",
+        Duration::from_secs(10),
+        |s| {
+            s.log()
+                .contains("unknown module argument 'count-commands sometimes'")
+        },
+    );
+    assert!(q_err(&mut con, &["rl.top"]).contains("unknown command"));
+
+    let _: () = q(&mut con, &["MODULE", "LOAD", path, "COUNT-COMMANDS", "no"]);
+    let _: Vec<i64> = q(&mut con, &["rl.hit", "k", "5", "1000"]);
+    let e = q_err(&mut con, &["rl.top"]);
+    assert!(e.starts_with("ERR commands are not counted"), "{e}");
+    assert!(e.contains("count-commands no"), "{e}");
+
+    let _: () = q(&mut con, &["MODULE", "UNLOAD", "ratelimit"]);
+    let _: () = q(&mut con, &["MODULE", "LOAD", path]);
+    let _: String = q(&mut con, &["PING"]);
+    let top: Vec<(String, i64)> = q(&mut con, &["rl.top"]);
+    assert_eq!(
+        top.iter().find(|(n, _)| n == "ping").map(|(_, c)| *c),
+        Some(1),
+        "counting again after a load without arguments: {top:?}"
+    );
+}
+
+/// RL.RESETSTATS logs who reset the figures: the ACL user and the client's id and address,
+/// as CLIENT INFO gives them.
+#[test]
+fn resetting_the_figures_logs_who_did_it() {
+    let server = Server::builder().module("ratelimit").start();
+    let mut con = server.client();
+    let _: String = q(
+        &mut con,
+        &["ACL", "SETUSER", "ops", "on", ">pw", "+@all", "~*"],
+    );
+    let _: String = q(&mut con, &["AUTH", "ops", "pw"]);
+    let id: i64 = q(&mut con, &["CLIENT", "ID"]);
+    let info: String = q(&mut con, &["CLIENT", "INFO"]);
+    let addr = info
+        .split(' ')
+        .find_map(|f| f.strip_prefix("addr="))
+        .expect("CLIENT INFO has addr=");
+    let _: String = q(&mut con, &["rl.resetstats"]);
+    let line = format!("ratelimit: figures reset by user ops (client {id} at {addr})");
+    server.wait_for("the audit line", Duration::from_secs(10), |s| {
+        s.log().contains(&line)
+    });
+}

@@ -9,6 +9,10 @@
 //! | `RL.RESETSTATS` | zeroes the figures here and, in a cluster, on every node (a cluster message) |
 //! | `RL.TOP [n]` | the commands this node ran most since load (counted by a command filter) |
 //!
+//! Load it with `--loadmodule ratelimit.so` (or `MODULE LOAD`); the argument
+//! `count-commands no` leaves the command filter out (it runs for every command the server
+//! executes) and `RL.TOP` then says so.
+//!
 //! What it shows:
 //! - **Deterministic replication** of a time-based decision: the primary decides with its
 //!   clock and replicates the effect (`SET key tat PXAT t`), never the command.
@@ -20,6 +24,10 @@
 //! - **Server events**: `FLUSHALL`/`FLUSHDB` zero the figures (the limits they describe are gone).
 //! - **Cluster messages**: `RL.RESETSTATS` reaches every node.
 //! - **A command filter** counts every command the node runs, by name (`RL.TOP`).
+//! - **Module arguments**: a load hook reads `count-commands yes|no` and refuses the load,
+//!   with the reason, for anything else.
+//! - **Client information**: `RL.RESETSTATS` logs who reset the figures (ACL user, client id,
+//!   address), an audit trail of a command that changes what every node reports.
 #![forbid(unsafe_code)]
 
 use rmkit::call::Arg;
@@ -31,7 +39,7 @@ use rmkit::server::filter::{FilterArgs, FilterOptions};
 use rmkit::server::info::InfoSink;
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 rmkit::module! { name: "ratelimit", version: 1 }
@@ -262,10 +270,21 @@ fn on_reset_message(ctx: &Context, from: &NodeId, _payload: &[u8]) {
 }
 rmkit::on_cluster_message!(RESET_STATS, on_reset_message);
 
-/// Zeroes the figures on this node and, in a cluster, on every other node.
+/// Zeroes the figures on this node and, in a cluster, on every other node; the log says who
+/// asked.
 #[rmkit::command(name = "rl.resetstats", flags = "fast", since = "1.0.0")]
 fn resetstats(ctx: &Context) -> Result<Reply> {
     reset_stats();
+    let user = ctx.current_user_name().unwrap_or_else(|| "?".into());
+    let from = match ctx.client_id().and_then(|id| ctx.client_info(id)) {
+        Some(c) if c.is_unix_socket() => format!("client {} on a unix socket", c.id),
+        Some(c) => format!("client {} at {}:{}", c.id, c.addr, c.port),
+        None => "no client".into(),
+    };
+    ctx.log(
+        rmkit::LogLevel::Notice,
+        &format!("ratelimit: figures reset by user {user} ({from})"),
+    );
     if ctx.my_node_id().is_some() {
         ctx.send_cluster_message(None, RESET_STATS, b"")?;
     }
@@ -315,11 +334,37 @@ fn count_command(args: &mut FilterArgs<'_>) {
     }
 }
 
+/// Whether the command filter is registered (the `count-commands` module argument).
+static COUNTING: AtomicBool = AtomicBool::new(false);
+
+/// Reads the module's arguments (`count-commands yes|no`, default yes) and registers the
+/// command filter unless told not to.
 fn on_load(load: &mut rmkit::module::Load) -> std::result::Result<(), String> {
+    let mut counting = true;
+    let mut args = load
+        .args()
+        .iter()
+        .map(|a| String::from_utf8_lossy(a.as_bytes()).into_owned());
+    while let Some(name) = args.next() {
+        let value = args.next();
+        counting = match (name.to_ascii_lowercase().as_str(), value.as_deref()) {
+            ("count-commands", Some(v)) if v.eq_ignore_ascii_case("yes") => true,
+            ("count-commands", Some(v)) if v.eq_ignore_ascii_case("no") => false,
+            _ => {
+                return Err(format!(
+                    "ratelimit: unknown module argument '{name} {}': the one argument is count-commands yes|no",
+                    value.unwrap_or_default()
+                ));
+            }
+        };
+    }
     *COMMANDS.lock().unwrap_or_else(|p| p.into_inner()) = None;
-    load.context()
-        .register_command_filter(count_command, FilterOptions { noself: true })
-        .map_err(|e| e.to_string())?;
+    COUNTING.store(counting, Ordering::Relaxed);
+    if counting {
+        load.context()
+            .register_command_filter(count_command, FilterOptions { noself: true })
+            .map_err(|e| e.to_string())?;
+    }
     Ok(())
 }
 rmkit::on_load!(on_load);
@@ -332,6 +377,11 @@ rmkit::on_unload!(on_unload);
 /// The `n` (default 10) commands this node ran most since load: `[[name, count], ...]`.
 #[rmkit::command(name = "rl.top", flags = "readonly fast", since = "1.0.0")]
 fn top(n: Option<i64>) -> Result<Reply> {
+    if !COUNTING.load(Ordering::Relaxed) {
+        return Err(Error::new(
+            "commands are not counted: the module was loaded with count-commands no (load it without that argument to count them)",
+        ));
+    }
     let n = usize::try_from(n.unwrap_or(10)).map_err(|_| Error::new("n must be positive"))?;
     let mut counts: Vec<(Vec<u8>, u64)> = COMMANDS
         .lock()
