@@ -195,3 +195,63 @@ fn resetting_the_figures_logs_who_did_it() {
         s.log().contains(&line)
     });
 }
+
+/// Whether the server has custom authentication callbacks (Redis 7.2+, any Valkey).
+fn has_auth_callbacks(server: &Server) -> bool {
+    let info = server.info("server");
+    if info.contains_key("valkey_version") {
+        return true;
+    }
+    let version: Vec<u32> = info["redis_version"]
+        .split('.')
+        .map(|p| p.parse().unwrap())
+        .collect();
+    version[..2] >= [7, 2][..]
+}
+
+/// `ratelimit.auth-limit` caps AUTH attempts per client address per minute through an auth
+/// callback: right or wrong password, the attempt past the limit is refused with when to
+/// retry, and counted. A server without auth callbacks (Redis 7.0) refuses the setting with
+/// the reason.
+#[test]
+fn auth_attempts_are_limited_per_address_where_the_server_can() {
+    let server = Server::builder().module("ratelimit").start();
+    let mut con = server.client();
+    if !has_auth_callbacks(&server) {
+        let e = q_err(&mut con, &["CONFIG", "SET", "ratelimit.auth-limit", "3"]);
+        assert!(
+            e.contains("custom authentication came in Redis 7.2 and Valkey 8"),
+            "{e}"
+        );
+        assert!(
+            server
+                .log()
+                .contains("ratelimit: AUTH attempts cannot be limited here"),
+            "the load said so"
+        );
+        return;
+    }
+    let _: String = q(
+        &mut con,
+        &["ACL", "SETUSER", "app", "on", ">secret", "+@all", "~*"],
+    );
+    let _: String = q(&mut con, &["CONFIG", "SET", "ratelimit.auth-limit", "3"]);
+    let mut c = server.client();
+    assert!(q_err(&mut c, &["AUTH", "app", "wrong"]).contains("WRONGPASS"));
+    assert!(q_err(&mut c, &["AUTH", "app", "wrong"]).contains("WRONGPASS"));
+    let _: String = q(&mut c, &["AUTH", "app", "secret"]);
+    // The fourth attempt within the minute, from the same address (and another connection).
+    let mut other = server.client();
+    let e = q_err(&mut other, &["AUTH", "app", "secret"]);
+    assert!(
+        e.starts_with("ERR too many AUTH attempts from 127.0.0.1 (ratelimit.auth-limit is 3 a minute); retry in "),
+        "{e}"
+    );
+    let who: String = q(&mut other, &["ACL", "WHOAMI"]);
+    assert_eq!(who, "default", "the refused AUTH changed nothing");
+    assert_eq!(stats(&mut con)["auth-denied"], 1);
+
+    // 0 turns the limit off again.
+    let _: String = q(&mut con, &["CONFIG", "SET", "ratelimit.auth-limit", "0"]);
+    let _: String = q(&mut other, &["AUTH", "app", "secret"]);
+}

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `RL.HIT key [limit window-ms]` | one request against `key`'s limit (`limit` requests per `window-ms`, GCRA): `[allowed 1/0, remaining, retry-after-ms]` |
 //! | `RL.PEEK key [limit window-ms]` | the same answer without counting a request |
-//! | `RL.STATS` | this node's figures: allowed, denied, resets (also in `INFO ratelimit`) |
+//! | `RL.STATS` | this node's figures: allowed, denied, resets, auth-denied (also in `INFO ratelimit`) |
 //! | `RL.RESETSTATS` | zeroes the figures here and, in a cluster, on every node (a cluster message) |
 //! | `RL.TOP [n]` | the commands this node ran most since load (counted by a command filter) |
 //!
@@ -24,6 +24,9 @@
 //! - **Server events**: `FLUSHALL`/`FLUSHDB` zero the figures (the limits they describe are gone).
 //! - **Cluster messages**: `RL.RESETSTATS` reaches every node.
 //! - **A command filter** counts every command the node runs, by name (`RL.TOP`).
+//! - **Custom authentication** (Redis 7.2+, Valkey 8): `ratelimit.auth-limit` caps `AUTH`
+//!   attempts per client address per minute (brute-force protection) through an auth
+//!   callback; on Redis 7.0, which has none, setting it is refused with the reason.
 //! - **Module arguments**: a load hook reads `count-commands yes|no` and refuses the load,
 //!   with the reason, for anything else.
 //! - **Client information**: `RL.RESETSTATS` logs who reset the figures (ACL user, client id,
@@ -32,6 +35,7 @@
 
 use rmkit::call::Arg;
 use rmkit::prelude::*;
+use rmkit::server::acl::AuthOutcome;
 use rmkit::server::cluster::NodeId;
 use rmkit::server::config::{BoolConfig, NumberConfig};
 use rmkit::server::events::{EventKind, ServerEvent};
@@ -84,16 +88,32 @@ fn log_enabled(ctx: &Context) -> std::result::Result<(), String> {
     );
     Ok(())
 }
-rmkit::config!(DEFAULT_LIMIT, DEFAULT_WINDOW_MS, ENABLED);
+/// `AUTH` attempts allowed per client address per minute; 0 (the default): no limit.
+pub static AUTH_LIMIT: NumberConfig =
+    NumberConfig::new("auth-limit", 0, 0, 60_000).validate(auth_limit_possible);
+
+fn auth_limit_possible(limit: i64) -> std::result::Result<(), String> {
+    if limit > 0 && !AUTH_HOOKED.load(Ordering::Relaxed) {
+        return Err(
+            "this server cannot limit AUTH attempts: custom authentication came in \
+                    Redis 7.2 and Valkey 8; leave ratelimit.auth-limit at 0"
+                .into(),
+        );
+    }
+    Ok(())
+}
+rmkit::config!(DEFAULT_LIMIT, DEFAULT_WINDOW_MS, ENABLED, AUTH_LIMIT);
 
 /// This node's figures.
 static ALLOWED: AtomicU64 = AtomicU64::new(0);
 static DENIED: AtomicU64 = AtomicU64::new(0);
 static RESETS: AtomicU64 = AtomicU64::new(0);
+static AUTH_DENIED: AtomicU64 = AtomicU64::new(0);
 
 fn reset_stats() {
     ALLOWED.store(0, Ordering::Relaxed);
     DENIED.store(0, Ordering::Relaxed);
+    AUTH_DENIED.store(0, Ordering::Relaxed);
     RESETS.fetch_add(1, Ordering::Relaxed);
 }
 
@@ -255,6 +275,10 @@ fn stats() -> Result<Reply> {
             Reply::from("resets"),
             Reply::from(RESETS.load(Ordering::Relaxed) as i64),
         ),
+        (
+            Reply::from("auth-denied"),
+            Reply::from(AUTH_DENIED.load(Ordering::Relaxed) as i64),
+        ),
     ]))
 }
 
@@ -304,10 +328,12 @@ fn info(sink: &mut InfoSink, _for_crash_report: bool) {
     sink.field_u64("allowed", ALLOWED.load(Ordering::Relaxed));
     sink.field_u64("denied", DENIED.load(Ordering::Relaxed));
     sink.field_u64("resets", RESETS.load(Ordering::Relaxed));
+    sink.field_u64("auth_denied", AUTH_DENIED.load(Ordering::Relaxed));
     sink.section("defaults");
     sink.field_i64("limit", DEFAULT_LIMIT.get());
     sink.field_i64("window_ms", DEFAULT_WINDOW_MS.get());
     sink.field_str("enabled", if ENABLED.get() { "yes" } else { "no" });
+    sink.field_i64("auth_limit", AUTH_LIMIT.get());
 }
 rmkit::on_info!(info);
 
@@ -332,6 +358,47 @@ fn count_command(args: &mut FilterArgs<'_>) {
             map.insert(lower.to_vec(), 1);
         }
     }
+}
+
+/// Whether the auth callback is registered (the server has custom authentication).
+static AUTH_HOOKED: AtomicBool = AtomicBool::new(false);
+
+/// The theoretical arrival time of the next `AUTH` per client address (GCRA, as for keys;
+/// kept in memory: a restart forgets it).
+static AUTH_TATS: Mutex<Option<HashMap<String, i64>>> = Mutex::new(None);
+
+/// The auth callback: counts every `AUTH` attempt against its client address's limit and
+/// refuses once it is spent; below it, Redis's own password check decides.
+fn limit_auth(ctx: &Context, _user: &RedisStr, _pass: &RedisStr) -> AuthOutcome {
+    let per_minute = AUTH_LIMIT.get();
+    if per_minute == 0 || !ENABLED.get() {
+        return AuthOutcome::NotHandled;
+    }
+    let Ok(limit) = Limit::new(Some(per_minute), Some(60_000)) else {
+        return AuthOutcome::NotHandled;
+    };
+    let addr = match ctx.client_id().and_then(|id| ctx.client_info(id)) {
+        Some(c) if !c.addr.is_empty() => c.addr,
+        _ => "a unix socket".to_string(),
+    };
+    let now = now_ms();
+    let mut tats = AUTH_TATS.lock().unwrap_or_else(|p| p.into_inner());
+    let tats = tats.get_or_insert_with(HashMap::new);
+    let d = decide(limit, tats.get(&addr).copied(), now);
+    if d.allowed {
+        if tats.len() >= 4096 {
+            // Addresses whose budget is full again need no entry: bounded by the addresses
+            // seen within one minute.
+            tats.retain(|_, tat| *tat > now);
+        }
+        tats.insert(addr, d.tat);
+        return AuthOutcome::NotHandled;
+    }
+    AUTH_DENIED.fetch_add(1, Ordering::Relaxed);
+    AuthOutcome::Denied(format!(
+        "too many AUTH attempts from {addr} (ratelimit.auth-limit is {per_minute} a minute); retry in {} ms",
+        d.retry_after
+    ))
 }
 
 /// Whether the command filter is registered (the `count-commands` module argument).
@@ -359,6 +426,21 @@ fn on_load(load: &mut rmkit::module::Load) -> std::result::Result<(), String> {
         };
     }
     *COMMANDS.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    *AUTH_TATS.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    let ctx = load.context();
+    match ctx.register_auth_callback(limit_auth) {
+        Ok(()) => AUTH_HOOKED.store(true, Ordering::Relaxed),
+        Err(e) => {
+            AUTH_HOOKED.store(false, Ordering::Relaxed);
+            ctx.log(
+                rmkit::LogLevel::Notice,
+                &format!(
+                    "ratelimit: AUTH attempts cannot be limited here: {}",
+                    e.message()
+                ),
+            );
+        }
+    }
     COUNTING.store(counting, Ordering::Relaxed);
     if counting {
         load.context()
@@ -371,6 +453,7 @@ rmkit::on_load!(on_load);
 
 fn on_unload() {
     *COMMANDS.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    *AUTH_TATS.lock().unwrap_or_else(|p| p.into_inner()) = None;
 }
 rmkit::on_unload!(on_unload);
 
