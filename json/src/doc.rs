@@ -548,7 +548,10 @@ impl<'a> Node<'a> {
     /// float format, [`Floats`]) writes for it
     /// (checked by the `json_value` fuzz target), written straight from the encoding.
     pub fn to_json(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.end() - self.at + self.end() / 8 + 16);
+        // Text is rarely more than 1.5x the encoding (quotes, separators, digits): one
+        // allocation, no growth, for the usual document.
+        let len = self.end() - self.at;
+        let mut out = Vec::with_capacity(len + len / 2 + 16);
         self.write_json(&mut out);
         out
     }
@@ -752,6 +755,16 @@ trait Sink: std::io::Write {
     fn slice(&mut self, s: &[u8]);
     /// Replaces a trailing `,` by `close`, else appends `close` (see [`close_bracket`]).
     fn close(&mut self, close: u8);
+    /// `s` between double quotes.
+    fn quoted(&mut self, s: &[u8]) {
+        self.byte(b'"');
+        self.slice(s);
+        self.byte(b'"');
+    }
+    /// The first `len` (at most 16) bytes of `block` between double quotes.
+    fn quoted_short(&mut self, block: &[u8; 16], len: usize) {
+        self.quoted(&block[..len]);
+    }
     /// Whether the output is already past what the caller wants: stop early.
     fn full(&self) -> bool {
         false
@@ -766,6 +779,23 @@ impl Sink for Vec<u8> {
     #[inline]
     fn slice(&mut self, s: &[u8]) {
         self.extend_from_slice(s);
+    }
+    #[inline]
+    fn quoted_short(&mut self, block: &[u8; 16], len: usize) {
+        // One fixed-size copy, then the bytes past the string are dropped again.
+        let at = self.len();
+        self.reserve(18);
+        self.push(b'"');
+        self.extend_from_slice(block);
+        self.truncate(at + 1 + len);
+        self.push(b'"');
+    }
+    #[inline]
+    fn quoted(&mut self, s: &[u8]) {
+        self.reserve(s.len() + 2);
+        self.push(b'"');
+        self.extend_from_slice(s);
+        self.push(b'"');
     }
     #[inline]
     fn close(&mut self, close: u8) {
@@ -958,7 +988,7 @@ fn write_value<S: Sink>(buf: &[u8], at: usize, out: &mut S) -> usize {
         }
         STR8 | STR32 => {
             let (start, len) = node.string().expect("a string tag");
-            write_str(out, &buf[start..start + len]);
+            write_str(out, buf, start, len);
             return start + len;
         }
         tag => {
@@ -1011,10 +1041,24 @@ static ESCAPE: [u8; 256] = {
 
 /// A JSON string literal, escaped exactly like serde_json does: `"` and `\\`, the short
 /// escapes `\b \f \n \r \t`, `\u00XX` for other control characters; everything else as is.
-fn write_str<S: Sink>(out: &mut S, s: &[u8]) {
+fn write_str<S: Sink>(out: &mut S, buf: &[u8], start: usize, len: usize) {
+    // Most strings need no escape: one check a word at a time, then one copy (of a 16-byte
+    // block for a short string: no call to memcpy).
+    let first = plain_prefix(buf, start, len);
+    if first == len {
+        match buf.get(start..start + 16) {
+            Some(block) if len <= 16 => {
+                out.quoted_short(block.try_into().expect("16 bytes"), len);
+            }
+            _ => out.quoted(&buf[start..start + len]),
+        }
+        return;
+    }
+    let s = &buf[start..start + len];
     out.byte(b'"');
-    let mut start = 0;
-    for (i, &b) in s.iter().enumerate() {
+    out.slice(&s[..first]);
+    let mut start = first;
+    for (i, &b) in s.iter().enumerate().skip(first) {
         let escape = ESCAPE[b as usize];
         if escape == 0 {
             continue;
@@ -1037,6 +1081,38 @@ fn write_str<S: Sink>(out: &mut S, s: &[u8]) {
     }
     out.slice(&s[start..]);
     out.byte(b'"');
+}
+
+/// How many of the `len` bytes at `buf[start..]` come before the first one that needs an
+/// escape in a JSON string (a control character, `"` or `\\`: [`ESCAPE`] is not 0); eight
+/// bytes per step, reading past the string where the buffer goes on.
+#[inline]
+fn plain_prefix(buf: &[u8], start: usize, len: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    while i < len {
+        let Some(chunk) = buf.get(start + i..start + i + 8) else {
+            // The last bytes of the buffer: one at a time.
+            let rest = &buf[start + i..start + len];
+            return i + rest
+                .iter()
+                .take_while(|&&b| ESCAPE[b as usize] == 0)
+                .count();
+        };
+        let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        // The lowest high bit set marks exactly the first byte that is < 0x20, `"` or `\\`
+        // (`!w` masks bytes >= 0x80); a borrow may mark later bytes too, which is harmless.
+        let below = w.wrapping_sub(ONES * 0x20);
+        let quote = (w ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES);
+        let slash = (w ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES);
+        let marks = (below | quote | slash) & !w & HIGH;
+        if marks != 0 {
+            return (i + (marks.trailing_zeros() / 8) as usize).min(len);
+        }
+        i += 8;
+    }
+    len
 }
 
 fn put_int(out: &mut Vec<u8>, v: i64) {
@@ -1642,6 +1718,36 @@ mod tests {
 
     fn round(text: &str) -> String {
         String::from_utf8(Doc::parse(text.as_bytes()).unwrap().to_json()).unwrap()
+    }
+
+    /// The word-at-a-time scan finds the first byte to escape exactly where the table does:
+    /// every byte value at every position of strings of 0 to 24 bytes, with any bytes around
+    /// them (read past the string) and at the very end of the buffer.
+    #[test]
+    fn plain_prefix_agrees_with_the_escape_table() {
+        let by_table = |s: &[u8]| s.iter().take_while(|&&b| ESCAPE[b as usize] == 0).count();
+        for len in 0..=24 {
+            for pos in 0..len.max(1) {
+                for b in 0..=255u8 {
+                    for filler in [b'a', b'"', 0x01, 0xff, b'\\'] {
+                        let mut buf = vec![filler; 3];
+                        buf.extend(std::iter::repeat_n(b'x', len));
+                        if len > 0 {
+                            buf[3 + pos] = b;
+                        }
+                        // A byte before a special one may carry a borrow into it: vary it too.
+                        if pos > 0 {
+                            buf[3 + pos - 1] = filler;
+                        }
+                        let s = buf[3..3 + len].to_vec();
+                        let want = by_table(&s);
+                        assert_eq!(plain_prefix(&buf, 3, len), want, "{s:?} at the end");
+                        buf.extend([filler; 9]);
+                        assert_eq!(plain_prefix(&buf, 3, len), want, "{s:?} then {filler}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
