@@ -63,6 +63,32 @@ const DEC16: u8 = 16;
 const DEC32: u8 = 17;
 const NEGZERO: u8 = 18;
 
+#[cold]
+#[inline(never)]
+fn unknown_tag(tag: u8) -> ! {
+    unreachable!("unknown tag {tag}")
+}
+
+/// The encoded size of each scalar tag (tag byte included); 0 for strings, containers and
+/// unknown tags, whose size is in their header.
+static FIXED_SIZE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[NULL as usize] = 1;
+    t[FALSE as usize] = 1;
+    t[TRUE as usize] = 1;
+    t[I8 as usize] = 2;
+    t[I16 as usize] = 3;
+    t[I32 as usize] = 5;
+    t[I64 as usize] = 9;
+    t[U64 as usize] = 9;
+    t[F64 as usize] = 9;
+    t[NEGZERO as usize] = 1;
+    t[DEC8 as usize] = 3;
+    t[DEC16 as usize] = 4;
+    t[DEC32 as usize] = 6;
+    t
+};
+
 /// Bytes of a long container header: tag, u32 body length, u32 count.
 const LONG: usize = 9;
 /// Bytes of a short container header: tag, u8 body length, u8 count.
@@ -426,23 +452,20 @@ impl<'a> Node<'a> {
         }
     }
 
-    /// The offset just past the value.
-    #[inline]
+    /// The offset just past the value: one table lookup for a scalar, the header's length for
+    /// a string or container (skipping siblings is most of what reaching a child costs).
+    #[inline(always)]
     fn end(&self) -> usize {
-        match self.tag() {
-            NULL | FALSE | TRUE => self.at + 1,
-            I8 => self.at + 2,
-            I16 => self.at + 3,
-            I32 => self.at + 5,
-            I64 | U64 | F64 => self.at + 9,
-            NEGZERO => self.at + 1,
-            DEC8 => self.at + 3,
-            DEC16 => self.at + 4,
-            DEC32 => self.at + 6,
-            _ => match (self.string(), self.container()) {
-                (Some((start, len)), _) | (_, Some((start, len, _))) => start + len,
-                (None, None) => unreachable!("unknown tag {}", self.tag()),
+        let tag = self.tag();
+        match FIXED_SIZE[usize::from(tag)] {
+            0 => match tag {
+                STR8 => self.at + 2 + usize::from(self.buf[self.at + 1]),
+                ARR8 | OBJ8 => self.at + SHORT + usize::from(self.buf[self.at + 1]),
+                STR32 => self.at + 5 + self.u32_at(self.at + 1),
+                ARR32 | OBJ32 => self.at + LONG + self.u32_at(self.at + 1),
+                _ => unknown_tag(tag),
             },
+            size => self.at + usize::from(size),
         }
     }
 
@@ -541,7 +564,16 @@ impl<'a> Node<'a> {
 
     /// Element `i` of an array.
     pub fn index(&self, i: usize) -> Option<Node<'a>> {
-        self.elements().nth(i)
+        let (body, _, count) = self.container()?;
+        if i >= count || !matches!(self.tag(), ARR8 | ARR32) {
+            return None;
+        }
+        // Elements are back to back: skip `i` of them by their lengths.
+        let mut at = body;
+        for _ in 0..i {
+            at = Node { buf: self.buf, at }.end();
+        }
+        Some(Node { buf: self.buf, at })
     }
 
     /// Compact JSON text of this value: byte for byte what [`to_vec`] (serde_json with RedisJSON's

@@ -200,6 +200,30 @@ impl<'e> Plan<'e> {
         let (mut last, mut last_edited) = ((body, body), false);
         let (mut next, mut i, mut e) = (body, 0, 0);
         while next < end && (e < edits.len() || insert.is_some() || removed.is_some()) {
+            // Children wholly before the next edit, with nothing to insert: skipped by their
+            // lengths alone (reaching the end of a big array is this loop).
+            if insert.is_none()
+                && let Some(target) = edits.get(e).map(|x| x.0)
+            {
+                while next < end {
+                    let value = if object {
+                        Node { buf, at: next }.end()
+                    } else {
+                        next
+                    };
+                    let child_end = Node { buf, at: value }.end();
+                    if child_end > target {
+                        break;
+                    }
+                    last = (next, child_end);
+                    last_edited = false;
+                    next = child_end;
+                    i += 1;
+                }
+                if next >= end {
+                    break;
+                }
+            }
             let start = next;
             let value = if object {
                 Node { buf, at: start }.end()
@@ -452,6 +476,50 @@ mod tests {
 
     fn num(n: i64) -> Edit {
         Edit::Number(n.into())
+    }
+
+    /// Edits deep in big containers, where the walk skips the children before the edit by
+    /// their lengths: every position, scalars and containers of both header widths among the
+    /// skipped children, several edits at once, an object member removed far from the end.
+    #[test]
+    fn edits_after_many_skipped_children() {
+        let element = |i: usize| match i % 5 {
+            0 => format!("{i}"),
+            1 => format!("\"s{i}\""),
+            2 => format!("[{i},{{\"k\":{i}}}]"),
+            3 => format!("\"{}\"", "x".repeat(300)),
+            _ => "null".to_string(),
+        };
+        let n = 40;
+        let array = format!("[{}]", (0..n).map(element).collect::<Vec<_>>().join(","));
+        let object = format!(
+            "{{{}}}",
+            (0..n)
+                .map(|i| format!("\"m{i}\":{}", element(i)))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        for (text, step) in [(&array, ""), (&object, "m")] {
+            let d = doc(text);
+            for i in 0..n {
+                let path = format!("{step}{i}");
+                spliced(&d, &[(off(&d, &path), num(7))]);
+                spliced(
+                    &d,
+                    &[(off(&d, &path), Edit::Replace(doc("[1,2]").into_bytes()))],
+                );
+                if step.is_empty() {
+                    spliced(&d, &[(off(&d, &path), Edit::Remove)]);
+                }
+                if i + 5 < n {
+                    let other = format!("{step}{}", i + 5);
+                    spliced(&d, &[(off(&d, &path), num(-1)), (off(&d, &other), num(1))]);
+                }
+            }
+            if !step.is_empty() {
+                spliced(&d, &[(off(&d, "m37"), Edit::Remove)]);
+            }
+        }
     }
 
     #[test]
