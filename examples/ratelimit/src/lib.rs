@@ -443,8 +443,7 @@ fn on_load(load: &mut rmkit::module::Load) -> std::result::Result<(), String> {
     }
     COUNTING.store(counting, Ordering::Relaxed);
     if counting {
-        load.context()
-            .register_command_filter(count_command, FilterOptions { noself: true })
+        ctx.register_command_filter(count_command, FilterOptions { noself: true })
             .map_err(|e| e.to_string())?;
     }
     Ok(())
