@@ -979,6 +979,16 @@ fn fixed<const N: usize>(buf: &[u8], at: usize) -> [u8; N] {
 /// the encoding: every header is read once, nothing is validated again. A sink that is
 /// [`full`](Sink::full) stops the walk at the next container member.
 fn write_value<S: Sink>(buf: &[u8], at: usize, out: &mut S) -> usize {
+    match buf[at] {
+        ARR8 | ARR32 | OBJ8 | OBJ32 => write_container(buf, at, out),
+        _ => write_scalar(buf, at, out),
+    }
+}
+
+/// [`write_value`] for a scalar. Inlined into the container loop: most values are scalars,
+/// and a call per value cost more than writing a short string.
+#[inline(always)]
+fn write_scalar<S: Sink>(buf: &[u8], at: usize, out: &mut S) -> usize {
     // Headers are read by Node's own decoders; numbers straight from their bytes.
     let node = Node { buf, at };
     let mut f = serde_json::ser::CompactFormatter;
@@ -1023,27 +1033,35 @@ fn write_value<S: Sink>(buf: &[u8], at: usize, out: &mut S) -> usize {
             write_str(out, buf, start, len);
             return start + len;
         }
-        tag => {
-            let (mut p, len, _) = node.container().expect("a container tag");
-            let end = p + len;
-            let object = matches!(tag, OBJ8 | OBJ32);
-            out.byte(if object { b'{' } else { b'[' });
-            while p < end {
-                if out.full() {
-                    return end;
-                }
-                if object {
-                    p = write_value(buf, p, out);
-                    out.byte(b':');
-                }
-                p = write_value(buf, p, out);
-                out.byte(b',');
-            }
-            close_bracket(out, object);
-            return end;
-        }
+        tag => unknown_tag(tag),
     };
     written.expect("writing to a Vec cannot fail")
+}
+
+/// [`write_value`] for an array or object: its children in one loop, recursing only into
+/// nested containers.
+fn write_container<S: Sink>(buf: &[u8], at: usize, out: &mut S) -> usize {
+    let node = Node { buf, at };
+    let (mut p, len, _) = node.container().expect("a container tag");
+    let end = p + len;
+    let object = matches!(buf[at], OBJ8 | OBJ32);
+    out.byte(if object { b'{' } else { b'[' });
+    while p < end {
+        if out.full() {
+            return end;
+        }
+        if object {
+            p = write_scalar(buf, p, out);
+            out.byte(b':');
+        }
+        p = match buf[p] {
+            ARR8 | ARR32 | OBJ8 | OBJ32 => write_container(buf, p, out),
+            _ => write_scalar(buf, p, out),
+        };
+        out.byte(b',');
+    }
+    close_bracket(out, object);
+    end
 }
 
 /// Ends a container: the last `,` written after each child becomes the closing bracket (an
@@ -1073,6 +1091,7 @@ static ESCAPE: [u8; 256] = {
 
 /// A JSON string literal, escaped exactly like serde_json does: `"` and `\\`, the short
 /// escapes `\b \f \n \r \t`, `\u00XX` for other control characters; everything else as is.
+#[inline(always)]
 fn write_str<S: Sink>(out: &mut S, buf: &[u8], start: usize, len: usize) {
     // Most strings need no escape: one check a word at a time, then one copy (of a 16-byte
     // block for a short string: no call to memcpy).
@@ -1086,7 +1105,12 @@ fn write_str<S: Sink>(out: &mut S, buf: &[u8], start: usize, len: usize) {
         }
         return;
     }
-    let s = &buf[start..start + len];
+    write_escaped(out, &buf[start..start + len], first);
+}
+
+/// [`write_str`] for a string with a byte to escape at `first`.
+#[inline(never)]
+fn write_escaped<S: Sink>(out: &mut S, s: &[u8], first: usize) {
     out.byte(b'"');
     out.slice(&s[..first]);
     let mut start = first;
