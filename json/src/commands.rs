@@ -145,8 +145,12 @@ fn lenient_path(arg: Option<&RedisStr>) -> Result<Option<PathArg<'_>>> {
     }
 }
 
+/// A JSON value argument as a key's value, its bytes measured. Parsed into the thread's
+/// reserved buffer where it fits ([`Doc::parse_reusing`]), so that the measured scope holds
+/// one exact allocation instead of a parse buffer and its shrinking.
 fn measured_value(arg: &[u8]) -> Result<Measured<Json>> {
-    Measured::build(|| value_arg(arg).map(Json))
+    Doc::parse_reusing(arg, |p| Measured::build(|| Ok(Json(p.to_doc()))))
+        .unwrap_or_else(|| Measured::build(|| value_arg(arg).map(Json)))
 }
 
 fn null_or<T>(v: Option<T>, f: impl FnOnce(T) -> Reply) -> Reply {

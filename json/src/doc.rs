@@ -1474,6 +1474,7 @@ fn close(out: &mut Vec<u8>, at: usize, count: usize, object: bool) {
 }
 
 mod fastparse;
+pub use fastparse::{Parsed, SCRATCH_BYTES};
 
 /// Builds the encoding while serde_json parses (no intermediate tree).
 struct Build<'b> {

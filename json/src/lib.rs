@@ -33,6 +33,14 @@ use rmkit::server::config::NumberConfig;
 
 rmkit::module! { name: "json", version: 1 }
 
+/// At load, on the thread that runs commands: the buffer `JSON.SET` parses documents of up to
+/// about 7 KB in ([`Doc::reserve_scratch`], 16 KB kept for the module's life).
+fn reserve_parse_buffer(_load: &mut rmkit::module::Load) -> std::result::Result<(), String> {
+    Doc::reserve_scratch();
+    Ok(())
+}
+rmkit::on_load!(reserve_parse_buffer);
+
 /// A JSON document stored in a key (Redis type name `rmkitjson`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Json(pub Doc);

@@ -24,6 +24,8 @@
 //! message. What it accepts it encodes byte for byte as the serde path does: the unit tests
 //! below and the `json_value` fuzz target check both properties.
 
+use std::cell::Cell;
+
 use super::{
     ARR8, ARR32, DEC8, DEC16, DEC32, Doc, FALSE, I8, I16, I32, I64, LONG, NULL, Node, OBJ8, OBJ32,
     SHORT, SMALL_OBJECT, STR8, STR32, TRUE, U64, dedup_members, put_f64,
@@ -49,33 +51,117 @@ impl Doc {
     /// assert_eq!(Doc::parse_fast(b"[1,]"), None); // serde_json says why
     /// ```
     pub fn parse_fast(text: &[u8]) -> Option<Doc> {
-        // Every string length then fits the encoding's u32 fields (container bodies, which
-        // can outgrow the text, are checked as they close).
-        u32::try_from(text.len()).ok()?;
-        // Once for the whole text: any slice between two ASCII bytes is then UTF-8 too.
-        std::str::from_utf8(text).ok()?;
-        let mut p = Parser {
-            text,
-            pos: 0,
-            out: Out {
-                buf: Vec::with_capacity(text.len() + 64),
-                len: 0,
-                float: Vec::new(),
-            },
-            scratch: Vec::new(),
-        };
-        p.skip_ws();
-        p.value(0)?;
-        p.skip_ws();
-        if p.pos != text.len() {
-            return None;
-        }
-        let mut buf = p.out.buf;
-        buf.truncate(p.out.len);
+        let (mut buf, len) = parse_into(text, Vec::with_capacity(text.len() + 64));
+        buf.truncate(len?);
         Some(Doc {
             buf: buf.into_boxed_slice(),
         })
     }
+
+    /// Gives the calling thread a parse buffer of [`SCRATCH_BYTES`], kept for every later
+    /// [`parse_reusing`](Self::parse_reusing) on it. The module reserves it at load, on the
+    /// thread that runs commands, so that its memory is part of the module from the start:
+    /// `used_memory` does not move when the first document is parsed, and no key's
+    /// `MEMORY USAGE` includes it.
+    pub fn reserve_scratch() {
+        SCRATCH.with(|s| {
+            let kept = s.take();
+            s.set(if kept.capacity() == SCRATCH_BYTES {
+                kept
+            } else {
+                Vec::with_capacity(SCRATCH_BYTES)
+            });
+        });
+    }
+
+    /// [`parse_fast`](Self::parse_fast) into this thread's reserved buffer
+    /// ([`reserve_scratch`](Self::reserve_scratch)), handing the result to `f`, which makes
+    /// the document with [`Parsed::to_doc`]: one block of exactly its size, where `parse_fast`
+    /// allocates a block with room and then shrinks it (for a small document, a second
+    /// allocation and copy in the server's malloc). `f` may run the copy in a
+    /// [`Measured::build`](rmkit::datatype::Measured::build), which then counts nothing else. `None` — and `f` not called — when the fast path declines the text,
+    /// when it is too long for the buffer, or when this thread reserved none: parse it the usual
+    /// way then.
+    ///
+    /// ```
+    /// use rmkit_json::doc::Doc;
+    ///
+    /// let text = br#"{"a":[1,2.5]}"#;
+    /// assert_eq!(Doc::parse_reusing(text, |p| p.to_doc()), None); // nothing reserved yet
+    /// Doc::reserve_scratch();
+    /// let doc = Doc::parse_reusing(text, |p| p.to_doc()).unwrap();
+    /// assert_eq!(doc, Doc::parse_fast(text).unwrap());
+    /// assert_eq!(Doc::parse_reusing(b"[1,]", |p| p.to_doc()), None);
+    /// ```
+    pub fn parse_reusing<R>(text: &[u8], f: impl FnOnce(Parsed<'_>) -> R) -> Option<R> {
+        // The encoding is at most 1.8x the text ("1e99," is 5 bytes of text, an 8-byte float
+        // plus its tag), plus a long header held open for each of up to 127 nested containers.
+        if text.len() > (SCRATCH_BYTES - 64 - LONG * MAX_DEPTH) / 2 {
+            return None;
+        }
+        let mut buf = SCRATCH.with(Cell::take);
+        if buf.capacity() != SCRATCH_BYTES {
+            // None reserved on this thread (or it was not kept): leave it so.
+            SCRATCH.with(|s| s.set(buf));
+            return None;
+        }
+        buf.clear();
+        let (buf, len) = parse_into(text, buf);
+        let result = len.map(|len| f(Parsed(&buf[..len])));
+        // Kept only as reserved: had it grown (the bound above says it cannot), its memory
+        // would appear in no key and move `used_memory`, so it would be freed instead.
+        if buf.capacity() == SCRATCH_BYTES {
+            SCRATCH.with(|s| s.set(buf));
+        }
+        result
+    }
+}
+
+/// A document parsed by [`Doc::parse_reusing`], still in the thread's parse buffer.
+pub struct Parsed<'a>(&'a [u8]);
+
+impl Parsed<'_> {
+    /// The document, in a block of exactly its size.
+    pub fn to_doc(&self) -> Doc {
+        Doc { buf: self.0.into() }
+    }
+}
+
+/// The size of the parse buffer a thread keeps ([`Doc::reserve_scratch`]): texts up to about
+/// 7 KB are parsed in it.
+pub const SCRATCH_BYTES: usize = 16 * 1024;
+
+thread_local! {
+    /// This thread's reserved parse buffer ([`Doc::reserve_scratch`]); empty if none.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Parses `text` into `buf` (whose capacity is the room to start with): the buffer back, and
+/// the length of the encoding at its start if the fast path accepts the text.
+fn parse_into(text: &[u8], buf: Vec<u8>) -> (Vec<u8>, Option<usize>) {
+    // Every string length then fits the encoding's u32 fields (container bodies, which
+    // can outgrow the text, are checked as they close); and once for the whole text: any
+    // slice between two ASCII bytes is then UTF-8 too.
+    if u32::try_from(text.len()).is_err() || std::str::from_utf8(text).is_err() {
+        return (buf, None);
+    }
+    let mut p = Parser {
+        text,
+        pos: 0,
+        out: Out {
+            buf,
+            len: 0,
+            float: Vec::new(),
+        },
+        scratch: Vec::new(),
+    };
+    p.skip_ws();
+    let parsed = p.value(0).is_some() && {
+        p.skip_ws();
+        p.pos == text.len()
+    };
+    let len = p.out.len;
+    (p.out.buf, parsed.then_some(len))
 }
 
 /// How many bytes of room [`Out::grow`] adds at least.
@@ -804,6 +890,48 @@ impl Parser<'_> {
 mod tests {
     use super::*;
 
+    /// The reserved buffer gives what `parse_fast` gives, for every text it takes, and stays
+    /// the size it was reserved at, even for the texts that expand the most.
+    #[test]
+    fn the_reserved_buffer_parses_like_parse_fast_and_never_grows() {
+        let limit = (SCRATCH_BYTES - 64 - LONG * MAX_DEPTH) / 2;
+        let nested = format!("{}1e99{}", "[".repeat(125), "]".repeat(125));
+        let mut floats = String::from("[");
+        while floats.len() + 5 < limit - nested.len() {
+            floats.push_str("1e99,");
+        }
+        floats.push_str(&nested);
+        floats.push(']');
+        let empties = format!("[{}[]]", "[],".repeat((limit - 4) / 3));
+        let texts = [
+            r#"{"id":1,"name":"user-000001","tags":["a","b"],"score":0.5,"active":false}"#,
+            "[1,2,3]",
+            "\"x\"",
+            r#"{"a":1,"a":2}"#,
+            floats.as_str(),
+            empties.as_str(),
+        ];
+        // Nothing reserved on this thread yet: declined, the caller parses the usual way.
+        assert!(Doc::parse_reusing(b"[1]", |p| p.to_doc()).is_none());
+        Doc::reserve_scratch();
+        for text in texts {
+            assert!(text.len() <= limit, "{} > {limit}", text.len());
+            let reused = Doc::parse_reusing(text.as_bytes(), |p| p.to_doc());
+            assert_eq!(reused, Doc::parse_fast(text.as_bytes()), "{text:.60}");
+            assert!(reused.is_some(), "{text:.60}");
+            SCRATCH.with(|s| {
+                let kept = s.take();
+                assert_eq!(kept.capacity(), SCRATCH_BYTES, "after {text:.60}");
+                s.set(kept);
+            });
+        }
+        // What the fast path declines, or what is too long for the buffer, is left to the caller.
+        assert!(Doc::parse_reusing(b"[1,]", |p| p.to_doc()).is_none());
+        let long = format!("[{}1]", "1,".repeat(limit / 2));
+        assert!(Doc::parse_reusing(long.as_bytes(), |p| p.to_doc()).is_none());
+        assert!(Doc::parse_fast(long.as_bytes()).is_some());
+    }
+
     /// The fast path accepts `text` and builds what the serde path builds.
     #[track_caller]
     fn same(text: &str) {
@@ -845,7 +973,7 @@ mod tests {
                  "i": [0, -1, 127, -128, 40000, 2147483648, 9223372036854775807,
                        -9223372036854775808, 18446744073709551615]} "#,
         );
-        let deep = format!("{}{}", "[".repeat(126), "]".repeat(126));
+        let deep = format!("{}{}", "[".repeat(125), "]".repeat(125));
         same(&deep);
         same(r#"{"a":1,"b":2,"a":3}"#);
         same(r#"{"a":1,"\u0061":2,"abcdefgh1":3,"abcdefgh2":4,"abcdefgh1":[5]}"#);
