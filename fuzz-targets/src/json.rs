@@ -1,7 +1,7 @@
 //! The `json_value`, `json_path` and `json_template` targets.
 
 use crate::split_pair;
-use rmkit_json::doc::{Doc, Kind, Node};
+use rmkit_json::doc::{Doc, Kind, Node, SCRATCH_TEXT_BYTES};
 use rmkit_json::ops::{self, Effect};
 use rmkit_json::path::{self, Segment};
 use rmkit_json::{parse, template};
@@ -74,6 +74,20 @@ pub fn json_value(data: &[u8]) {
 /// the serde path fails.
 fn check_fast_path(data: &[u8]) {
     let fast = Doc::parse_fast(data);
+    // The reserved buffer (what JSON.SET parses in) gives the same document, and declines
+    // only what is too long for it.
+    Doc::reserve_scratch();
+    let reused = Doc::parse_reusing(data, |p| p.to_doc());
+    assert!(
+        reused.is_none() || reused == fast,
+        "the reserved buffer parses {:?} differently",
+        String::from_utf8_lossy(data)
+    );
+    assert!(
+        reused.is_some() || fast.is_none() || data.len() > SCRATCH_TEXT_BYTES,
+        "the reserved buffer declines {:?}",
+        String::from_utf8_lossy(data)
+    );
     match (Doc::parse_serde(data), fast) {
         (Ok(serde), Some(fast)) => assert!(
             fast.bytes() == serde.bytes(),

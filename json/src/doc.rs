@@ -427,6 +427,7 @@ impl<'a> Node<'a> {
     }
 
     /// (first body byte, body length, count) of a container.
+    #[inline(always)]
     fn container(&self) -> Option<(usize, usize, usize)> {
         match self.tag() {
             ARR8 | OBJ8 => Some((
@@ -734,7 +735,7 @@ pub fn write_number_json(n: &serde_json::Number, out: &mut Vec<u8>) {
         let v = n.as_f64().unwrap_or_default();
         match shortest_decimal(v) {
             Some((m, e)) if !(v == 0.0 && v.is_sign_negative()) && float_matches(m, e, v) => {
-                write_decimal(out, m, e)
+                write_decimal::<_, false>(out, m, e)
             }
             _ => write_float(out, v),
         }
@@ -793,9 +794,17 @@ trait Sink: std::io::Write {
         self.slice(s);
         self.byte(b'"');
     }
-    /// The first `len` (at most 16) bytes of `block` between double quotes.
-    fn quoted_short(&mut self, block: &[u8; 16], len: usize) {
-        self.quoted(&block[..len]);
+    /// A short string: `"`, the first `len` (at most 16) bytes of `block`, then the first `n`
+    /// bytes of `close` (its closing quote, and the `:` after a member name or the `,` after
+    /// a value).
+    fn framed(&mut self, block: &[u8; 16], len: usize, close: &[u8; 2], n: usize) {
+        self.byte(b'"');
+        self.slice(&block[..len]);
+        self.slice(&close[..n]);
+    }
+    /// The first `len` (at most 32) bytes of `block` (a number's text).
+    fn short(&mut self, block: &[u8; 32], len: usize) {
+        self.slice(&block[..len]);
     }
     /// Whether the output is already past what the caller wants: stop early.
     fn full(&self) -> bool {
@@ -813,14 +822,23 @@ impl Sink for Vec<u8> {
         self.extend_from_slice(s);
     }
     #[inline]
-    fn quoted_short(&mut self, block: &[u8; 16], len: usize) {
-        // One fixed-size copy, then the bytes past the string are dropped again.
+    fn framed(&mut self, block: &[u8; 16], len: usize, close: &[u8; 2], n: usize) {
+        // Built on the stack and appended as one fixed-size copy (one capacity check), then
+        // the bytes past the text are dropped again.
+        let mut text = [0u8; 19];
+        text[0] = b'"';
+        text[1..17].copy_from_slice(block);
+        let len = len.min(16);
+        text[1 + len..3 + len].copy_from_slice(close);
         let at = self.len();
-        self.reserve(18);
-        self.push(b'"');
+        self.extend_from_slice(&text);
+        self.truncate(at + 1 + len + n);
+    }
+    #[inline]
+    fn short(&mut self, block: &[u8; 32], len: usize) {
+        let at = self.len();
         self.extend_from_slice(block);
-        self.truncate(at + 1 + len);
-        self.push(b'"');
+        self.truncate(at + len);
     }
     #[inline]
     fn quoted(&mut self, s: &[u8]) {
@@ -981,61 +999,168 @@ fn fixed<const N: usize>(buf: &[u8], at: usize) -> [u8; N] {
 fn write_value<S: Sink>(buf: &[u8], at: usize, out: &mut S) -> usize {
     match buf[at] {
         ARR8 | ARR32 | OBJ8 | OBJ32 => write_container(buf, at, out),
-        _ => write_scalar(buf, at, out),
+        _ => write_scalar::<S, false>(buf, at, out),
     }
 }
 
-/// [`write_value`] for a scalar. Inlined into the container loop: most values are scalars,
-/// and a call per value cost more than writing a short string.
+/// [`write_value`] for a scalar, followed by a `,` if `COMMA` (as in a container, where the
+/// last one becomes the closing bracket). Inlined into the container loop: most values are
+/// scalars, and a call per value cost more than writing a short string; the `,` goes out with
+/// the value's own fixed-size copy where there is one.
 #[inline(always)]
-fn write_scalar<S: Sink>(buf: &[u8], at: usize, out: &mut S) -> usize {
-    // Headers are read by Node's own decoders; numbers straight from their bytes.
-    let node = Node { buf, at };
-    let mut f = serde_json::ser::CompactFormatter;
-    let written = match buf[at] {
+fn write_scalar<S: Sink, const COMMA: bool>(buf: &[u8], at: usize, out: &mut S) -> usize {
+    let n = usize::from(COMMA);
+    match buf[at] {
         NULL => {
-            out.slice(b"null");
-            return at + 1;
+            out.slice(&b"null,"[..4 + n]);
+            at + 1
         }
         FALSE => {
-            out.slice(b"false");
-            return at + 1;
+            out.slice(&b"false,"[..5 + n]);
+            at + 1
         }
         TRUE => {
-            out.slice(b"true");
-            return at + 1;
+            out.slice(&b"true,"[..4 + n]);
+            at + 1
         }
-        // serde_json's own number formatting (itoa, and its float printer).
-        I8 => f.write_i8(out, buf[at + 1] as i8).map(|()| at + 2),
-        I16 => f
-            .write_i16(out, i16::from_le_bytes([buf[at + 1], buf[at + 2]]))
-            .map(|()| at + 3),
-        I32 => f
-            .write_i32(out, i32::from_le_bytes(fixed(buf, at + 1)))
-            .map(|()| at + 5),
-        I64 => f
-            .write_i64(out, i64::from_le_bytes(fixed(buf, at + 1)))
-            .map(|()| at + 9),
-        U64 => f
-            .write_u64(out, u64::from_le_bytes(fixed(buf, at + 1)))
-            .map(|()| at + 9),
+        I8 => {
+            write_int::<S, COMMA>(out, i64::from(buf[at + 1] as i8));
+            at + 2
+        }
+        I16 => {
+            write_int::<S, COMMA>(out, i64::from(i16::from_le_bytes(fixed(buf, at + 1))));
+            at + 3
+        }
+        I32 => {
+            write_int::<S, COMMA>(out, i64::from(i32::from_le_bytes(fixed(buf, at + 1))));
+            at + 5
+        }
+        I64 => {
+            write_int::<S, COMMA>(out, i64::from_le_bytes(fixed(buf, at + 1)));
+            at + 9
+        }
+        U64 => {
+            let mut text = [0u8; TEXT];
+            let start = digits_back(
+                &mut text,
+                u64::from_le_bytes(fixed(buf, at + 1)),
+                NUMBER_END,
+            );
+            text[NUMBER_END] = b',';
+            out.short(window(&text, start), NUMBER_END - start + n);
+            at + 9
+        }
         DEC8 | DEC16 | DEC32 => {
             let (m, e) = decimal_at(buf, at);
-            write_decimal(out, m, e);
-            return node.end();
+            write_decimal::<S, COMMA>(out, m, e);
+            Node { buf, at }.end()
         }
         F64 | NEGZERO => {
             write_float(out, float_at(buf, at));
-            return node.end();
+            if COMMA {
+                out.byte(b',');
+            }
+            Node { buf, at }.end()
         }
-        STR8 | STR32 => {
-            let (start, len) = node.string().expect("a string tag");
-            write_str(out, buf, start, len);
-            return start + len;
+        STR8 => {
+            let len = usize::from(buf[at + 1]);
+            write_str(out, buf, at + 2, len, b"\",", 1 + n);
+            at + 2 + len
+        }
+        STR32 => {
+            let len = u32::from_le_bytes(fixed(buf, at + 1)) as usize;
+            write_str(out, buf, at + 5, len, b"\",", 1 + n);
+            at + 5 + len
         }
         tag => unknown_tag(tag),
-    };
-    written.expect("writing to a Vec cannot fail")
+    }
+}
+
+/// A member name and its `:` (a name is a string; most are short and need no escape: one
+/// fixed-size copy).
+#[inline(always)]
+fn write_key<S: Sink>(buf: &[u8], at: usize, out: &mut S) -> usize {
+    if buf[at] == STR8 {
+        let (start, len) = (at + 2, usize::from(buf[at + 1]));
+        if let Some(block) = short_block(buf, start, len)
+            && plain_len(block, len) == len
+        {
+            out.framed(block, len, b"\":", 2);
+            return start + len;
+        }
+    }
+    let end = write_scalar::<S, false>(buf, at, out);
+    out.byte(b':');
+    end
+}
+
+/// The 16 bytes at `start` if a string of `len` bytes there fits them (and the buffer goes
+/// on that far).
+#[inline(always)]
+fn short_block(buf: &[u8], start: usize, len: usize) -> Option<&[u8; 16]> {
+    if len > 16 {
+        return None;
+    }
+    buf.get(start..start + 16)
+        .map(|b| b.try_into().expect("16 bytes"))
+}
+
+/// An integer as serde_json writes it (itoa's digits), then a `,` if `COMMA`.
+#[inline(always)]
+fn write_int<S: Sink, const COMMA: bool>(out: &mut S, v: i64) {
+    let mut text = [0u8; TEXT];
+    let mut start = digits_back(&mut text, v.unsigned_abs(), NUMBER_END);
+    if v < 0 {
+        start -= 1;
+        text[start] = b'-';
+    }
+    text[NUMBER_END] = b',';
+    out.short(
+        window(&text, start),
+        NUMBER_END - start + usize::from(COMMA),
+    );
+}
+
+/// The scratch a number's text is built in, backwards from [`NUMBER_END`], and copied from as
+/// one fixed-size 32-byte [`window`] (which may reach 31 bytes past the end).
+const TEXT: usize = NUMBER_END + 32;
+/// Where a number's text ends in its scratch (it starts at 8 or later: at most 32 bytes).
+const NUMBER_END: usize = 40;
+
+/// The 32 bytes of `text` from `start` (at most [`NUMBER_END`]).
+#[inline(always)]
+fn window(text: &[u8; TEXT], start: usize) -> &[u8; 32] {
+    text[start..start + 32].try_into().expect("32 bytes")
+}
+
+/// "00", "01", ... "99": two digits per division.
+static PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Writes the decimal digits of `v` into `text` so that they end at `end` (at least 20);
+/// returns where they start.
+#[inline]
+fn digits_back(text: &mut [u8], mut v: u64, end: usize) -> usize {
+    let mut i = end;
+    while v >= 100 {
+        let r = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        text[i..i + 2].copy_from_slice(&PAIRS[r..r + 2]);
+    }
+    if v >= 10 {
+        let r = v as usize * 2;
+        i -= 2;
+        text[i..i + 2].copy_from_slice(&PAIRS[r..r + 2]);
+    } else {
+        i -= 1;
+        text[i] = b'0' + v as u8;
+    }
+    i
 }
 
 /// [`write_value`] for an array or object: its children in one loop, recursing only into
@@ -1051,14 +1176,16 @@ fn write_container<S: Sink>(buf: &[u8], at: usize, out: &mut S) -> usize {
             return end;
         }
         if object {
-            p = write_scalar(buf, p, out);
-            out.byte(b':');
+            p = write_key(buf, p, out);
         }
         p = match buf[p] {
-            ARR8 | ARR32 | OBJ8 | OBJ32 => write_container(buf, p, out),
-            _ => write_scalar(buf, p, out),
+            ARR8 | ARR32 | OBJ8 | OBJ32 => {
+                let end = write_container(buf, p, out);
+                out.byte(b',');
+                end
+            }
+            _ => write_scalar::<S, true>(buf, p, out),
         };
-        out.byte(b',');
     }
     close_bracket(out, object);
     end
@@ -1091,21 +1218,55 @@ static ESCAPE: [u8; 256] = {
 
 /// A JSON string literal, escaped exactly like serde_json does: `"` and `\\`, the short
 /// escapes `\b \f \n \r \t`, `\u00XX` for other control characters; everything else as is.
+/// The literal ends with the first `n` bytes of `close`: its closing `"`, and the `,` after a
+/// value in a container when `n` is 2.
 #[inline(always)]
-fn write_str<S: Sink>(out: &mut S, buf: &[u8], start: usize, len: usize) {
-    // Most strings need no escape: one check a word at a time, then one copy (of a 16-byte
-    // block for a short string: no call to memcpy).
-    let first = plain_prefix(buf, start, len);
-    if first == len {
-        match buf.get(start..start + 16) {
-            Some(block) if len <= 16 => {
-                out.quoted_short(block.try_into().expect("16 bytes"), len);
-            }
-            _ => out.quoted(&buf[start..start + len]),
+fn write_str<S: Sink>(
+    out: &mut S,
+    buf: &[u8],
+    start: usize,
+    len: usize,
+    close: &[u8; 2],
+    n: usize,
+) {
+    // Most strings are short and need no escape: one check of two words, one fixed-size copy
+    // (no call to memcpy).
+    if let Some(block) = short_block(buf, start, len) {
+        let first = plain_len(block, len);
+        if first == len {
+            out.framed(block, len, close, n);
+        } else {
+            write_escaped(out, &block[..len], first);
+            out.slice(&close[1..n]);
         }
         return;
     }
-    write_escaped(out, &buf[start..start + len], first);
+    let first = plain_prefix(buf, start, len);
+    if first == len {
+        out.quoted(&buf[start..start + len]);
+    } else {
+        write_escaped(out, &buf[start..start + len], first);
+    }
+    out.slice(&close[1..n]);
+}
+
+/// [`plain_prefix`] of the first `len` (at most 16) bytes of `block`: the lowest mark is
+/// always a byte to escape (a borrow only marks bytes after a real mark), so one past `len`
+/// means none within.
+#[inline(always)]
+fn plain_len(block: &[u8; 16], len: usize) -> usize {
+    let lo = escape_marks(u64::from_le_bytes(fixed(block, 0)));
+    if lo != 0 {
+        return ((lo.trailing_zeros() / 8) as usize).min(len);
+    }
+    if len <= 8 {
+        return len;
+    }
+    let hi = escape_marks(u64::from_le_bytes(fixed(block, 8)));
+    if hi != 0 {
+        return (8 + (hi.trailing_zeros() / 8) as usize).min(len);
+    }
+    len
 }
 
 /// [`write_str`] for a string with a byte to escape at `first`.
@@ -1144,8 +1305,6 @@ fn write_escaped<S: Sink>(out: &mut S, s: &[u8], first: usize) {
 /// bytes per step, reading past the string where the buffer goes on.
 #[inline]
 fn plain_prefix(buf: &[u8], start: usize, len: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut i = 0;
     while i < len {
         let Some(chunk) = buf.get(start + i..start + i + 8) else {
@@ -1156,19 +1315,26 @@ fn plain_prefix(buf: &[u8], start: usize, len: usize) -> usize {
                 .take_while(|&&b| ESCAPE[b as usize] == 0)
                 .count();
         };
-        let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-        // The lowest high bit set marks exactly the first byte that is < 0x20, `"` or `\\`
-        // (`!w` masks bytes >= 0x80); a borrow may mark later bytes too, which is harmless.
-        let below = w.wrapping_sub(ONES * 0x20);
-        let quote = (w ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES);
-        let slash = (w ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES);
-        let marks = (below | quote | slash) & !w & HIGH;
+        let marks = escape_marks(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
         if marks != 0 {
             return (i + (marks.trailing_zeros() / 8) as usize).min(len);
         }
         i += 8;
     }
     len
+}
+
+/// The high bit of each byte of `w` (little-endian) that needs an escape in a JSON string: the
+/// lowest one set marks exactly the first byte that is < 0x20, `"` or `\\` (`!w` masks bytes
+/// >= 0x80); a borrow may mark later bytes too, which is harmless.
+#[inline(always)]
+fn escape_marks(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = w.wrapping_sub(ONES * 0x20);
+    let quote = (w ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES);
+    let slash = (w ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES);
+    (below | quote | slash) & !w & HIGH
 }
 
 fn put_int(out: &mut Vec<u8>, v: i64) {
@@ -1237,56 +1403,143 @@ fn decimal_at(buf: &[u8], at: usize) -> (i32, i8) {
 /// (ryu's layout: `12340000000.0`, `12.34`, `0.001234`, `1e30`, `1.234e33`), without
 /// converting it back to binary and searching for its digits again: the stored decimal *is*
 /// the shortest one (see [`shortest_decimal`]).
-fn write_decimal<S: Sink>(out: &mut S, m: i32, e: i8) {
-    let mut m = m;
-    let mut e = i32::from(e);
-    if m == 0 {
-        out.slice(b"0.0");
-        return;
+fn write_decimal<S: Sink, const COMMA: bool>(out: &mut S, m: i32, e: i8) {
+    let mut text = [0u8; TEXT];
+    match decimal_text(&mut text, m, e) {
+        Some(start) => {
+            text[NUMBER_END] = b',';
+            out.short(
+                window(&text, start),
+                NUMBER_END - start + usize::from(COMMA),
+            );
+        }
+        None => {
+            out.slice(&decimal_text_general(m, e));
+            if COMMA {
+                out.byte(b',');
+            }
+        }
     }
-    if m < 0 {
-        out.byte(b'-');
+}
+
+/// [`write_decimal`]'s text for the usual decimals (`12.5`, `0.25`, `3.0`), built backwards in
+/// `text`: it ends at [`NUMBER_END`] and starts at the returned offset. `None` for
+/// the rest (exponent forms, more than four zeros after `0.`, integral values past 16 digits),
+/// which [`decimal_text_general`] writes.
+#[inline]
+fn decimal_text(text: &mut [u8; TEXT], m: i32, e: i8) -> Option<usize> {
+    let (mut u, mut e) = (u64::from(m.unsigned_abs()), i32::from(e));
+    if u == 0 {
+        text[NUMBER_END - 3..NUMBER_END].copy_from_slice(b"0.0");
+        return Some(NUMBER_END - 3);
     }
     // Stored decimals have no trailing zeros; strip any anyway, as ryu's digits have none.
+    while u % 10 == 0 {
+        u /= 10;
+        e += 1;
+    }
+    let mut at = NUMBER_END;
+    if e >= 0 {
+        // 1234e7 -> 12340000000.0, up to 16 digits.
+        if e > 15 {
+            return None;
+        }
+        at -= 2;
+        text[at..at + 2].copy_from_slice(b".0");
+        for _ in 0..e {
+            at -= 1;
+            text[at] = b'0';
+        }
+        at = digits_back(text, u, at);
+        if NUMBER_END - 2 - at > 16 {
+            return None;
+        }
+    } else {
+        // u has at most 10 digits: 10 or more fraction digits put 0 before the point.
+        let f = e.unsigned_abs();
+        if f > 10 {
+            return None;
+        }
+        // Constant divisors (a multiplication each) for the usual few fraction digits.
+        let (int, frac) = match f {
+            1 => (u / 10, u % 10),
+            2 => (u / 100, u % 100),
+            3 => (u / 1000, u % 1000),
+            _ => (u / 10u64.pow(f), u % 10u64.pow(f)),
+        };
+        // The fraction, zero-padded to f digits: 1234e-2 -> 34, 5e-3 -> 005.
+        let first = digits_back(text, frac, at);
+        let lead = NUMBER_END - f as usize;
+        text[lead..first].fill(b'0');
+        at = lead - 1;
+        text[at] = b'.';
+        if int == 0 {
+            // 1234e-6 -> 0.001234, with at most four zeros after the point.
+            if first - lead > 4 {
+                return None;
+            }
+            at -= 1;
+            text[at] = b'0';
+        } else {
+            at = digits_back(text, int, at);
+        }
+    }
+    if m < 0 {
+        at -= 1;
+        text[at] = b'-';
+    }
+    Some(at)
+}
+
+/// The text of the decimal `m x 10^e` in ryu's layout, every case (the reference for
+/// [`decimal_text`]).
+#[cold]
+fn decimal_text_general(m: i32, e: i8) -> Vec<u8> {
+    let mut text = Vec::with_capacity(32);
+    if m == 0 {
+        text.extend_from_slice(b"0.0");
+        return text;
+    }
+    if m < 0 {
+        text.push(b'-');
+    }
+    // Stored decimals have no trailing zeros; strip any anyway, as ryu's digits have none.
+    let (mut m, mut e) = (m.unsigned_abs(), i32::from(e));
     while m % 10 == 0 {
         m /= 10;
         e += 1;
     }
     let mut digits = itoa::Buffer::new();
-    let d = digits.format(m.unsigned_abs()).as_bytes();
+    let d = digits.format(m).as_bytes();
     let length = d.len() as i32;
     let kk = length + e; // 10^(kk-1) <= |v| < 10^kk
     if 0 <= e && kk <= 16 {
         // 1234e7 -> 12340000000.0
-        out.slice(d);
-        for _ in length..kk {
-            out.byte(b'0');
-        }
-        out.slice(b".0");
+        text.extend_from_slice(d);
+        text.resize(text.len() + (kk - length) as usize, b'0');
+        text.extend_from_slice(b".0");
     } else if 0 < kk && kk <= 16 {
         // 1234e-2 -> 12.34
         let (int, frac) = d.split_at(kk as usize);
-        out.slice(int);
-        out.byte(b'.');
-        out.slice(frac);
+        text.extend_from_slice(int);
+        text.push(b'.');
+        text.extend_from_slice(frac);
     } else if -5 < kk && kk <= 0 {
         // 1234e-6 -> 0.001234
-        out.slice(b"0.");
-        for _ in kk..0 {
-            out.byte(b'0');
-        }
-        out.slice(d);
+        text.extend_from_slice(b"0.");
+        text.resize(text.len() + (-kk) as usize, b'0');
+        text.extend_from_slice(d);
     } else {
         // 1e30, 1234e30 -> 1.234e33
-        out.byte(d[0]);
+        text.push(d[0]);
         if length > 1 {
-            out.byte(b'.');
-            out.slice(&d[1..]);
+            text.push(b'.');
+            text.extend_from_slice(&d[1..]);
         }
-        out.byte(b'e');
-        let mut exp = itoa::Buffer::new();
-        out.slice(exp.format(kk - 1).as_bytes());
+        text.push(b'e');
+        text.extend_from_slice(itoa::Buffer::new().format(kk - 1).as_bytes());
     }
+    text
 }
 
 /// The shortest decimal `(mantissa, exponent)` that reads back as `v` (ryu's digits, trailing
@@ -1474,7 +1727,7 @@ fn close(out: &mut Vec<u8>, at: usize, count: usize, object: bool) {
 }
 
 mod fastparse;
-pub use fastparse::{Parsed, SCRATCH_BYTES};
+pub use fastparse::{Parsed, SCRATCH_BYTES, SCRATCH_TEXT_BYTES};
 
 /// Builds the encoding while serde_json parses (no intermediate tree).
 struct Build<'b> {
@@ -1781,6 +2034,87 @@ mod tests {
     /// every byte value at every position of strings of 0 to 24 bytes, with any bytes around
     /// them (read past the string) and at the very end of the buffer.
     #[test]
+    fn decimals_are_written_like_ryu_lays_them_out() {
+        let mut mantissas: Vec<i32> = (-1000..=1000).collect();
+        for d in 1..=10 {
+            let p = 10i64.pow(d);
+            for m in [p - 1, p, p + 1, p / 3, 2 * p / 3] {
+                if let Ok(m) = i32::try_from(m) {
+                    mantissas.extend([m, -m]);
+                }
+            }
+        }
+        mantissas.extend([
+            i32::MAX,
+            i32::MIN,
+            i32::MIN + 1,
+            1_234_567_891,
+            1_000_000_007,
+        ]);
+        let mut fast = 0;
+        for &m in &mantissas {
+            for e in i8::MIN..=i8::MAX {
+                let general = decimal_text_general(m, e);
+                let mut out = Vec::new();
+                write_decimal::<_, false>(&mut out, m, e);
+                assert_eq!(
+                    String::from_utf8_lossy(&out),
+                    String::from_utf8_lossy(&general),
+                    "{m}e{e}"
+                );
+                // In a container: the same text and its `,`.
+                out.clear();
+                write_decimal::<_, true>(&mut out, m, e);
+                assert_eq!(out.pop(), Some(b','), "{m}e{e}");
+                assert_eq!(out, general, "{m}e{e}");
+                if decimal_text(&mut [0; TEXT], m, e).is_some() {
+                    fast += 1;
+                }
+                // The layout the general writer follows is ryu's, for the double it stands for.
+                if (-20..=20).contains(&e) {
+                    let v: f64 = format!("{m}e{e}").parse().expect("a float");
+                    assert_eq!(
+                        general,
+                        ryu::Buffer::new().format_finite(v).as_bytes(),
+                        "{m}e{e}"
+                    );
+                }
+            }
+        }
+        assert!(
+            fast > mantissas.len() * 20,
+            "the fast path took only {fast}"
+        );
+    }
+
+    #[test]
+    fn integers_are_written_like_itoa() {
+        let mut values: Vec<i64> = (-1000..=1000).collect();
+        for d in 1..=18 {
+            let p = 10i64.pow(d);
+            values.extend([p - 1, p, p + 1, -p + 1, -p, -p - 1]);
+        }
+        values.extend([i64::MAX, i64::MIN, i64::MIN + 1, i64::from(i32::MIN)]);
+        for v in values {
+            let mut out = Vec::new();
+            write_int::<_, false>(&mut out, v);
+            assert_eq!(out, itoa::Buffer::new().format(v).as_bytes(), "{v}");
+            out.clear();
+            write_int::<_, true>(&mut out, v);
+            assert_eq!(out.pop(), Some(b','), "{v}");
+            assert_eq!(out, itoa::Buffer::new().format(v).as_bytes(), "{v}");
+        }
+        for v in [0, 9, 10, 99, 100, u64::MAX, u64::MAX / 7, 1 << 63] {
+            let mut text = [0u8; TEXT];
+            let start = digits_back(&mut text, v, NUMBER_END);
+            assert_eq!(
+                &text[start..NUMBER_END],
+                itoa::Buffer::new().format(v).as_bytes()
+            );
+        }
+    }
+
+    #[test]
     fn plain_prefix_agrees_with_the_escape_table() {
         let by_table = |s: &[u8]| s.iter().take_while(|&&b| ESCAPE[b as usize] == 0).count();
         for len in 0..=24 {
@@ -1852,6 +2186,51 @@ mod tests {
                     \"f\":[0.5,-0.0,1e300,1.7976931348623157e308,5e-324,100.0,0.1],\"e\":[{},[],null,true,false]}";
         let doc = Doc::parse(text.as_bytes()).unwrap();
         assert_eq!(doc.to_json(), to_vec(&doc.root()));
+        // Escapes, lengths around the 8- and 16-byte steps, names and values, every scalar
+        // before a `,` and last in its container.
+        let names = [
+            "",
+            "a",
+            "a\n",
+            "\"q",
+            "abcdefgh",
+            "abcdefghi",
+            "abcdefghijklmnop",
+            "abcdefghijklmnopq",
+            "abcdefghijklmno\\",
+            "\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}x",
+        ];
+        let values = [
+            r#""""#,
+            r#""a""#,
+            r#""\t""#,
+            r#""0123456789abcde\u0000""#,
+            "1.5",
+            "-7",
+            "null",
+            "true",
+            "false",
+            "0.0",
+            "1e300",
+            "[]",
+            "{}",
+            r#"["x",2.25]"#,
+        ];
+        for n in names {
+            let members: Vec<String> = values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| format!("{}:{v}", serde_json::to_string(&format!("{n}{i}")).unwrap()))
+                .collect();
+            let text = format!("{{{}}}", members.join(","));
+            let doc = Doc::parse(text.as_bytes()).unwrap();
+            assert_eq!(doc.to_json(), to_vec(&doc.root()), "{text}");
+            for v in values {
+                let text = format!("[{v},{},{v}]", serde_json::to_string(n).unwrap());
+                let doc = Doc::parse(text.as_bytes()).unwrap();
+                assert_eq!(doc.to_json(), to_vec(&doc.root()), "{text}");
+            }
+        }
         let v: serde_json::Value = serde_json::from_str(text).unwrap();
         assert_eq!(
             serde_json::from_slice::<serde_json::Value>(&doc.to_json()).unwrap(),
@@ -2019,7 +2398,7 @@ mod tests {
                 continue;
             };
             let mut direct = Vec::new();
-            write_decimal(&mut direct, m, e);
+            write_decimal::<_, false>(&mut direct, m, e);
             let mut by_ryu = Vec::new();
             write_float(&mut by_ryu, v);
             assert_eq!(
@@ -2042,7 +2421,7 @@ mod tests {
             (0, 0, "0.0"),
         ] {
             let mut out = Vec::new();
-            write_decimal(&mut out, m, e);
+            write_decimal::<_, false>(&mut out, m, e);
             assert_eq!(String::from_utf8(out).unwrap(), text, "{m}e{e}");
         }
     }

@@ -94,9 +94,7 @@ impl Doc {
     /// assert_eq!(Doc::parse_reusing(b"[1,]", |p| p.to_doc()), None);
     /// ```
     pub fn parse_reusing<R>(text: &[u8], f: impl FnOnce(Parsed<'_>) -> R) -> Option<R> {
-        // The encoding is at most 1.8x the text ("1e99," is 5 bytes of text, an 8-byte float
-        // plus its tag), plus a long header held open for each of up to 127 nested containers.
-        if text.len() > (SCRATCH_BYTES - 64 - LONG * MAX_DEPTH) / 2 {
+        if text.len() > SCRATCH_TEXT_BYTES {
             return None;
         }
         let mut buf = SCRATCH.with(Cell::take);
@@ -127,9 +125,14 @@ impl Parsed<'_> {
     }
 }
 
-/// The size of the parse buffer a thread keeps ([`Doc::reserve_scratch`]): texts up to about
-/// 7 KB are parsed in it.
+/// The size of the parse buffer a thread keeps ([`Doc::reserve_scratch`]).
 pub const SCRATCH_BYTES: usize = 16 * 1024;
+
+/// The longest text parsed in the reserved buffer ([`Doc::parse_reusing`]): its encoding fits
+/// the buffer whatever it holds. An encoding is at most 1.8x its text (`1e99,` is 5 bytes of
+/// text, an 8-byte float and its tag), plus a long header held open for each of up to 127
+/// nested containers.
+pub const SCRATCH_TEXT_BYTES: usize = (SCRATCH_BYTES - 64 - LONG * MAX_DEPTH) / 2;
 
 thread_local! {
     /// This thread's reserved parse buffer ([`Doc::reserve_scratch`]); empty if none.
@@ -894,7 +897,7 @@ mod tests {
     /// the size it was reserved at, even for the texts that expand the most.
     #[test]
     fn the_reserved_buffer_parses_like_parse_fast_and_never_grows() {
-        let limit = (SCRATCH_BYTES - 64 - LONG * MAX_DEPTH) / 2;
+        let limit = SCRATCH_TEXT_BYTES;
         let nested = format!("{}1e99{}", "[".repeat(125), "]".repeat(125));
         let mut floats = String::from("[");
         while floats.len() + 5 < limit - nested.len() {
