@@ -119,9 +119,13 @@ fn no_key() -> Error {
     Error::new("could not perform this operation on a key that doesn't exist")
 }
 
-/// A JSON value argument, RedisJSON's errors (the parser's reason, line and column).
+/// A JSON value argument, RedisJSON's errors (the parser's reason, line and column). Parsed
+/// in the thread's reserved buffer where it fits (one exact allocation, no shrinking).
 fn value_arg(arg: &[u8]) -> Result<Doc> {
-    Doc::parse(arg).map_err(|e| Error::raw(e.to_string()))
+    match Doc::parse_reusing(arg, |p| p.to_doc()) {
+        Some(doc) => Ok(doc),
+        None => Doc::parse(arg).map_err(|e| Error::raw(e.to_string())),
+    }
 }
 
 /// A JSON value argument that RedisJSON reads with serde_json directly (`ERR <reason>`).
