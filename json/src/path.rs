@@ -30,15 +30,19 @@ use crate::doc::{Kind, Node};
 use std::cmp::Ordering;
 use std::fmt;
 
+/// A member name in a path: kept inline up to 23 bytes (no allocation for the usual name, so
+/// parsing `$.items[3].score` allocates only the list of segments).
+pub type Name = smol_str::SmolStr;
+
 /// One step of a parsed path.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Segment {
     /// A JSON Pointer token: an object member, or (if a canonical number) an array element.
-    Key(String),
+    Key(Name),
     /// An object member (`.name`, `['name']`).
-    Member(String),
+    Member(Name),
     /// Object members in this order (`['a','b']`).
-    Members(Vec<String>),
+    Members(Vec<Name>),
     /// An array element (negative: from the end, clamped to the first element).
     Index(i64),
     /// Array elements in this order (`[0,2,-1]`).
@@ -252,7 +256,7 @@ fn parse_pointer(path: &[u8]) -> Result<Vec<Segment>, PathError> {
             }
         }
         // A pointer token is both a member name and (if numeric) an index: decided per value.
-        out.push(Segment::Key(key));
+        out.push(Segment::Key(key.into()));
         offset += token.len() + 1;
     }
     Ok(out)
@@ -409,13 +413,14 @@ impl<'p> Parser<'p> {
         }
     }
 
-    fn name(&mut self) -> String {
+    fn name(&mut self) -> Name {
         let start = self.i;
         while self.peek().is_some_and(is_name_byte) {
             self.i += 1;
         }
-        // Only ASCII bytes are name bytes.
-        String::from_utf8_lossy(&self.s[start..self.i]).into_owned()
+        Name::new(
+            std::str::from_utf8(&self.s[start..self.i]).expect("only ASCII bytes are name bytes"),
+        )
     }
 
     /// After `[`: the bracket's content and `]`.
@@ -427,13 +432,13 @@ impl<'p> Parser<'p> {
                 Segment::Wildcard
             }
             Some(b'\'' | b'"') => {
-                let mut names = vec![self.quoted()?];
+                let mut names = vec![Name::from(self.quoted()?)];
                 while self.eat(b',') {
                     self.spaces();
                     if !matches!(self.peek(), Some(b'\'' | b'"')) {
                         return self.err("expected a quoted name");
                     }
-                    names.push(self.quoted()?);
+                    names.push(self.quoted()?.into());
                 }
                 if names.len() == 1 {
                     Segment::Member(names.pop().expect("one name"))
