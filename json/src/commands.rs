@@ -874,7 +874,7 @@ fn json_set(
         ) {
             return Ok(Reply::Null);
         }
-        key.set_measured(doc)?;
+        key.set_measured_keep_ttl(doc)?;
         ctx.notify_keyspace_event(Notify::Module, "json.set", key.name());
         ctx.replicate_verbatim();
         return Ok(Reply::Ok);
@@ -931,7 +931,7 @@ fn json_mset(ctx: &Context, args: Rest) -> Result<Reply> {
     for (t, p) in triples {
         let mut key = ctx.open_key_writable(&t[0]);
         if p.is_root() {
-            key.set_measured(measured_value(t[2].as_bytes())?)?;
+            key.set_measured_keep_ttl(measured_value(t[2].as_bytes())?)?;
             ctx.notify_keyspace_event(Notify::Module, "json.mset", key.name());
             continue;
         }
@@ -968,7 +968,7 @@ fn json_merge(
     let patch = value_arg(value)?;
     let effect = match key.value::<Json>()? {
         None if p.is_root() => {
-            key.set_measured(measured_value(value)?)?;
+            key.set_measured_keep_ttl(measured_value(value)?)?;
             ctx.notify_keyspace_event(Notify::Module, "json.merge", key.name());
             ctx.replicate_verbatim();
             return Ok(Reply::Ok);

@@ -643,6 +643,21 @@ fn writes() -> Vec<(Vec<&'static str>, Check)> {
             vec!["json.debug", "memory", "f"],
             Differs("byte counts of a different layout"),
         ),
+        // A whole document replaced keeps the key's expiry (an absolute time, so both servers
+        // reply the same number).
+        (vec!["json.set", "t", "$", r#"{"a":1}"#], Same),
+        (vec!["expireat", "t", "4000000000"], Same),
+        (vec!["json.set", "t", "$", r#"{"a":2}"#], Same),
+        (vec!["expiretime", "t"], Same),
+        (vec!["json.set", "t", ".", r#"{"a":3}"#, "XX"], Same),
+        (vec!["expiretime", "t"], Same),
+        (vec!["json.mset", "t", "$", r#"{"a":4}"#], Same),
+        (vec!["expiretime", "t"], Same),
+        (vec!["json.merge", "t", "$", r#"[1]"#], Same),
+        (vec!["expiretime", "t"], Same),
+        (vec!["json.set", "t", "$", r#"{"a":5}"#, "NX"], Same),
+        (vec!["json.set", "t", "$.b", "1"], Same),
+        (vec!["expiretime", "t"], Same),
     ]
 }
 

@@ -350,6 +350,35 @@ impl<'c> KeyHandle<'c> {
 }
 
 impl KeyHandle<'_> {
+    /// Puts `value` in the place of the key's value of type `T`
+    /// (`RedisModule_ModuleTypeReplaceValue`: the key is not deleted and added again, so it
+    /// keeps its expiry) and hands back the old value; `Err(value)`, nothing changed, unless
+    /// the key holds a `T`.
+    pub(crate) fn replace_value<T>(
+        &mut self,
+        ty: &TypeHandle,
+        value: Box<Stored<T>>,
+    ) -> Result<Box<Stored<T>>, Box<Stored<T>>> {
+        let (Found::Value(_), Some(p)) = (self.module_ptr::<T>(ty), self.raw()) else {
+            return Err(value);
+        };
+        let v = Box::into_raw(value);
+        let mut old: *mut c_void = ptr::null_mut();
+        // SAFETY: an open key holding a value of this type; on success Redis owns `v` and hands
+        // back the old value, which it no longer references.
+        if unsafe { api!(RedisModule_ModuleTypeReplaceValue)(p, ty.get(), v.cast(), &mut old) }
+            == OK
+            && !old.is_null()
+        {
+            // SAFETY: the old value was stored by this module as a `Box<Stored<T>>` (its type
+            // was checked above) and is ours alone now.
+            Ok(unsafe { Box::from_raw(old.cast::<Stored<T>>()) })
+        } else {
+            // SAFETY: Redis did not take `v` (the key held no value to replace).
+            Err(unsafe { Box::from_raw(v) })
+        }
+    }
+
     /// `RedisModule_SaveDataTypeToString` of the key's value of type `T` (what `DUMP` would
     /// hold for it, without the envelope); `None` if the key holds no such value.
     pub(crate) fn dump_value<T>(&self, ty: &TypeHandle) -> Option<RedisString> {

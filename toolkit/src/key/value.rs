@@ -82,6 +82,50 @@ impl<'c> Key<'c> {
         }
     }
 
+    /// [`set_measured`](Self::set_measured) that keeps the key's expiry when it already holds
+    /// a `T` (as `SET ... KEEPTTL` does, and RedisJSON's `JSON.SET` of a whole document): the
+    /// new value takes the old one's place (`RedisModule_ModuleTypeReplaceValue`; the key is
+    /// not deleted and added again, which also makes it cheaper) and the old value is dropped
+    /// here, at once, not by the server's lazy free. An empty key, or one holding another
+    /// type, is set as by `set_measured`.
+    ///
+    /// ```no_run
+    /// # use rmkit::prelude::*;
+    /// # use rmkit::datatype::Measured;
+    /// # struct Dt { data: Vec<u8> }
+    /// # impl DataType for Dt {
+    /// #     const NAME: &'static str = "doc-dt-02";
+    /// #     fn rdb_save(&self, rdb: &mut RdbWriter<'_>) { rdb.save_bytes(&self.data) }
+    /// #     fn rdb_load(rdb: &mut RdbReader<'_>, _: i32) -> Result<Self> { Ok(Dt { data: rdb.load_bytes()? }) }
+    /// #     fn aof_rewrite(&self, _: &RedisStr, _: &mut AofWriter<'_>) {}
+    /// # }
+    /// # rmkit::data_type!(Dt);
+    /// # fn f(key: &mut rmkit::Key<'_>, arg: &[u8]) -> rmkit::Result<()> {
+    /// let value = Measured::build(|| Ok(Dt { data: arg.to_vec() }))?;
+    /// key.set_measured_keep_ttl(value)?; // an EXPIRE set on the key still holds
+    /// # Ok(()) }
+    /// ```
+    pub fn set_measured_keep_ttl<T: Registered>(&mut self, value: Measured<T>) -> Result<()> {
+        self.check_writable()?;
+        match self
+            .handle_mut()
+            .replace_value(T::handle(), value.into_stored())
+        {
+            Ok(old) => {
+                drop(old);
+                self.modified();
+                Ok(())
+            }
+            Err(value) => match self.handle_mut().set_value(T::handle(), value) {
+                Ok(()) => {
+                    self.modified();
+                    Ok(())
+                }
+                Err(_) => Err(Error::new("could not store the value")),
+            },
+        }
+    }
+
     /// Changes the value in place with `f`, measuring what `f` allocates and frees so the
     /// value's size stays exact. `None` if the key is empty; `WRONGTYPE` if it holds something
     /// else. `f` returns a [`Plain`] value: build replies after the update.
