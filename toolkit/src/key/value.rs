@@ -86,8 +86,9 @@ impl<'c> Key<'c> {
     /// a `T` (as `SET ... KEEPTTL` does, and RedisJSON's `JSON.SET` of a whole document): the
     /// new value takes the old one's place (`RedisModule_ModuleTypeReplaceValue`; the key is
     /// not deleted and added again, which also makes it cheaper) and the old value is dropped
-    /// here, at once, not by the server's lazy free. An empty key, or one holding another
-    /// type, is set as by `set_measured`.
+    /// here, at once, not by the server's lazy free (and, the key staying in the keyspace,
+    /// without [`DataType::unlink`](crate::datatype::DataType::unlink)). An empty key, or one
+    /// holding another type, is set as by `set_measured`.
     ///
     /// ```no_run
     /// # use rmkit::prelude::*;
