@@ -802,9 +802,15 @@ trait Sink: std::io::Write {
         self.slice(&block[..len]);
         self.slice(&close[..n]);
     }
-    /// The first `len` (at most 32) bytes of `block` (a number's text).
-    fn short(&mut self, block: &[u8; 32], len: usize) {
-        self.slice(&block[..len]);
+    /// A short text (a number's) that `f` writes into 32 bytes of room, returning its
+    /// length; `false` (nothing written) if `f` returns `None`.
+    fn build(&mut self, f: impl FnOnce(&mut [u8; 32]) -> Option<usize>) -> bool {
+        let mut text = [0u8; 32];
+        let Some(n) = f(&mut text) else {
+            return false;
+        };
+        self.slice(&text[..n]);
+        true
     }
     /// Whether the output is already past what the caller wants: stop early.
     fn full(&self) -> bool {
@@ -821,24 +827,29 @@ impl Sink for Vec<u8> {
     fn slice(&mut self, s: &[u8]) {
         self.extend_from_slice(s);
     }
-    #[inline]
+    #[inline(always)]
     fn framed(&mut self, block: &[u8; 16], len: usize, close: &[u8; 2], n: usize) {
-        // Built on the stack and appended as one fixed-size copy (one capacity check), then
-        // the bytes past the text are dropped again.
-        let mut text = [0u8; 19];
-        text[0] = b'"';
-        text[1..17].copy_from_slice(block);
-        let len = len.min(16);
-        text[1 + len..3 + len].copy_from_slice(close);
+        // Fixed-size copies straight into the text (no call to memcpy), then the bytes past
+        // the string are dropped again.
         let at = self.len();
-        self.extend_from_slice(&text);
+        self.reserve(19);
+        self.push(b'"');
+        self.extend_from_slice(block);
+        self.truncate(at + 1 + len);
+        self.extend_from_slice(close);
         self.truncate(at + 1 + len + n);
     }
-    #[inline]
-    fn short(&mut self, block: &[u8; 32], len: usize) {
+    #[inline(always)]
+    fn build(&mut self, f: impl FnOnce(&mut [u8; 32]) -> Option<usize>) -> bool {
+        // Written in place, in the room after the text: a text built on the stack and copied
+        // as one wide load would wait for the digits' narrow stores (a store-forwarding stall
+        // per number).
         let at = self.len();
-        self.extend_from_slice(block);
-        self.truncate(at + len);
+        self.extend_from_slice(&[0u8; 32]);
+        let room: &mut [u8; 32] = (&mut self[at..at + 32]).try_into().expect("32 bytes");
+        let n = f(room);
+        self.truncate(at + n.unwrap_or(0));
+        n.is_some()
     }
     #[inline]
     fn quoted(&mut self, s: &[u8]) {
@@ -1040,14 +1051,7 @@ fn write_scalar<S: Sink, const COMMA: bool>(buf: &[u8], at: usize, out: &mut S) 
             at + 9
         }
         U64 => {
-            let mut text = [0u8; TEXT];
-            let start = digits_back(
-                &mut text,
-                u64::from_le_bytes(fixed(buf, at + 1)),
-                NUMBER_END,
-            );
-            text[NUMBER_END] = b',';
-            out.short(window(&text, start), NUMBER_END - start + n);
+            write_digits::<S, COMMA>(out, false, u64::from_le_bytes(fixed(buf, at + 1)));
             at + 9
         }
         DEC8 | DEC16 | DEC32 => {
@@ -1108,29 +1112,26 @@ fn short_block(buf: &[u8], start: usize, len: usize) -> Option<&[u8; 16]> {
 /// An integer as serde_json writes it (itoa's digits), then a `,` if `COMMA`.
 #[inline(always)]
 fn write_int<S: Sink, const COMMA: bool>(out: &mut S, v: i64) {
-    let mut text = [0u8; TEXT];
-    let mut start = digits_back(&mut text, v.unsigned_abs(), NUMBER_END);
-    if v < 0 {
-        start -= 1;
-        text[start] = b'-';
-    }
-    text[NUMBER_END] = b',';
-    out.short(
-        window(&text, start),
-        NUMBER_END - start + usize::from(COMMA),
-    );
+    write_digits::<S, COMMA>(out, v < 0, v.unsigned_abs());
 }
 
-/// The scratch a number's text is built in, backwards from [`NUMBER_END`], and copied from as
-/// one fixed-size 32-byte [`window`] (which may reach 31 bytes past the end).
-const TEXT: usize = NUMBER_END + 32;
-/// Where a number's text ends in its scratch (it starts at 8 or later: at most 32 bytes).
-const NUMBER_END: usize = 40;
-
-/// The 32 bytes of `text` from `start` (at most [`NUMBER_END`]).
+/// `-` if `negative`, the digits of `v`, then a `,` if `COMMA`.
 #[inline(always)]
-fn window(text: &[u8; TEXT], start: usize) -> &[u8; 32] {
-    text[start..start + 32].try_into().expect("32 bytes")
+fn write_digits<S: Sink, const COMMA: bool>(out: &mut S, negative: bool, v: u64) {
+    out.build(|text| {
+        let sign = usize::from(negative);
+        text[0] = b'-';
+        let end = sign + digit_count(v);
+        digits_back(text, v, end);
+        text[end] = b',';
+        Some(end + usize::from(COMMA))
+    });
+}
+
+/// How many decimal digits `v` has.
+#[inline(always)]
+fn digit_count(v: u64) -> usize {
+    v.checked_ilog10().map_or(1, |l| l as usize + 1)
 }
 
 /// "00", "01", ... "99": two digits per division.
@@ -1141,8 +1142,8 @@ static PAIRS: &[u8; 200] = b"\
 6061626364656667686970717273747576777879\
 8081828384858687888990919293949596979899";
 
-/// Writes the decimal digits of `v` into `text` so that they end at `end` (at least 20);
-/// returns where they start.
+/// Writes the decimal digits of `v` into `text` so that they end at `end`; returns where they
+/// start.
 #[inline]
 fn digits_back(text: &mut [u8], mut v: u64, end: usize) -> usize {
     let mut i = end;
@@ -1404,91 +1405,80 @@ fn decimal_at(buf: &[u8], at: usize) -> (i32, i8) {
 /// converting it back to binary and searching for its digits again: the stored decimal *is*
 /// the shortest one (see [`shortest_decimal`]).
 fn write_decimal<S: Sink, const COMMA: bool>(out: &mut S, m: i32, e: i8) {
-    let mut text = [0u8; TEXT];
-    match decimal_text(&mut text, m, e) {
-        Some(start) => {
-            text[NUMBER_END] = b',';
-            out.short(
-                window(&text, start),
-                NUMBER_END - start + usize::from(COMMA),
-            );
-        }
-        None => {
-            out.slice(&decimal_text_general(m, e));
-            if COMMA {
-                out.byte(b',');
-            }
+    let written = out.build(|text| {
+        let n = decimal_text(text, m, e)?;
+        text[n] = b',';
+        Some(n + usize::from(COMMA))
+    });
+    if !written {
+        out.slice(&decimal_text_general(m, e));
+        if COMMA {
+            out.byte(b',');
         }
     }
 }
 
-/// [`write_decimal`]'s text for the usual decimals (`12.5`, `0.25`, `3.0`), built backwards in
-/// `text`: it ends at [`NUMBER_END`] and starts at the returned offset. `None` for
-/// the rest (exponent forms, more than four zeros after `0.`, integral values past 16 digits),
-/// which [`decimal_text_general`] writes.
+/// [`write_decimal`]'s text for the usual decimals (`12.5`, `0.25`, `3.0`), written at the
+/// start of `text` (its length is worked out first, the digits are written backwards from its
+/// end); its length. `None` for the rest (exponent forms, more than four zeros after `0.`,
+/// integral values past 16 digits), which [`decimal_text_general`] writes. At most 22 bytes.
 #[inline]
-fn decimal_text(text: &mut [u8; TEXT], m: i32, e: i8) -> Option<usize> {
+fn decimal_text(text: &mut [u8; 32], m: i32, e: i8) -> Option<usize> {
     let (mut u, mut e) = (u64::from(m.unsigned_abs()), i32::from(e));
     if u == 0 {
-        text[NUMBER_END - 3..NUMBER_END].copy_from_slice(b"0.0");
-        return Some(NUMBER_END - 3);
+        text[..3].copy_from_slice(b"0.0");
+        return Some(3);
     }
     // Stored decimals have no trailing zeros; strip any anyway, as ryu's digits have none.
     while u % 10 == 0 {
         u /= 10;
         e += 1;
     }
-    let mut at = NUMBER_END;
+    let sign = usize::from(m < 0);
+    text[0] = b'-';
     if e >= 0 {
         // 1234e7 -> 12340000000.0, up to 16 digits.
-        if e > 15 {
+        let (n, zeros) = (digit_count(u), e as usize);
+        if n + zeros > 16 {
             return None;
         }
-        at -= 2;
-        text[at..at + 2].copy_from_slice(b".0");
-        for _ in 0..e {
-            at -= 1;
-            text[at] = b'0';
-        }
-        at = digits_back(text, u, at);
-        if NUMBER_END - 2 - at > 16 {
+        let point = sign + n + zeros;
+        digits_back(text, u, sign + n);
+        text[sign + n..point].fill(b'0');
+        text[point..point + 2].copy_from_slice(b".0");
+        return Some(point + 2);
+    }
+    // u has at most 10 digits: 10 or more fraction digits put 0 before the point.
+    let f = e.unsigned_abs() as usize;
+    if f > 10 {
+        return None;
+    }
+    // Constant divisors (a multiplication each) for the usual few fraction digits.
+    let (int, frac) = match f {
+        1 => (u / 10, u % 10),
+        2 => (u / 100, u % 100),
+        3 => (u / 1000, u % 1000),
+        _ => (u / 10u64.pow(f as u32), u % 10u64.pow(f as u32)),
+    };
+    let point = if int == 0 {
+        // 1234e-6 -> 0.001234, with at most four zeros after the point.
+        if f - digit_count(frac) > 4 {
             return None;
         }
+        text[sign] = b'0';
+        sign + 1
     } else {
-        // u has at most 10 digits: 10 or more fraction digits put 0 before the point.
-        let f = e.unsigned_abs();
-        if f > 10 {
-            return None;
-        }
-        // Constant divisors (a multiplication each) for the usual few fraction digits.
-        let (int, frac) = match f {
-            1 => (u / 10, u % 10),
-            2 => (u / 100, u % 100),
-            3 => (u / 1000, u % 1000),
-            _ => (u / 10u64.pow(f), u % 10u64.pow(f)),
-        };
-        // The fraction, zero-padded to f digits: 1234e-2 -> 34, 5e-3 -> 005.
-        let first = digits_back(text, frac, at);
-        let lead = NUMBER_END - f as usize;
-        text[lead..first].fill(b'0');
-        at = lead - 1;
-        text[at] = b'.';
-        if int == 0 {
-            // 1234e-6 -> 0.001234, with at most four zeros after the point.
-            if first - lead > 4 {
-                return None;
-            }
-            at -= 1;
-            text[at] = b'0';
-        } else {
-            at = digits_back(text, int, at);
-        }
-    }
-    if m < 0 {
-        at -= 1;
-        text[at] = b'-';
-    }
-    Some(at)
+        // 1234e-2 -> 12.34
+        let point = sign + digit_count(int);
+        digits_back(text, int, point);
+        point
+    };
+    text[point] = b'.';
+    // The fraction, zero-padded to f digits: 1234e-2 -> 34, 5e-3 -> 005.
+    let end = point + 1 + f;
+    let first = digits_back(text, frac, end);
+    text[point + 1..first].fill(b'0');
+    Some(end)
 }
 
 /// The text of the decimal `m x 10^e` in ryu's layout, every case (the reference for
@@ -2067,7 +2057,7 @@ mod tests {
                 write_decimal::<_, true>(&mut out, m, e);
                 assert_eq!(out.pop(), Some(b','), "{m}e{e}");
                 assert_eq!(out, general, "{m}e{e}");
-                if decimal_text(&mut [0; TEXT], m, e).is_some() {
+                if decimal_text(&mut [0; 32], m, e).is_some() {
                     fast += 1;
                 }
                 // The layout the general writer follows is ryu's, for the double it stands for.
@@ -2104,13 +2094,14 @@ mod tests {
             assert_eq!(out.pop(), Some(b','), "{v}");
             assert_eq!(out, itoa::Buffer::new().format(v).as_bytes(), "{v}");
         }
-        for v in [0, 9, 10, 99, 100, u64::MAX, u64::MAX / 7, 1 << 63] {
-            let mut text = [0u8; TEXT];
-            let start = digits_back(&mut text, v, NUMBER_END);
-            assert_eq!(
-                &text[start..NUMBER_END],
-                itoa::Buffer::new().format(v).as_bytes()
-            );
+        let mut unsigned = vec![0, 9, 10, 99, 100, u64::MAX, u64::MAX / 7, 1 << 63];
+        unsigned.extend((1..20).flat_map(|d| [10u64.pow(d) - 1, 10u64.pow(d)]));
+        for v in unsigned {
+            let mut out = Vec::new();
+            write_digits::<_, true>(&mut out, false, v);
+            assert_eq!(out.pop(), Some(b','), "{v}");
+            assert_eq!(out, itoa::Buffer::new().format(v).as_bytes(), "{v}");
+            assert_eq!(digit_count(v), out.len(), "{v}");
         }
     }
 
