@@ -461,7 +461,9 @@ pub fn json_template(data: &[u8]) {
                     v.as_str()
                         .map_or_else(|| v.to_json(), |s| s.as_bytes().to_vec()),
                 ),
-                many => Some(serde_json::to_vec(many).expect("nodes serialise")),
+                // In the module's float format (RedisJSON's: `1e300`; serde_json's own
+                // writes `1e+300`).
+                many => Some(rmkit_json::doc::to_vec(many)),
             },
         };
         match (got, expected) {
