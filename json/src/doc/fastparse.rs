@@ -79,9 +79,9 @@ impl Doc {
     /// the document with [`Parsed::to_doc`]: one block of exactly its size, where `parse_fast`
     /// allocates a block with room and then shrinks it (for a small document, a second
     /// allocation and copy in the server's malloc). `f` may run the copy in a
-    /// [`Measured::build`](rmkit::datatype::Measured::build), which then counts nothing else. `None` — and `f` not called — when the fast path declines the text,
-    /// when it is too long for the buffer, or when this thread reserved none: parse it the usual
-    /// way then.
+    /// [`Measured::build`](rmkit::datatype::Measured::build), which then counts nothing else.
+    /// `None` — and `f` not called — when the fast path declines the text, when it is too long
+    /// for the buffer, or when this thread reserved none: parse it the usual way then.
     ///
     /// ```
     /// use rmkit_json::doc::Doc;

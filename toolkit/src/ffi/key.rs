@@ -358,7 +358,7 @@ impl KeyHandle<'_> {
         &mut self,
         ty: &TypeHandle,
         value: Box<Stored<T>>,
-    ) -> Result<Box<Stored<T>>, Box<Stored<T>>> {
+    ) -> Result<Option<Box<Stored<T>>>, Box<Stored<T>>> {
         let (Found::Value(_), Some(p)) = (self.module_ptr::<T>(ty), self.raw()) else {
             return Err(value);
         };
@@ -366,17 +366,15 @@ impl KeyHandle<'_> {
         let mut old: *mut c_void = ptr::null_mut();
         // SAFETY: an open key holding a value of this type; on success Redis owns `v` and hands
         // back the old value, which it no longer references.
-        if unsafe { api!(RedisModule_ModuleTypeReplaceValue)(p, ty.get(), v.cast(), &mut old) }
-            == OK
-            && !old.is_null()
-        {
-            // SAFETY: the old value was stored by this module as a `Box<Stored<T>>` (its type
-            // was checked above) and is ours alone now.
-            Ok(unsafe { Box::from_raw(old.cast::<Stored<T>>()) })
-        } else {
-            // SAFETY: Redis did not take `v` (the key held no value to replace).
-            Err(unsafe { Box::from_raw(v) })
+        let status =
+            unsafe { api!(RedisModule_ModuleTypeReplaceValue)(p, ty.get(), v.cast(), &mut old) };
+        if status != OK {
+            // SAFETY: Redis did not take `v`.
+            return Err(unsafe { Box::from_raw(v) });
         }
+        // SAFETY: the old value was stored by this module as a `Box<Stored<T>>` (its type was
+        // checked above) and is ours alone now.
+        Ok(NonNull::new(old).map(|o| unsafe { Box::from_raw(o.as_ptr().cast::<Stored<T>>()) }))
     }
 
     /// `RedisModule_SaveDataTypeToString` of the key's value of type `T` (what `DUMP` would
