@@ -968,7 +968,8 @@ fn json_merge(
     let patch = value_arg(value)?;
     let effect = match key.value::<Json>()? {
         None if p.is_root() => {
-            key.set_measured_keep_ttl(measured_value(value)?)?;
+            // The parsed patch, copied inside the measured scope (not parsed again).
+            key.set_measured_keep_ttl(Measured::build(|| Ok(Json(patch.clone())))?)?;
             ctx.notify_keyspace_event(Notify::Module, "json.merge", key.name());
             ctx.replicate_verbatim();
             return Ok(Reply::Ok);

@@ -1080,22 +1080,14 @@ fn write_scalar<S: Sink, const COMMA: bool>(buf: &[u8], at: usize, out: &mut S) 
     }
 }
 
-/// A member name and its `:` (a name is a string; most are short and need no escape: one
-/// fixed-size copy).
+/// A member name and its `:` (most names are short and need no escape: one fixed-size copy).
 #[inline(always)]
 fn write_key<S: Sink>(buf: &[u8], at: usize, out: &mut S) -> usize {
-    if buf[at] == STR8 {
-        let (start, len) = (at + 2, usize::from(buf[at + 1]));
-        if let Some(block) = short_block(buf, start, len)
-            && plain_len(block, len) == len
-        {
-            out.framed(block, len, b"\":", 2);
-            return start + len;
-        }
-    }
-    let end = write_scalar::<S, false>(buf, at, out);
-    out.byte(b':');
-    end
+    let (start, len) = Node { buf, at }
+        .string()
+        .expect("a member name is a string");
+    write_str(out, buf, start, len, b"\":", 2);
+    start + len
 }
 
 /// The 16 bytes at `start` if a string of `len` bytes there fits them (and the buffer goes
@@ -2020,9 +2012,6 @@ mod tests {
         String::from_utf8(Doc::parse(text.as_bytes()).unwrap().to_json()).unwrap()
     }
 
-    /// The word-at-a-time scan finds the first byte to escape exactly where the table does:
-    /// every byte value at every position of strings of 0 to 24 bytes, with any bytes around
-    /// them (read past the string) and at the very end of the buffer.
     #[test]
     fn decimals_are_written_like_ryu_lays_them_out() {
         let mut mantissas: Vec<i32> = (-1000..=1000).collect();
@@ -2105,6 +2094,9 @@ mod tests {
         }
     }
 
+    /// The word-at-a-time scan finds the first byte to escape exactly where the table does:
+    /// every byte value at every position of strings of 0 to 24 bytes, with any bytes around
+    /// them (read past the string) and at the very end of the buffer.
     #[test]
     fn plain_prefix_agrees_with_the_escape_table() {
         let by_table = |s: &[u8]| s.iter().take_while(|&&b| ESCAPE[b as usize] == 0).count();

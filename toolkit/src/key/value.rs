@@ -3,6 +3,7 @@
 
 use super::Key;
 use crate::datatype::{Measured, Registered};
+use crate::ffi::datatype::Stored;
 use crate::ffi::key::Found;
 use crate::{Error, RedisStr, RedisString, Result};
 
@@ -69,11 +70,12 @@ impl<'c> Key<'c> {
     /// store it (parse first, then look at NX/XX).
     pub fn set_measured<T: Registered>(&mut self, value: Measured<T>) -> Result<()> {
         self.check_writable()?;
-        // Whatever the key held (any type) is replaced, as SET replaces a hash.
-        match self
-            .handle_mut()
-            .set_value(T::handle(), value.into_stored())
-        {
+        self.store(value.into_stored())
+    }
+
+    /// Sets the key to `value`: whatever it held (any type) is replaced, as SET replaces a hash.
+    fn store<T: Registered>(&mut self, value: Box<Stored<T>>) -> Result<()> {
+        match self.handle_mut().set_value(T::handle(), value) {
             Ok(()) => {
                 self.modified();
                 Ok(())
@@ -117,13 +119,7 @@ impl<'c> Key<'c> {
                 self.modified();
                 Ok(())
             }
-            Err(value) => match self.handle_mut().set_value(T::handle(), value) {
-                Ok(()) => {
-                    self.modified();
-                    Ok(())
-                }
-                Err(_) => Err(Error::new("could not store the value")),
-            },
+            Err(value) => self.store(value),
         }
     }
 
